@@ -1,0 +1,118 @@
+//! `SequenceModel`: load a Hugging Face folder, tokenize, predict, save.
+
+use std::path::Path;
+
+use napi::Result;
+use napi_derive::napi;
+
+use ftune_engine::heads::Pooling;
+use ftune_engine::model::{ModelOptions, SequenceModel as Engine};
+
+use crate::js_error_chain;
+
+#[napi(object)]
+#[derive(Default)]
+pub struct ModelLoadOptions {
+    /// 1 for regression, C for classification; default from the folder or 1.
+    pub num_labels: Option<i64>,
+    /// "cls" | "mean" | "attention".
+    pub pooling: Option<String>,
+    pub head_dropout: Option<f64>,
+    pub encoder_dropout: Option<f64>,
+    pub max_length: Option<u32>,
+    /// "auto" | "cpu" | "cuda" | "cuda:N".
+    pub device: Option<String>,
+}
+
+#[napi(object)]
+pub struct ModelInfo {
+    pub model_type: String,
+    pub layers: u32,
+    pub hidden_size: i64,
+    pub parameters: i64,
+    pub num_labels: i64,
+    pub labels: Vec<String>,
+    pub pooling: String,
+    pub max_length: u32,
+    pub device: String,
+    /// Variables initialized fresh because the folder lacked them (e.g. a new head).
+    pub initialized: Vec<String>,
+    /// Checkpoint tensors the model does not use.
+    pub unused: Vec<String>,
+}
+
+#[napi]
+pub struct SequenceModel {
+    inner: Engine,
+}
+
+fn to_engine_options(o: ModelLoadOptions) -> anyhow::Result<ModelOptions> {
+    let defaults = ModelOptions::default();
+    Ok(ModelOptions {
+        num_labels: o.num_labels,
+        pooling: o.pooling.as_deref().map(Pooling::parse).transpose()?,
+        head_dropout: o.head_dropout,
+        encoder_dropout: o.encoder_dropout,
+        max_length: o.max_length.map(|n| n as usize).unwrap_or(defaults.max_length),
+        device: ftune_engine::runtime::parse_device(o.device.as_deref().unwrap_or("auto"))?,
+    })
+}
+
+#[napi]
+impl SequenceModel {
+    /// Loads config.json, model.safetensors and tokenizer.json from a folder.
+    #[napi(factory)]
+    pub fn load(dir: String, options: Option<ModelLoadOptions>) -> Result<Self> {
+        let opts = to_engine_options(options.unwrap_or_default()).map_err(js_error_chain)?;
+        let inner = Engine::load(Path::new(&dir), &opts).map_err(js_error_chain)?;
+        Ok(Self { inner })
+    }
+
+    #[napi]
+    pub fn info(&self) -> ModelInfo {
+        let m = &self.inner;
+        ModelInfo {
+            model_type: m.config.model_type.clone(),
+            layers: m.encoder.num_layers() as u32,
+            hidden_size: m.config.hidden_size,
+            parameters: m.parameter_count(),
+            num_labels: m.num_labels,
+            labels: m.labels.clone(),
+            pooling: m.head.pooling.name().into(),
+            max_length: m.max_length as u32,
+            device: format!("{:?}", m.device()).to_lowercase(),
+            initialized: m.report.initialized.clone(),
+            unused: m.report.unused.clone(),
+        }
+    }
+
+    /// Token ids of each text (or text pair), special tokens included, truncated.
+    #[napi]
+    pub fn tokenize(&self, texts: Vec<String>, pairs: Option<Vec<String>>) -> Result<Vec<Vec<i64>>> {
+        let enc = self.inner.encode(&texts, pairs.as_deref()).map_err(js_error_chain)?;
+        Ok(enc.into_iter().map(|e| e.ids).collect())
+    }
+
+    /// Last hidden states [text][token][hidden] of one padded batch, in eval mode.
+    #[napi]
+    pub fn hidden_states(&self, texts: Vec<String>, pairs: Option<Vec<String>>) -> Result<Vec<Vec<Vec<f64>>>> {
+        let enc = self.inner.encode(&texts, pairs.as_deref()).map_err(js_error_chain)?;
+        let batch = self.inner.collate(&enc.iter().collect::<Vec<_>>());
+        let hidden = tch::no_grad(|| self.inner.hidden_states(&batch, false)).to_kind(tch::Kind::Double).to_device(tch::Device::Cpu);
+        Vec::try_from(&hidden).map_err(crate::js_error)
+    }
+
+    /// Logits [text][label], batched by length, in input order.
+    #[napi]
+    pub fn predict(&self, texts: Vec<String>, pairs: Option<Vec<String>>, batch_size: Option<u32>) -> Result<Vec<Vec<f64>>> {
+        let enc = self.inner.encode(&texts, pairs.as_deref()).map_err(js_error_chain)?;
+        let logits = self.inner.predict(&enc, batch_size.unwrap_or(32) as usize).map_err(js_error_chain)?;
+        Ok(logits.into_iter().map(|row| row.into_iter().map(f64::from).collect()).collect())
+    }
+
+    /// Writes a Hugging Face folder (config.json, model.safetensors, tokenizer files).
+    #[napi]
+    pub fn save(&self, dir: String) -> Result<()> {
+        self.inner.save(Path::new(&dir)).map_err(js_error_chain)
+    }
+}

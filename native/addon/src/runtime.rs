@@ -1,0 +1,53 @@
+//! Runtime facts and the optimizer's exact-number replay.
+
+use napi::Result;
+use napi_derive::napi;
+
+use crate::js_error_chain;
+
+#[napi(object)]
+pub struct RuntimeInfo {
+    pub torch_version: String,
+    pub torch_lib_dir: String,
+    pub cuda_available: bool,
+    pub cuda_device_count: i64,
+    pub threads: i32,
+}
+
+/// The libtorch this process loaded, and whether CUDA is usable.
+#[napi]
+pub fn runtime_info() -> RuntimeInfo {
+    let r = ftune_engine::runtime::runtime_info();
+    RuntimeInfo {
+        torch_version: r.torch_version,
+        torch_lib_dir: r.torch_lib_dir,
+        cuda_available: r.cuda_available,
+        cuda_device_count: r.cuda_device_count,
+        threads: r.threads,
+    }
+}
+
+#[napi(object)]
+pub struct AdamWReplay {
+    pub param: Vec<f64>,
+    /// One gradient per optimizer step.
+    pub grads: Vec<Vec<f64>>,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub betas: Option<Vec<f64>>,
+    pub eps: Option<f64>,
+    pub bias_correction: Option<bool>,
+}
+
+/// Runs the engine's AdamW on fixed gradients and returns the final parameter.
+#[napi]
+pub fn replay_adamw(input: AdamWReplay) -> Result<Vec<f64>> {
+    let mut config = ftune_engine::optim::AdamWConfig::default();
+    if let Some(b) = input.betas {
+        let [b1, b2] = b[..] else { return Err(crate::js_error("betas must be two numbers")) };
+        (config.beta1, config.beta2) = (b1, b2);
+    }
+    config.eps = input.eps.unwrap_or(config.eps);
+    config.bias_correction = input.bias_correction.unwrap_or(true);
+    ftune_engine::optim::replay_adamw(&input.param, &input.grads, input.lr, input.weight_decay, config).map_err(js_error_chain)
+}

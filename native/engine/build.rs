@@ -1,0 +1,14 @@
+// Link libtorch so that CUDA is real where a GPU exists, and find it without LD_LIBRARY_PATH.
+//
+// torch-sys asks for -ltorch_cuda, but rustc's default --as-needed drops it because nothing
+// references it directly, and then Cuda::is_available() is silently false. Forcing -ltorch
+// with --no-as-needed keeps libtorch (and through it libtorch_cuda) in DT_NEEDED. The rpath
+// is a RUNPATH, so LD_LIBRARY_PATH can still point a build at another torch 2.11 install.
+fn main() {
+    let lib = std::env::var("DEP_TCH_LIBTORCH_LIB").expect("torch-sys did not report libtorch's lib dir");
+    println!("cargo:rustc-link-arg=-Wl,-rpath={lib}");
+    println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+    println!("cargo:rustc-link-arg=-ltorch");
+    // Dependents (the addon) get the same dir through DEP_FTUNE_ENGINE_LIBTORCH_LIB.
+    println!("cargo:libtorch_lib={lib}");
+}

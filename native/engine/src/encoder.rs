@@ -1,0 +1,183 @@
+//! The BERT-family encoder (BERT, RoBERTa) with Hugging Face parameter names.
+//!
+//! Variables live under `<prefix>.embeddings...` and `<prefix>.encoder.layer.<i>...`, exactly as
+//! in transformers checkpoints, so loading and saving need no mapping tables.
+
+use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
+
+use crate::hf_config::{Arch, HfConfig};
+
+/// transformers' `_init_weights` for Linear: N(0, initializer_range) weights, zero bias.
+pub fn hf_linear(p: nn::Path, inputs: i64, outputs: i64, init_range: f64) -> nn::Linear {
+    let config = nn::LinearConfig {
+        ws_init: nn::Init::Randn { mean: 0.0, stdev: init_range },
+        bs_init: Some(nn::Init::Const(0.0)),
+        bias: true,
+    };
+    nn::linear(p, inputs, outputs, config)
+}
+
+fn hf_layer_norm(p: nn::Path, size: i64, eps: f64) -> nn::LayerNorm {
+    nn::layer_norm(p, vec![size], nn::LayerNormConfig { eps, ..Default::default() })
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Activation {
+    Gelu,
+    GeluTanh,
+    Relu,
+    Silu,
+}
+
+impl Activation {
+    pub fn parse(name: &str) -> anyhow::Result<Self> {
+        Ok(match name {
+            "gelu" => Self::Gelu,
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Self::GeluTanh,
+            "relu" => Self::Relu,
+            "silu" | "swish" => Self::Silu,
+            other => anyhow::bail!("activation '{other}' is not supported (gelu, gelu_new, relu, silu)"),
+        })
+    }
+
+    fn apply(self, xs: &Tensor) -> Tensor {
+        match self {
+            Self::Gelu => xs.gelu("none"),
+            Self::GeluTanh => xs.gelu("tanh"),
+            Self::Relu => xs.relu(),
+            Self::Silu => xs.silu(),
+        }
+    }
+}
+
+/// Dropout probabilities inside the encoder (overridable: 0 is common for regression).
+#[derive(Debug, Clone, Copy)]
+pub struct EncoderDropout {
+    pub hidden: f64,
+    pub attention: f64,
+}
+
+struct Embeddings {
+    word: nn::Embedding,
+    position: nn::Embedding,
+    token_type: nn::Embedding,
+    layer_norm: nn::LayerNorm,
+}
+
+struct Layer {
+    query: nn::Linear,
+    key: nn::Linear,
+    value: nn::Linear,
+    attention_out: nn::Linear,
+    attention_norm: nn::LayerNorm,
+    intermediate: nn::Linear,
+    output: nn::Linear,
+    output_norm: nn::LayerNorm,
+}
+
+pub struct Encoder {
+    pub arch: Arch,
+    embeddings: Embeddings,
+    layers: Vec<Layer>,
+    heads: i64,
+    pad_id: i64,
+    activation: Activation,
+    pub dropout: EncoderDropout,
+}
+
+impl Encoder {
+    /// Creates the variables under `root/<prefix>`, initialized as transformers would.
+    pub fn new(root: &nn::Path, config: &HfConfig) -> anyhow::Result<Self> {
+        let arch = config.arch()?;
+        let p = root / arch.prefix();
+        let (h, r, eps) = (config.hidden_size, config.initializer_range, config.layer_norm_eps);
+        let emb_cfg = nn::EmbeddingConfig { ws_init: nn::Init::Randn { mean: 0.0, stdev: r }, ..Default::default() };
+        let e = &p / "embeddings";
+        let embeddings = Embeddings {
+            word: nn::embedding(&e / "word_embeddings", config.vocab_size, h, emb_cfg),
+            position: nn::embedding(&e / "position_embeddings", config.max_position_embeddings, h, emb_cfg),
+            token_type: nn::embedding(&e / "token_type_embeddings", config.type_vocab_size, h, emb_cfg),
+            layer_norm: hf_layer_norm(&e / "LayerNorm", h, eps),
+        };
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| {
+                let l = &p / "encoder" / "layer" / i;
+                let a = &l / "attention";
+                Layer {
+                    query: hf_linear(&a / "self" / "query", h, h, r),
+                    key: hf_linear(&a / "self" / "key", h, h, r),
+                    value: hf_linear(&a / "self" / "value", h, h, r),
+                    attention_out: hf_linear(&a / "output" / "dense", h, h, r),
+                    attention_norm: hf_layer_norm(&a / "output" / "LayerNorm", h, eps),
+                    intermediate: hf_linear(&l / "intermediate" / "dense", h, config.intermediate_size, r),
+                    output: hf_linear(&l / "output" / "dense", config.intermediate_size, h, r),
+                    output_norm: hf_layer_norm(&l / "output" / "LayerNorm", h, eps),
+                }
+            })
+            .collect();
+        Ok(Self {
+            arch,
+            embeddings,
+            layers,
+            heads: config.num_attention_heads,
+            pad_id: config.pad_id(),
+            activation: Activation::parse(&config.hidden_act)?,
+            dropout: EncoderDropout { hidden: config.hidden_dropout_prob, attention: config.attention_probs_dropout_prob },
+        })
+    }
+
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Position ids as transformers makes them: 0.. for BERT; for RoBERTa, padding_idx + 1
+    /// onwards over real tokens and padding_idx on padding.
+    fn position_ids(&self, input_ids: &Tensor) -> Tensor {
+        let (batch, seq) = input_ids.size2().unwrap();
+        match self.arch {
+            Arch::Bert => Tensor::arange(seq, (Kind::Int64, input_ids.device())).unsqueeze(0).expand([batch, seq], true),
+            Arch::Roberta => {
+                let mask = input_ids.ne(self.pad_id).to_kind(Kind::Int64);
+                mask.cumsum(1, Kind::Int64) * &mask + self.pad_id
+            }
+        }
+    }
+
+    /// Last hidden states [batch, seq, hidden] for a padded batch.
+    pub fn forward(&self, input_ids: &Tensor, attention_mask: &Tensor, token_type_ids: &Tensor, train: bool) -> Tensor {
+        let e = &self.embeddings;
+        let xs = e.word.forward(input_ids) + e.position.forward(&self.position_ids(input_ids)) + e.token_type.forward(token_type_ids);
+        let mut xs = e.layer_norm.forward(&xs).dropout(self.dropout.hidden, train);
+        // Additive mask, as transformers builds it: 0 where a key is a token, the dtype's
+        // lowest value where it is padding. Padded queries still attend to the real keys.
+        let kind = xs.kind();
+        let mask = (1.0 - attention_mask.to_kind(kind).unsqueeze(1).unsqueeze(1)) * lowest(kind);
+        for layer in &self.layers {
+            xs = self.layer_forward(layer, &xs, &mask, train);
+        }
+        xs
+    }
+
+    fn layer_forward(&self, l: &Layer, xs: &Tensor, mask: &Tensor, train: bool) -> Tensor {
+        let (b, s, h) = xs.size3().unwrap();
+        let split = |t: Tensor| t.view([b, s, self.heads, h / self.heads]).transpose(1, 2);
+        let (q, k, v) = (split(l.query.forward(xs)), split(l.key.forward(xs)), split(l.value.forward(xs)));
+        let p = if train { self.dropout.attention } else { 0.0 };
+        let ctx = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), p, false, None, false);
+        let ctx = ctx.transpose(1, 2).reshape([b, s, h]);
+        let attended = l.attention_norm.forward(&(l.attention_out.forward(&ctx).dropout(self.dropout.hidden, train) + xs));
+        let inner = self.activation.apply(&l.intermediate.forward(&attended));
+        l.output_norm.forward(&(l.output.forward(&inner).dropout(self.dropout.hidden, train) + attended))
+    }
+}
+
+/// torch.finfo(kind).min, the value transformers puts on masked attention scores.
+fn lowest(kind: Kind) -> f64 {
+    match kind {
+        Kind::BFloat16 => -3.3895313892515355e38,
+        Kind::Half => -65504.0,
+        Kind::Double => f64::MIN,
+        _ => f32::MIN as f64,
+    }
+}

@@ -1,0 +1,110 @@
+//! Prediction heads on top of the encoder's hidden states.
+//!
+//! `cls` is exactly each architecture's `*ForSequenceClassification` head (same names, same
+//! maths), so exported folders load in `AutoModelForSequenceClassification`. `mean` and
+//! `attention` pooling are the CommonLit favourites; their weights live under `head.`.
+
+use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
+
+use crate::encoder::hf_linear;
+use crate::hf_config::{Arch, HfConfig};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    Cls,
+    Mean,
+    Attention,
+}
+
+impl Pooling {
+    pub fn parse(name: &str) -> anyhow::Result<Self> {
+        Ok(match name {
+            "cls" => Self::Cls,
+            "mean" => Self::Mean,
+            "attention" => Self::Attention,
+            other => anyhow::bail!("head.pooling '{other}' is not one of cls, mean, attention"),
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Cls => "cls",
+            Self::Mean => "mean",
+            Self::Attention => "attention",
+        }
+    }
+}
+
+enum HeadKind {
+    /// BERT: tanh(pooler.dense(h[:, 0])) → dropout → classifier.
+    BertCls { pooler: nn::Linear, classifier: nn::Linear },
+    /// RoBERTa: dropout → classifier.dense → tanh → dropout → classifier.out_proj on <s>.
+    RobertaCls { dense: nn::Linear, out_proj: nn::Linear },
+    /// Masked mean of the tokens → dropout → head.out.
+    Mean { out: nn::Linear },
+    /// softmax over tokens of head.attention.score(tanh(head.attention.dense(h))) → weighted
+    /// sum → dropout → head.out.
+    Attention { dense: nn::Linear, score: nn::Linear, out: nn::Linear },
+}
+
+pub struct Head {
+    kind: HeadKind,
+    pub dropout: f64,
+    pub pooling: Pooling,
+}
+
+/// Prefixes of the head's variables, for LLRD (head LR) and re-init of the pooler.
+pub const HEAD_PREFIXES: [&str; 2] = ["classifier.", "head."];
+
+impl Head {
+    pub fn new(root: &nn::Path, config: &HfConfig, arch: Arch, pooling: Pooling, num_labels: i64, dropout: f64) -> Self {
+        let (h, r) = (config.hidden_size, config.initializer_range);
+        let kind = match (pooling, arch) {
+            (Pooling::Cls, Arch::Bert) => HeadKind::BertCls {
+                pooler: hf_linear(root / "bert" / "pooler" / "dense", h, h, r),
+                classifier: hf_linear(root / "classifier", h, num_labels, r),
+            },
+            (Pooling::Cls, Arch::Roberta) => HeadKind::RobertaCls {
+                dense: hf_linear(root / "classifier" / "dense", h, h, r),
+                out_proj: hf_linear(root / "classifier" / "out_proj", h, num_labels, r),
+            },
+            (Pooling::Mean, _) => HeadKind::Mean { out: hf_linear(root / "head" / "out", h, num_labels, r) },
+            (Pooling::Attention, _) => HeadKind::Attention {
+                dense: hf_linear(root / "head" / "attention" / "dense", h, h, r),
+                score: hf_linear(root / "head" / "attention" / "score", h, 1, r),
+                out: hf_linear(root / "head" / "out", h, num_labels, r),
+            },
+        };
+        Self { kind, dropout, pooling }
+    }
+
+    /// Logits [batch, num_labels] from hidden states [batch, seq, hidden].
+    pub fn forward(&self, hidden: &Tensor, attention_mask: &Tensor, train: bool) -> Tensor {
+        let p = self.dropout;
+        match &self.kind {
+            HeadKind::BertCls { pooler, classifier } => {
+                let pooled = pooler.forward(&hidden.select(1, 0)).tanh();
+                classifier.forward(&pooled.dropout(p, train))
+            }
+            HeadKind::RobertaCls { dense, out_proj } => {
+                let x = dense.forward(&hidden.select(1, 0).dropout(p, train)).tanh();
+                out_proj.forward(&x.dropout(p, train))
+            }
+            HeadKind::Mean { out } => {
+                let mask = attention_mask.to_kind(hidden.kind()).unsqueeze(-1);
+                let summed = (hidden * &mask).sum_dim_intlist(1, false, hidden.kind());
+                let counts = mask.sum_dim_intlist(1, false, hidden.kind()).clamp_min(1e-9);
+                out.forward(&(summed / counts).dropout(p, train))
+            }
+            HeadKind::Attention { dense, score, out } => {
+                let scores = score.forward(&dense.forward(hidden).tanh()).squeeze_dim(-1);
+                let scores = scores.masked_fill(&attention_mask.eq(0), f64::NEG_INFINITY);
+                let weights = scores.softmax(-1, Kind::Float).to_kind(hidden.kind()).unsqueeze(-1);
+                let pooled = (hidden * weights).sum_dim_intlist(1, false, hidden.kind());
+                out.forward(&pooled.dropout(p, train))
+            }
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! A sequence regression/classification model: encoder + head + tokenizer, loaded from and
+//! saved to Hugging Face folders with Hugging Face names.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::encoder::Encoder;
+use crate::heads::{Head, Pooling};
+use crate::hf_config::{Arch, HfConfig};
+use crate::tokenize::{check_max_length, collate, Batch, Encoded, TextTokenizer};
+
+/// Our own notes next to an exported checkpoint, so that it reloads with the same head.
+pub const FTUNE_META: &str = "ftune.json";
+const TOKENIZER_FILES: [&str; 7] =
+    ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model"];
+
+#[derive(Debug, Clone)]
+pub struct ModelOptions {
+    /// 1 for regression, C for classification; default from the folder (id2label) or 1.
+    pub num_labels: Option<i64>,
+    /// Default: the pooling the folder was exported with, else `cls`.
+    pub pooling: Option<Pooling>,
+    /// Dropout before the head's last linear; default classifier_dropout or hidden dropout.
+    pub head_dropout: Option<f64>,
+    /// Overrides hidden and attention dropout inside the encoder.
+    pub encoder_dropout: Option<f64>,
+    pub max_length: usize,
+    pub device: Device,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        Self { num_labels: None, pooling: None, head_dropout: None, encoder_dropout: None, max_length: 256, device: Device::Cpu }
+    }
+}
+
+/// What loading did with the checkpoint's tensors.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LoadReport {
+    pub loaded: usize,
+    /// Variables the folder did not have (a fresh head), initialized as transformers does.
+    pub initialized: Vec<String>,
+    /// Checkpoint tensors this model does not use (e.g. a pooler under mean pooling).
+    pub unused: Vec<String>,
+}
+
+/// Where a parameter sits in the network, for learning-rate groups and re-init.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Embeddings,
+    Layer(usize),
+    Pooler,
+    Head,
+}
+
+pub struct SequenceModel {
+    pub vs: nn::VarStore,
+    pub config: HfConfig,
+    pub arch: Arch,
+    pub encoder: Encoder,
+    pub head: Head,
+    pub tokenizer: TextTokenizer,
+    pub num_labels: i64,
+    pub labels: Vec<String>,
+    pub max_length: usize,
+    pub source_dir: PathBuf,
+    pub report: LoadReport,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct FtuneMeta {
+    pooling: Option<Pooling>,
+    max_length: Option<usize>,
+}
+
+impl SequenceModel {
+    pub fn load(dir: &Path, opts: &ModelOptions) -> Result<Self> {
+        let config = HfConfig::read(dir)?;
+        let arch = config.arch()?;
+        let weights = dir.join("model.safetensors");
+        if !weights.exists() {
+            if dir.join("pytorch_model.bin").exists() {
+                bail!(
+                    "{} has only pytorch_model.bin; Finetune Studio reads model.safetensors. Convert it once with: python -c \"from transformers import AutoModel; AutoModel.from_pretrained('{d}').save_pretrained('{d}', safe_serialization=True)\"",
+                    dir.display(),
+                    d = dir.display()
+                );
+            }
+            bail!("{} has no model.safetensors", dir.display());
+        }
+        let position_offset = if arch == Arch::Roberta { config.pad_id() + 1 } else { 0 };
+        check_max_length(opts.max_length, config.max_position_embeddings, position_offset)?;
+        let tokenizer = TextTokenizer::from_dir(dir, opts.max_length, config.pad_id())?;
+        let meta: FtuneMeta = std::fs::read_to_string(dir.join(FTUNE_META)).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+
+        let labels = config.labels();
+        let num_labels = opts.num_labels.unwrap_or(if labels.len() > 1 { labels.len() as i64 } else { 1 });
+        if num_labels < 1 {
+            bail!("num_labels must be at least 1, got {num_labels}");
+        }
+        let pooling = opts.pooling.or(meta.pooling).unwrap_or(Pooling::Cls);
+        let head_dropout = opts.head_dropout.or(config.classifier_dropout).unwrap_or(config.hidden_dropout_prob);
+        check_probability("head dropout", head_dropout)?;
+
+        let vs = nn::VarStore::new(opts.device);
+        let mut encoder = Encoder::new(&vs.root(), &config)?;
+        if let Some(p) = opts.encoder_dropout {
+            check_probability("encoder_dropout", p)?;
+            encoder.dropout.hidden = p;
+            encoder.dropout.attention = p;
+        }
+        let head = Head::new(&vs.root(), &config, arch, pooling, num_labels, head_dropout);
+        let mut model = Self {
+            vs,
+            config,
+            arch,
+            encoder,
+            head,
+            tokenizer,
+            num_labels,
+            labels: if labels.len() == num_labels as usize { labels } else { vec![] },
+            max_length: opts.max_length,
+            source_dir: dir.to_path_buf(),
+            report: LoadReport::default(),
+        };
+        model.report = model.load_weights(&weights)?;
+        Ok(model)
+    }
+
+    /// Where the variable `name` sits: embeddings, encoder layer i, pooler or head.
+    pub fn place(&self, name: &str) -> Place {
+        let prefix = self.arch.prefix();
+        let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) else { return Place::Head };
+        if rest.starts_with("embeddings.") {
+            Place::Embeddings
+        } else if let Some(layer) = rest.strip_prefix("encoder.layer.") {
+            Place::Layer(layer.split('.').next().and_then(|i| i.parse().ok()).unwrap_or(0))
+        } else if rest.starts_with("pooler.") {
+            Place::Pooler
+        } else {
+            Place::Head
+        }
+    }
+
+    /// Copies the checkpoint's tensors into the variables; accepts checkpoints saved with or
+    /// without the `bert.` / `roberta.` prefix and old `gamma`/`beta` LayerNorm names.
+    fn load_weights(&mut self, path: &Path) -> Result<LoadReport> {
+        let tensors = Tensor::read_safetensors(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut ckpt: HashMap<String, Tensor> =
+            tensors.into_iter().map(|(k, t)| (k.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias"), t)).collect();
+        let prefix = format!("{}.", self.arch.prefix());
+        let prefixed = ckpt.keys().any(|k| k.starts_with(&prefix));
+        let mut report = LoadReport::default();
+        let mut missing = vec![];
+        let mut vars: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        tch::no_grad(|| -> Result<()> {
+            for (name, mut var) in vars {
+                let key = if prefixed { name.as_str() } else { name.strip_prefix(&prefix).unwrap_or(&name) };
+                let place = self.place(&name);
+                let optional = matches!(place, Place::Head | Place::Pooler);
+                match ckpt.remove(key) {
+                    Some(t) if t.size() == var.size() => {
+                        var.copy_(&t);
+                        report.loaded += 1;
+                    }
+                    Some(t) if optional => {
+                        report.initialized.push(format!("{name} (checkpoint shape {:?}, model {:?})", t.size(), var.size()));
+                    }
+                    Some(t) => bail!("{name} has shape {:?} in the checkpoint but the config implies {:?}", t.size(), var.size()),
+                    None if optional => report.initialized.push(name),
+                    None => missing.push(name),
+                }
+            }
+            Ok(())
+        })?;
+        if !missing.is_empty() {
+            bail!(
+                "{} lacks {} encoder weights (e.g. {}); is it a {} checkpoint matching its config.json?",
+                path.display(),
+                missing.len(),
+                missing[..missing.len().min(3)].join(", "),
+                self.config.model_type
+            );
+        }
+        report.unused = ckpt.into_keys().collect();
+        report.unused.sort();
+        Ok(report)
+    }
+
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    pub fn encode(&self, texts: &[String], pairs: Option<&[String]>) -> Result<Vec<Encoded>> {
+        self.tokenizer.encode(texts, pairs)
+    }
+
+    pub fn collate(&self, examples: &[&Encoded]) -> Batch {
+        collate(examples, self.tokenizer.pad_id(), self.device())
+    }
+
+    pub fn hidden_states(&self, batch: &Batch, train: bool) -> Tensor {
+        self.encoder.forward(&batch.input_ids, &batch.attention_mask, &batch.token_type_ids, train)
+    }
+
+    /// Logits [batch, num_labels].
+    pub fn forward(&self, batch: &Batch, train: bool) -> Tensor {
+        let hidden = self.hidden_states(batch, train);
+        self.head.forward(&hidden, &batch.attention_mask, train)
+    }
+
+    /// Logits for every example, in input order, computed in batches of similar lengths.
+    pub fn predict(&self, examples: &[Encoded], batch_size: usize) -> Result<Vec<Vec<f32>>> {
+        let mut order: Vec<usize> = (0..examples.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(examples[i].ids.len()));
+        let mut out = vec![vec![]; examples.len()];
+        tch::no_grad(|| -> Result<()> {
+            for chunk in order.chunks(batch_size.max(1)) {
+                let batch = self.collate(&chunk.iter().map(|&i| &examples[i]).collect::<Vec<_>>());
+                let logits = self.forward(&batch, false).to_kind(Kind::Float).to_device(Device::Cpu);
+                let rows: Vec<Vec<f32>> = Vec::try_from(&logits)?;
+                for (&i, row) in chunk.iter().zip(rows) {
+                    out[i] = row;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Writes a Hugging Face folder: config.json, model.safetensors, the tokenizer files, and
+    /// ftune.json (our pooling), loadable by `AutoModelForSequenceClassification` for `cls`.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let mut vars: Vec<(String, Tensor)> =
+            self.vs.variables().into_iter().map(|(k, t)| (k, t.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous())).collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        Tensor::write_safetensors(&vars, dir.join("model.safetensors"))?;
+        std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(&self.export_config())?)?;
+        let meta = FtuneMeta { pooling: Some(self.head.pooling), max_length: Some(self.max_length) };
+        std::fs::write(dir.join(FTUNE_META), serde_json::to_string_pretty(&meta)?)?;
+        for f in TOKENIZER_FILES {
+            let src = self.source_dir.join(f);
+            if src.exists() && self.source_dir != dir {
+                std::fs::copy(&src, dir.join(f)).with_context(|| format!("cannot copy {f}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn export_config(&self) -> serde_json::Value {
+        let mut config = serde_json::to_value(&self.config).expect("config serializes");
+        let labels: Vec<String> =
+            if self.labels.is_empty() { (0..self.num_labels).map(|i| format!("LABEL_{i}")).collect() } else { self.labels.clone() };
+        let obj = config.as_object_mut().expect("config is an object");
+        obj.insert("architectures".into(), serde_json::json!([self.arch.classifier_class()]));
+        obj.insert("id2label".into(), labels.iter().enumerate().map(|(i, l)| (i.to_string(), serde_json::json!(l))).collect());
+        obj.insert("label2id".into(), labels.iter().enumerate().map(|(i, l)| (l.clone(), serde_json::json!(i))).collect());
+        let problem = if self.num_labels == 1 { "regression" } else { "single_label_classification" };
+        obj.insert("problem_type".into(), serde_json::json!(problem));
+        config
+    }
+
+    pub fn parameter_count(&self) -> i64 {
+        self.vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
+    }
+}
+
+fn check_probability(what: &str, p: f64) -> Result<()> {
+    if !(0.0..1.0).contains(&p) {
+        bail!("{what} must be in [0, 1), got {p}");
+    }
+    Ok(())
+}

