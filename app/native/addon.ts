@@ -18,4 +18,13 @@ function load(): typeof Native {
 }
 
 export const native: typeof Native = load();
-export type { ModelInfo, ModelLoadOptions, RuntimeInfo, SequenceModel } from "../../native/index.js";
+export type {
+  LrSchedule,
+  ModelInfo,
+  ModelLoadOptions,
+  ParamGroupInfo,
+  RuntimeInfo,
+  SequenceModel,
+  TrainEvent,
+  TrainingData,
+} from "../../native/index.js";

@@ -6,6 +6,9 @@ native engine must reproduce.
   reference.py forward REQUEST       tokens, last hidden states and logits for each request in
                                      the JSON file REQUEST ([{"dir", "texts", "pairs"?, "max_length"}])
   reference.py adamw REQUEST         torch.optim.AdamW on fixed gradients
+  reference.py groups REQUEST        the article's LLRD parameter groups on a transformers model
+  reference.py schedule REQUEST      LR curves from transformers' schedulers and torch's SWALR
+  reference.py train REQUEST         the reference training loop; compares final weights
 """
 
 import json
@@ -135,7 +138,147 @@ def adamw(request_file):
     print(json.dumps(p.detach().tolist()))
 
 
+def llrd_groups(model, req):
+    """The reference article's parameter groups, written from its description: LLRD (or one
+    LR), and no weight decay for biases and LayerNorm weights. Returns torch param groups."""
+    config = model.config
+    n_layers = config.num_hidden_layers
+    prefix = model.base_model_prefix + "."
+    llrd, lr, wd = req.get("llrd"), req["lr"], req["weight_decay"]
+
+    def part(name):
+        if name.startswith(prefix + "embeddings."):
+            return "embeddings"
+        if name.startswith(prefix + "encoder.layer."):
+            return "layer." + name.split(".")[3]
+        return "head"
+
+    def base_lr(p):
+        if llrd is None:
+            return lr
+        if llrd["mode"] == "layerwise":
+            if p == "embeddings":
+                return llrd["top_lr"] * llrd["decay"] ** n_layers
+            if p == "head":
+                return llrd["head_lr"]
+            return llrd["top_lr"] * llrd["decay"] ** (n_layers - 1 - int(p.split(".")[1]))
+        sets = [(set(range(int(g["layers"].split("-")[0]), int(g["layers"].split("-")[1]) + 1)), g["lr"]) for g in llrd["groups"]]
+        if p == "head":
+            return llrd["head_lr"]
+        if p == "embeddings":
+            return min(sets, key=lambda s: min(s[0]))[1]
+        return next(r for layers, r in sets if int(p.split(".")[1]) in layers)
+
+    order = ["embeddings"] + [f"layer.{i}" for i in range(n_layers)] + ["head"]
+    groups = {}
+    for name, param in sorted(model.named_parameters()):
+        nd = any(x in name for x in ["bias", "LayerNorm.weight", "LayerNorm.bias"])
+        key = part(name) + ("/no_decay" if nd else "")
+        g = groups.setdefault(key, {"name": key, "params": [], "variables": [], "lr": base_lr(part(name)), "weight_decay": 0.0 if nd else wd})
+        g["params"].append(param)
+        g["variables"].append(name)
+    return [groups[k + s] for k in order for s in ["", "/no_decay"] if k + s in groups]
+
+
+def make_schedule(opt, req, total):
+    from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup
+
+    w = req["warmup_steps"]
+    if req["name"] == "constant":
+        return get_constant_schedule_with_warmup(opt, num_warmup_steps=w)
+    make = get_linear_schedule_with_warmup if req["name"] == "linear" else get_cosine_schedule_with_warmup
+    return make(opt, num_warmup_steps=w, num_training_steps=total)
+
+
+def groups(request_file):
+    """[{dir, llrd, lr, weight_decay}] -> the groups (name, lr, weight_decay, variables) of each."""
+    from transformers import AutoModelForSequenceClassification
+
+    out = []
+    for req in json.loads(Path(request_file).read_text()):
+        model = AutoModelForSequenceClassification.from_pretrained(req["dir"], num_labels=1)
+        out.append([{k: g[k] for k in ("name", "lr", "weight_decay", "variables")} for g in llrd_groups(model, req)])
+    print(json.dumps(out))
+
+
+def schedule(request_file):
+    """[{base, name, warmup_steps, total, swa?: {start, lr, anneal_steps, strategy}}] -> for
+    each, every group's LR at every step, from transformers' scheduler and torch's SWALR."""
+    from torch.optim.swa_utils import SWALR
+
+    out = []
+    for req in json.loads(Path(request_file).read_text()):
+        params = [torch.nn.Parameter(torch.zeros(1)) for _ in req["base"]]
+        opt = torch.optim.AdamW([{"params": [p], "lr": lr} for p, lr in zip(params, req["base"])])
+        sched, swa, swalr = make_schedule(opt, req, req["total"]), req.get("swa"), None
+        curves = [[] for _ in params]
+        for k in range(req["total"]):
+            if swa and k == swa["start"]:
+                swalr = SWALR(opt, swa_lr=swa["lr"], anneal_epochs=swa["anneal_steps"], anneal_strategy=swa["strategy"])
+            for c, g in zip(curves, opt.param_groups):
+                c.append(g["lr"])
+            opt.step()
+            (swalr or sched).step()
+        out.append(curves)
+    print(json.dumps(out))
+
+
+def train(request_file):
+    """The reference training loop (article-style, in plain PyTorch + transformers): LLRD groups,
+    torch.optim.AdamW, clip_grad_norm_, a transformers warm-up schedule, AveragedModel + SWALR.
+    Batches in order, dynamic padding. Returns per-step losses and the final weights' largest
+    difference from the safetensors file `ours`."""
+    from safetensors.torch import load_file
+    from torch.optim.swa_utils import SWALR, AveragedModel
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    req = json.loads(Path(request_file).read_text())
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        req["dir"], hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0
+    ).train()
+    tok = AutoTokenizer.from_pretrained(req["dir"])
+    opt = torch.optim.AdamW(
+        [{"params": g["params"], "lr": g["lr"], "weight_decay": g["weight_decay"]} for g in llrd_groups(model, req)],
+        betas=tuple(req["betas"]), eps=req["eps"],
+    )
+    texts, targets, bs = req["texts"], req["targets"], req["batch_size"]
+    steps_per_epoch = (len(texts) + bs - 1) // bs
+    total = steps_per_epoch * req["epochs"]
+    sched, swa = make_schedule(opt, req["schedule"], total), req.get("swa")
+    swa_model = swalr = None
+    losses, step = [], 0
+    for _epoch in range(req["epochs"]):
+        for at in range(0, len(texts), bs):
+            if swa and step == swa["start"]:
+                swa_model = AveragedModel(model)
+                swalr = SWALR(opt, swa_lr=swa["lr"], anneal_epochs=swa["anneal_steps"], anneal_strategy=swa["strategy"])
+            enc = tok(texts[at : at + bs], padding=True, truncation=True, max_length=req["max_length"], return_tensors="pt")
+            logits = model(**enc).logits
+            y = targets[at : at + bs]
+            if req["task"] == "classification":
+                loss = torch.nn.functional.cross_entropy(logits, torch.tensor(y, dtype=torch.long))
+            else:
+                loss = torch.nn.functional.mse_loss(logits.squeeze(-1), torch.tensor(y, dtype=torch.float32))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), req["max_grad_norm"])
+            opt.step()
+            opt.zero_grad()
+            if swa_model is not None:
+                swa_model.update_parameters(model)
+                swalr.step()
+            else:
+                sched.step()
+            losses.append(loss.item())
+            step += 1
+    final = (swa_model.module if swa_model is not None else model).state_dict()
+    ours = load_file(req["ours"])
+    diffs = {k: (final[k] - ours[k]).abs().max().item() for k in ours}
+    worst = max(diffs, key=diffs.get)
+    print(json.dumps({"losses": losses, "max_weight_diff": diffs[worst], "worst": worst, "compared": len(diffs), "missing": sorted(set(final) - set(ours))}))
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     command, *args = sys.argv[1:]
-    {"fixtures": fixtures, "forward": forward, "adamw": adamw}[command](*args)
+    {"fixtures": fixtures, "forward": forward, "adamw": adamw, "groups": groups, "schedule": schedule, "train": train}[command](*args)

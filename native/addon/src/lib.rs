@@ -2,6 +2,9 @@
 
 mod model;
 mod runtime;
+mod schedule;
+mod swa;
+mod training;
 
 pub(crate) fn js_error(e: impl std::fmt::Display) -> napi::Error {
     napi::Error::from_reason(e.to_string())
@@ -10,4 +13,15 @@ pub(crate) fn js_error(e: impl std::fmt::Display) -> napi::Error {
 /// For anyhow errors: the whole cause chain, outermost first, on one line.
 pub(crate) fn js_error_chain(e: anyhow::Error) -> napi::Error {
     napi::Error::from_reason(format!("{e:#}"))
+}
+
+pub(crate) fn parse_config(json: &str) -> napi::Result<ftune_engine::config::ExperimentConfig> {
+    ftune_engine::config::ExperimentConfig::from_json(json).map_err(js_error_chain)
+}
+
+/// Validates an experiment config (JSON text) and returns it with every default filled in.
+/// Throws one message naming the offending field.
+#[napi_derive::napi]
+pub fn normalize_config(json: String) -> napi::Result<String> {
+    serde_json::to_string(&parse_config(&json)?).map_err(js_error)
 }

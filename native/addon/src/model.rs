@@ -106,7 +106,7 @@ impl SequenceModel {
     #[napi]
     pub fn predict(&self, texts: Vec<String>, pairs: Option<Vec<String>>, batch_size: Option<u32>) -> Result<Vec<Vec<f64>>> {
         let enc = self.inner.encode(&texts, pairs.as_deref()).map_err(js_error_chain)?;
-        let logits = self.inner.predict(&enc, batch_size.unwrap_or(32) as usize).map_err(js_error_chain)?;
+        let logits = self.inner.predict(&enc.iter().collect::<Vec<_>>(), batch_size.unwrap_or(32) as usize).map_err(js_error_chain)?;
         Ok(logits.into_iter().map(|row| row.into_iter().map(f64::from).collect()).collect())
     }
 
@@ -114,5 +114,39 @@ impl SequenceModel {
     #[napi]
     pub fn save(&self, dir: String) -> Result<()> {
         self.inner.save(Path::new(&dir)).map_err(js_error_chain)
+    }
+}
+
+#[napi]
+impl SequenceModel {
+    /// Re-initializes the top `top_layers` encoder layers (and the pooler when asked) as
+    /// transformers initializes weights; returns the variables touched.
+    #[napi]
+    pub fn reinit(&self, top_layers: u32, pooler: Option<bool>) -> Result<Vec<String>> {
+        ftune_engine::reinit::reinit_top_layers(&self.inner, top_layers as usize, pooler.unwrap_or(false)).map_err(js_error_chain)
+    }
+
+    /// A variable's values, flattened (for inspection and tests).
+    #[napi]
+    pub fn variable(&self, name: String) -> Result<Vec<f64>> {
+        let vars = self.inner.vs.variables();
+        let t = vars.get(&name).ok_or_else(|| crate::js_error(format!("no variable named {name}")))?;
+        Vec::<f64>::try_from(&t.detach().flatten(0, -1).to_kind(tch::Kind::Double).to_device(tch::Device::Cpu)).map_err(crate::js_error)
+    }
+
+    /// Every variable name, sorted.
+    #[napi]
+    pub fn variable_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.inner.vs.variables().into_keys().collect();
+        names.sort();
+        names
+    }
+}
+
+impl SequenceModel {
+    /// Parameters in name order (shallow handles onto the model's storage).
+    pub(crate) fn parameters(&self) -> Vec<tch::Tensor> {
+        let vars = self.inner.vs.variables();
+        self.variable_names().iter().map(|n| vars[n].shallow_clone()).collect()
     }
 }

@@ -1,10 +1,24 @@
 //! Finetune Studio's engine: everything that touches tensors lives here, in plain Rust on tch.
 //! The N-API addon (`../addon`) only binds these modules for JavaScript.
+//!
+//! - `hf_config`, `tokenize`, `encoder`, `heads`, `model`: Hugging Face folders in and out;
+//! - `config`: the experiment config users write;
+//! - `groups`, `schedule`, `optim`, `swa`, `reinit`: the fine-tuning techniques;
+//! - `train`, `experiment`, `folds`, `metrics`: the loop, K-fold CV and scores.
 
+pub mod config;
 pub mod encoder;
+pub mod experiment;
+pub mod folds;
+pub mod groups;
 pub mod heads;
 pub mod hf_config;
+pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod reinit;
 pub mod runtime;
+pub mod schedule;
+pub mod swa;
 pub mod tokenize;
+pub mod train;

@@ -77,11 +77,10 @@ struct FtuneMeta {
 }
 
 impl SequenceModel {
+    /// Loads config, tokenizer and weights from a Hugging Face folder.
     pub fn load(dir: &Path, opts: &ModelOptions) -> Result<Self> {
-        let config = HfConfig::read(dir)?;
-        let arch = config.arch()?;
         let weights = dir.join("model.safetensors");
-        if !weights.exists() {
+        if !weights.exists() && HfConfig::read(dir).is_ok() {
             if dir.join("pytorch_model.bin").exists() {
                 bail!(
                     "{} has only pytorch_model.bin; Finetune Studio reads model.safetensors. Convert it once with: python -c \"from transformers import AutoModel; AutoModel.from_pretrained('{d}').save_pretrained('{d}', safe_serialization=True)\"",
@@ -91,6 +90,16 @@ impl SequenceModel {
             }
             bail!("{} has no model.safetensors", dir.display());
         }
+        let mut model = Self::skeleton(dir, opts)?;
+        model.report = model.load_weights(&weights)?;
+        Ok(model)
+    }
+
+    /// The model's structure with freshly initialized weights: enough for parameter groups
+    /// and LR previews without reading the checkpoint.
+    pub fn skeleton(dir: &Path, opts: &ModelOptions) -> Result<Self> {
+        let config = HfConfig::read(dir)?;
+        let arch = config.arch()?;
         let position_offset = if arch == Arch::Roberta { config.pad_id() + 1 } else { 0 };
         check_max_length(opts.max_length, config.max_position_embeddings, position_offset)?;
         let tokenizer = TextTokenizer::from_dir(dir, opts.max_length, config.pad_id())?;
@@ -113,7 +122,7 @@ impl SequenceModel {
             encoder.dropout.attention = p;
         }
         let head = Head::new(&vs.root(), &config, arch, pooling, num_labels, head_dropout);
-        let mut model = Self {
+        Ok(Self {
             vs,
             config,
             arch,
@@ -125,9 +134,7 @@ impl SequenceModel {
             max_length: opts.max_length,
             source_dir: dir.to_path_buf(),
             report: LoadReport::default(),
-        };
-        model.report = model.load_weights(&weights)?;
-        Ok(model)
+        })
     }
 
     /// Where the variable `name` sits: embeddings, encoder layer i, pooler or head.
@@ -214,13 +221,13 @@ impl SequenceModel {
     }
 
     /// Logits for every example, in input order, computed in batches of similar lengths.
-    pub fn predict(&self, examples: &[Encoded], batch_size: usize) -> Result<Vec<Vec<f32>>> {
+    pub fn predict(&self, examples: &[&Encoded], batch_size: usize) -> Result<Vec<Vec<f32>>> {
         let mut order: Vec<usize> = (0..examples.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(examples[i].ids.len()));
         let mut out = vec![vec![]; examples.len()];
         tch::no_grad(|| -> Result<()> {
             for chunk in order.chunks(batch_size.max(1)) {
-                let batch = self.collate(&chunk.iter().map(|&i| &examples[i]).collect::<Vec<_>>());
+                let batch = self.collate(&chunk.iter().map(|&i| examples[i]).collect::<Vec<_>>());
                 let logits = self.forward(&batch, false).to_kind(Kind::Float).to_device(Device::Cpu);
                 let rows: Vec<Vec<f32>> = Vec::try_from(&logits)?;
                 for (&i, row) in chunk.iter().zip(rows) {

@@ -1,0 +1,168 @@
+//! `TrainingJob`: an experiment on a background native thread, streaming events to a JS
+//! callback (a threadsafe function, non-blocking) and cancellable within one step.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Result;
+use napi_derive::napi;
+
+use ftune_engine::experiment::{run_experiment, ExperimentData, Rows};
+use ftune_engine::train::{Cancelled, Event};
+
+use crate::{js_error, parse_config};
+
+#[napi(object)]
+pub struct TrainingData {
+    pub texts: Vec<String>,
+    pub pairs: Option<Vec<String>>,
+    /// Regression targets, or class indices into `labels` for classification.
+    pub targets: Vec<f64>,
+    /// Group of each row, for `folds.strategy: group`.
+    pub groups: Option<Vec<String>>,
+    pub valid_texts: Option<Vec<String>>,
+    pub valid_pairs: Option<Vec<String>>,
+    pub valid_targets: Option<Vec<f64>>,
+    /// Class names in index order (classification).
+    pub labels: Option<Vec<String>>,
+}
+
+/// One event of a run. `kind`: fold_start | step | eval | swa_start | checkpoint | fold_end |
+/// done | error. `step` counts optimizer steps completed.
+#[napi(object)]
+pub struct TrainEvent {
+    pub kind: String,
+    pub fold: u32,
+    pub step: u32,
+    pub epoch: u32,
+    pub total_steps: Option<u32>,
+    /// Group names (fold_start); step events' `lrs` follow this order.
+    pub groups: Option<Vec<String>>,
+    pub loss: Option<f64>,
+    pub grad_norm: Option<f64>,
+    pub lrs: Option<Vec<f64>>,
+    pub metrics: Option<HashMap<String, f64>>,
+    pub swa_metrics: Option<HashMap<String, f64>>,
+    pub is_best: Option<bool>,
+    pub path: Option<String>,
+    /// error: what went wrong and what to do.
+    pub message: Option<String>,
+    /// error: true when the run was cancelled.
+    pub cancelled: Option<bool>,
+    /// done: the experiment summary (per-fold and mean ± std), as JSON.
+    pub summary_json: Option<String>,
+}
+
+impl From<Event> for TrainEvent {
+    fn from(e: Event) -> Self {
+        let map = |m: Option<std::collections::BTreeMap<String, f64>>| m.map(|m| m.into_iter().collect());
+        TrainEvent {
+            kind: e.kind.into(),
+            fold: e.fold as u32,
+            step: e.step as u32,
+            epoch: e.epoch as u32,
+            total_steps: e.total_steps.map(|n| n as u32),
+            groups: e.groups,
+            loss: e.loss,
+            grad_norm: e.grad_norm,
+            lrs: e.lrs,
+            metrics: map(e.metrics),
+            swa_metrics: map(e.swa_metrics),
+            is_best: e.is_best,
+            path: e.path,
+            message: None,
+            cancelled: None,
+            summary_json: None,
+        }
+    }
+}
+
+/// The closing event of a run (`done` or `error`), fields to be filled in.
+fn last_event(kind: &str) -> TrainEvent {
+    TrainEvent { kind: kind.into(), ..Event::default().into() }
+}
+
+#[napi]
+pub struct TrainingJob {
+    cancel: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn rows(texts: Vec<String>, pairs: Option<Vec<String>>, targets: Vec<f64>, groups: Option<Vec<String>>) -> Rows {
+    Rows { texts, pairs, targets, groups }
+}
+
+/// A panic from libtorch (e.g. CUDA running out of memory) as one actionable message.
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    let text = payload.downcast_ref::<String>().cloned().or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "unknown error".into());
+    if text.contains("out of memory") {
+        return "the GPU ran out of memory; lower train.batch_size or data.max_length (train.grad_accum keeps the effective batch)".into();
+    }
+    let first = text.lines().next().unwrap_or_default();
+    format!("the engine failed: {first}")
+}
+
+#[napi]
+impl TrainingJob {
+    /// Starts an experiment on a background thread; `on_event` receives every event, the
+    /// last one being `done` (with `summaryJson`) or `error`.
+    #[napi(factory)]
+    pub fn start(config_json: String, data: TrainingData, out_dir: Option<String>, on_event: ThreadsafeFunction<TrainEvent, (), TrainEvent, napi::Status, false>) -> Result<Self> {
+        let config = parse_config(&config_json)?;
+        let valid = match (data.valid_texts, data.valid_targets) {
+            (Some(t), Some(y)) => Some(rows(t, data.valid_pairs, y, None)),
+            (None, None) => None,
+            _ => return Err(js_error("validation data needs both validTexts and validTargets")),
+        };
+        let experiment = ExperimentData { train: rows(data.texts, data.pairs, data.targets, data.groups), valid, labels: data.labels.unwrap_or_default() };
+        let cancel = Arc::new(AtomicBool::new(false));
+        let flag = cancel.clone();
+        let thread = std::thread::Builder::new()
+            .name("ftune-train".into())
+            .spawn(move || {
+                let out = out_dir.map(PathBuf::from);
+                let send = |e: TrainEvent| {
+                    on_event.call(e, ThreadsafeFunctionCallMode::NonBlocking);
+                };
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run_experiment(&config, &experiment, out.as_deref(), &flag, &mut |e| send(e.into()))
+                }));
+                let last = match result {
+                    Ok(Ok(summary)) => TrainEvent { summary_json: serde_json::to_string(&summary).ok(), ..last_event("done") },
+                    Ok(Err(e)) if e.is::<Cancelled>() => TrainEvent { message: Some("cancelled".into()), cancelled: Some(true), ..last_event("error") },
+                    Ok(Err(e)) => TrainEvent { message: Some(format!("{e:#}")), cancelled: Some(false), ..last_event("error") },
+                    Err(panic) => TrainEvent { message: Some(panic_message(panic)), cancelled: Some(false), ..last_event("error") },
+                };
+                send(last);
+            })
+            .map_err(js_error)?;
+        Ok(Self { cancel, thread: Some(thread) })
+    }
+
+    /// Asks the run to stop; it does within one optimizer step and ends with an `error` event
+    /// whose `cancelled` is true.
+    #[napi]
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// Waits for the training thread to end (call after the last event).
+    #[napi]
+    pub fn join(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for TrainingJob {
+    fn drop(&mut self) {
+        // libtorch must not be torn down while the thread still uses it.
+        self.cancel.store(true, Ordering::Relaxed);
+        self.join();
+    }
+}

@@ -1,0 +1,129 @@
+//! An experiment: tokenize once, split into folds (or use the given validation set), train
+//! each selected fold, and summarize per-fold and mean ± std of the metric.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{ensure, Result};
+
+use crate::config::{ExperimentConfig, FoldSelection, Task};
+use crate::folds::assign_folds;
+use crate::hf_config::HfConfig;
+use crate::runtime::parse_device;
+use crate::tokenize::{Encoded, TextTokenizer};
+use crate::train::{prepare_model, train_fold, Event, FoldData, FoldOutcome};
+
+/// Rows of a split. Classification targets are class indices into `labels`.
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    pub texts: Vec<String>,
+    pub pairs: Option<Vec<String>>,
+    pub targets: Vec<f64>,
+    pub groups: Option<Vec<String>>,
+}
+
+pub struct ExperimentData {
+    pub train: Rows,
+    pub valid: Option<Rows>,
+    /// Class names (classification), in index order.
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub metric: String,
+    pub folds: Vec<FoldOutcome>,
+    /// Mean and (sample) standard deviation of the best metric over the folds run.
+    pub mean: f64,
+    pub std: f64,
+    /// The same for the final model (the SWA average when SWA ran).
+    pub final_mean: f64,
+    pub final_std: f64,
+    pub train_samples_per_second: f64,
+    pub seconds: f64,
+    pub device: String,
+}
+
+pub fn mean_std(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = if xs.len() > 1 { xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    (mean, var.sqrt())
+}
+
+fn encode(tokenizer: &TextTokenizer, rows: &Rows) -> Result<Vec<Encoded>> {
+    tokenizer.encode(&rows.texts, rows.pairs.as_deref())
+}
+
+/// Which folds run: `folds.run` of the config, or the single fold 0 with `data.valid`.
+pub fn selected_folds(config: &ExperimentConfig, has_valid: bool) -> Vec<usize> {
+    if has_valid {
+        return vec![0];
+    }
+    match &config.folds.run {
+        FoldSelection::All(_) => (0..config.folds.k).collect(),
+        FoldSelection::Some(list) => list.clone(),
+    }
+}
+
+pub fn run_experiment(config: &ExperimentConfig, data: &ExperimentData, out: Option<&Path>, cancel: &AtomicBool, emit: &mut dyn FnMut(Event)) -> Result<Summary> {
+    let started = std::time::Instant::now();
+    let device = parse_device(&config.train.device)?;
+    let classification = config.task == Task::Classification;
+    let num_labels = if classification { data.labels.len() as i64 } else { 1 };
+    if classification {
+        ensure!(data.labels.len() >= 2, "classification needs at least 2 classes, the data has {}", data.labels.len());
+    }
+    let hf = HfConfig::read(Path::new(&config.model))?;
+    let tokenizer = TextTokenizer::from_dir(Path::new(&config.model), config.data.max_length, hf.pad_id())?;
+    let train = encode(&tokenizer, &data.train)?;
+    let valid = data.valid.as_ref().map(|v| encode(&tokenizer, v)).transpose()?;
+
+    let assignment = match &valid {
+        Some(_) => None,
+        None => {
+            let f = &config.folds;
+            Some(assign_folds(f.strategy, f.k, f.seed, &data.train.targets, data.train.groups.as_deref(), classification, f.bins)?)
+        }
+    };
+    let mut outcomes = vec![];
+    for fold in selected_folds(config, valid.is_some()) {
+        let split = match (&assignment, &valid, &data.valid) {
+            (Some(a), _, _) => {
+                let (tr, va): (Vec<usize>, Vec<usize>) = (0..train.len()).partition(|&i| a[i] != fold);
+                FoldData {
+                    train: tr.iter().map(|&i| &train[i]).collect(),
+                    train_targets: tr.iter().map(|&i| data.train.targets[i]).collect(),
+                    valid: va.iter().map(|&i| &train[i]).collect(),
+                    valid_targets: va.iter().map(|&i| data.train.targets[i]).collect(),
+                }
+            }
+            (None, Some(v), Some(rows)) => FoldData {
+                train: train.iter().collect(),
+                train_targets: data.train.targets.clone(),
+                valid: v.iter().collect(),
+                valid_targets: rows.targets.clone(),
+            },
+            _ => unreachable!("either folds or a validation set"),
+        };
+        let (model, reinitialized) = prepare_model(config, num_labels, &data.labels, device)?;
+        let fold_out = out.map(|o| o.join(format!("fold-{fold}")));
+        outcomes.push(train_fold(config, fold, &split, &model, reinitialized, fold_out.as_deref(), cancel, emit)?);
+    }
+    let (mean, std) = mean_std(&outcomes.iter().map(|o| o.best_metric).collect::<Vec<_>>());
+    let metric = config.metric().name();
+    let finals: Vec<f64> = outcomes.iter().map(|o| o.final_metrics.get(metric).copied().unwrap_or(f64::NAN)).collect();
+    let (final_mean, final_std) = mean_std(&finals);
+    let sps = outcomes.iter().map(|o| o.train_samples_per_second).sum::<f64>() / outcomes.len().max(1) as f64;
+    Ok(Summary {
+        metric: metric.into(),
+        folds: outcomes,
+        mean,
+        std,
+        final_mean,
+        final_std,
+        train_samples_per_second: sps,
+        seconds: started.elapsed().as_secs_f64(),
+        device: format!("{device:?}").to_lowercase(),
+    })
+}

@@ -1,0 +1,371 @@
+//! One training run (a fold): the loop of nanoGPT's shape, with the article's techniques —
+//! LLRD groups, warm-up schedules, re-init, SWA with SWALR, frequent evaluation keeping the
+//! best — and AdamW, clipping, accumulation, early stopping, NaN stops and cancellation.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use tch::{Device, Kind, Reduction, Tensor};
+
+use crate::config::{ExperimentConfig, Loss, Task};
+use crate::folds::{seeded, shuffle};
+use crate::groups::{build_groups, GroupSpec};
+use crate::model::{ModelOptions, SequenceModel};
+use crate::optim::{AdamW, AdamWConfig, ParamGroup};
+use crate::reinit::reinit_top_layers;
+use crate::schedule::{steps_per_epoch, LrPlan};
+use crate::swa::{copy_into, snapshot, AveragedModel};
+use crate::tokenize::Encoded;
+
+/// The rows of one run, already tokenized. Classification targets are class indices.
+pub struct FoldData<'a> {
+    pub train: Vec<&'a Encoded>,
+    pub train_targets: Vec<f64>,
+    pub valid: Vec<&'a Encoded>,
+    pub valid_targets: Vec<f64>,
+}
+
+/// What the loop reports as it goes. `step` counts optimizer steps completed.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Event {
+    /// "fold_start" | "step" | "eval" | "swa_start" | "checkpoint" | "fold_end"
+    pub kind: &'static str,
+    pub fold: usize,
+    pub step: usize,
+    pub epoch: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_steps: Option<usize>,
+    /// Group names, once at fold start; `lrs` on step events follow this order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grad_norm: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lrs: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<BTreeMap<String, f64>>,
+    /// While SWA is active: the same metrics for the averaged model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swa_metrics: Option<BTreeMap<String, f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_best: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FoldOutcome {
+    pub fold: usize,
+    /// The config's metric at its best evaluation, and where that was.
+    pub best_metric: f64,
+    pub best_step: usize,
+    /// "live" or "swa": which model gave the best evaluation.
+    pub best_source: String,
+    pub best_metrics: BTreeMap<String, f64>,
+    /// Metrics of the final model (the SWA average when SWA ran).
+    pub final_metrics: BTreeMap<String, f64>,
+    pub steps: usize,
+    pub epochs: usize,
+    pub stopped_early: bool,
+    pub train_seconds: f64,
+    pub train_samples_per_second: f64,
+    pub best_dir: Option<String>,
+    pub final_dir: Option<String>,
+    /// Variables the run re-initialized (top layers / pooler).
+    pub reinitialized: usize,
+}
+
+/// Returned (as the error) when `cancel` was set: the run stopped within one step.
+#[derive(Debug)]
+pub struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cancelled")
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+/// Loads the model for this run: seeded first, so fresh heads and re-init are reproducible.
+pub fn prepare_model(config: &ExperimentConfig, num_labels: i64, labels: &[String], device: Device) -> Result<(SequenceModel, usize)> {
+    tch::manual_seed(config.train.seed as i64);
+    let opts = ModelOptions {
+        num_labels: Some(num_labels),
+        pooling: Some(config.head.pooling),
+        head_dropout: config.head.dropout,
+        encoder_dropout: config.encoder_dropout,
+        max_length: config.data.max_length,
+        device,
+    };
+    let mut model = SequenceModel::load(Path::new(&config.model), &opts)?;
+    if !labels.is_empty() {
+        model.labels = labels.to_vec();
+    }
+    let touched = reinit_top_layers(&model, config.reinit.top_layers, config.reinit.pooler)?;
+    Ok((model, touched.len()))
+}
+
+/// The model's variables as (name, element count), for groups and LR previews.
+pub fn variable_sizes(model: &SequenceModel) -> Vec<(String, i64)> {
+    model.vs.variables().into_iter().map(|(n, t)| (n, t.numel() as i64)).collect()
+}
+
+pub fn groups_for(model: &SequenceModel, config: &ExperimentConfig) -> Result<Vec<GroupSpec>> {
+    build_groups(&variable_sizes(model), |n| model.place(n), model.encoder.num_layers(), config)
+}
+
+struct Best {
+    metric: f64,
+    step: usize,
+    source: &'static str,
+    metrics: BTreeMap<String, f64>,
+    weights: Option<Vec<Tensor>>,
+}
+
+/// Trains one fold and writes `out/best` and `out/final` when `out` is given.
+pub fn train_fold(
+    config: &ExperimentConfig,
+    fold: usize,
+    data: &FoldData,
+    model: &SequenceModel,
+    reinitialized: usize,
+    out: Option<&Path>,
+    cancel: &AtomicBool,
+    emit: &mut dyn FnMut(Event),
+) -> Result<FoldOutcome> {
+    let t = &config.train;
+    anyhow::ensure!(!data.train.is_empty(), "fold {fold} has no training rows");
+    anyhow::ensure!(!data.valid.is_empty(), "fold {fold} has no validation rows");
+    let device = model.device();
+    let classification = config.task == Task::Classification;
+    let metric = config.metric();
+
+    // Parameters in a fixed order, and the optimizer groups over them.
+    let vars = model.vs.variables();
+    let mut names: Vec<&String> = vars.keys().collect();
+    names.sort();
+    let params: Vec<Tensor> = names.iter().map(|n| vars[*n].shallow_clone()).collect();
+    let specs = groups_for(model, config)?;
+    let groups = specs
+        .iter()
+        .map(|g| ParamGroup { name: g.name.clone(), lr: g.lr, weight_decay: g.weight_decay, params: g.params.iter().map(|n| vars[n].shallow_clone()).collect() })
+        .collect();
+    let o = &config.optimizer;
+    let mut opt = AdamW::new(groups, AdamWConfig { beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, bias_correction: o.bias_correction });
+    let spe = steps_per_epoch(data.train.len(), t.batch_size, t.grad_accum);
+    let plan = LrPlan::new(config, specs.iter().map(|g| g.lr).collect(), spe)?;
+    emit(Event {
+        kind: "fold_start",
+        fold,
+        total_steps: Some(plan.total_steps()),
+        groups: Some(specs.iter().map(|g| g.name.clone()).collect()),
+        ..Default::default()
+    });
+
+    let evaluate = |m: &SequenceModel| -> Result<BTreeMap<String, f64>> {
+        let outputs = m.predict(&data.valid, t.eval_batch_size)?;
+        let outputs: Vec<Vec<f64>> = outputs.into_iter().map(|r| r.into_iter().map(f64::from).collect()).collect();
+        Ok(crate::metrics::all_metrics(&outputs, &data.valid_targets, classification).into_iter().map(|(k, v)| (k.name().to_string(), v)).collect())
+    };
+    let better = |a: f64, b: f64| !a.is_nan() && (b.is_nan() || if metric.higher_is_better() { a > b } else { a < b });
+    let keep_weights = config.eval.save_best && out.is_some();
+
+    let started = Instant::now();
+    let mut step = 0usize;
+    let mut swa: Option<AveragedModel> = None;
+    let mut best: Option<Best> = None;
+    let mut since_best = 0usize;
+    let mut stopped_early = false;
+    let mut epochs_run = 0;
+    let mut samples = 0usize;
+
+    'epochs: for epoch in 1..=t.epochs {
+        epochs_run = epoch;
+        let mut order: Vec<usize> = (0..data.train.len()).collect();
+        if t.shuffle {
+            shuffle(&mut order, &mut seeded(t.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)));
+        }
+        let batches: Vec<&[usize]> = order.chunks(t.batch_size).collect();
+        for window in batches.chunks(t.grad_accum) {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Cancelled.into());
+            }
+            // SWA starts at its first optimizer step: average and SWALR from here on.
+            if plan.swa.is_some_and(|s| s.start == step) && swa.is_none() {
+                swa = Some(AveragedModel::new(&params));
+                emit(Event { kind: "swa_start", fold, step, epoch, ..Default::default() });
+            }
+            let lrs = plan.lrs(step);
+            for (g, lr) in opt.groups.iter_mut().zip(&lrs) {
+                g.lr = *lr;
+            }
+            let (mut loss_sum, mut rows) = (0.0, 0usize);
+            for batch_rows in window {
+                let examples: Vec<&Encoded> = batch_rows.iter().map(|&i| data.train[i]).collect();
+                let targets: Vec<f64> = batch_rows.iter().map(|&i| data.train_targets[i]).collect();
+                let batch = model.collate(&examples);
+                let logits = model.forward(&batch, true);
+                let loss = loss_of(config.loss(), &logits, &targets, device);
+                (&loss / window.len() as f64).backward();
+                let value = loss.double_value(&[]);
+                loss_sum += value * batch_rows.len() as f64;
+                rows += batch_rows.len();
+            }
+            let loss = loss_sum / rows as f64;
+            if !loss.is_finite() {
+                bail!(
+                    "the training loss became {} at optimizer step {} (epoch {epoch}, fold {fold}); lower the learning rate, turn on gradient clipping (train.max_grad_norm), or check the labels for extreme values",
+                    if loss.is_nan() { "NaN" } else { "infinite" },
+                    step + 1
+                );
+            }
+            let grad_norm = match t.max_grad_norm {
+                Some(max) => Some(clip_grad_norm(&params, max)),
+                None => None,
+            };
+            opt.step();
+            opt.zero_grad();
+            if let Some(avg) = swa.as_mut() {
+                avg.update(&params);
+            }
+            step += 1;
+            samples += rows;
+            emit(Event { kind: "step", fold, step, epoch, loss: Some(loss), grad_norm, lrs: Some(lrs), ..Default::default() });
+
+            let end_of_epoch = std::ptr::eq(window.last().unwrap(), batches.last().unwrap());
+            let every = config.eval.every_steps.is_some_and(|e| step % e == 0);
+            if every || end_of_epoch {
+                let live = evaluate(model)?;
+                let swa_metrics = match &swa {
+                    Some(avg) => Some(with_weights(&params, avg.tensors(), || evaluate(model))?),
+                    None => None,
+                };
+                let value = |m: &BTreeMap<String, f64>| m.get(metric.name()).copied().unwrap_or(f64::NAN);
+                let (source, candidate) = match &swa_metrics {
+                    Some(s) if better(value(s), value(&live)) => ("swa", s.clone()),
+                    _ => ("live", live.clone()),
+                };
+                let improved = best.as_ref().is_none_or(|b| better(value(&candidate), b.metric));
+                if improved {
+                    let weights = keep_weights.then(|| match (&swa, source) {
+                        (Some(avg), "swa") => snapshot(avg.tensors(), Device::Cpu),
+                        _ => snapshot(&params, Device::Cpu),
+                    });
+                    best = Some(Best { metric: value(&candidate), step, source, metrics: candidate, weights });
+                    since_best = 0;
+                } else {
+                    since_best += 1;
+                }
+                emit(Event { kind: "eval", fold, step, epoch, metrics: Some(live), swa_metrics, is_best: Some(improved), ..Default::default() });
+                if config.eval.early_stopping_patience.is_some_and(|p| since_best >= p) {
+                    stopped_early = true;
+                    break 'epochs;
+                }
+            }
+        }
+    }
+    let train_seconds = started.elapsed().as_secs_f64();
+
+    // The final model is the SWA average when SWA ran.
+    if let Some(avg) = &swa {
+        copy_into(&params, avg.tensors());
+    }
+    let final_metrics = evaluate(model)?;
+    let best = best.expect("every run evaluates at least once");
+    let mut best_dir = None;
+    let mut final_dir = None;
+    if let Some(out) = out {
+        let dir = out.join("final");
+        model.save(&dir)?;
+        emit(Event { kind: "checkpoint", fold, step, path: Some(dir.display().to_string()), ..Default::default() });
+        final_dir = Some(dir.display().to_string());
+        if let Some(weights) = &best.weights {
+            let dir = out.join("best");
+            with_weights(&params, weights, || model.save(&dir))?;
+            emit(Event { kind: "checkpoint", fold, step: best.step, path: Some(dir.display().to_string()), ..Default::default() });
+            best_dir = Some(dir.display().to_string());
+        }
+    }
+    Ok(FoldOutcome {
+        fold,
+        best_metric: best.metric,
+        best_step: best.step,
+        best_source: best.source.into(),
+        best_metrics: best.metrics,
+        final_metrics,
+        steps: step,
+        epochs: epochs_run,
+        stopped_early,
+        train_seconds,
+        train_samples_per_second: samples as f64 / train_seconds.max(1e-9),
+        best_dir,
+        final_dir,
+        reinitialized,
+    })
+}
+
+/// Runs `f` with `weights` temporarily in the model's parameters.
+fn with_weights<T>(params: &[Tensor], weights: &[Tensor], f: impl FnOnce() -> T) -> T {
+    let saved = snapshot(params, params.first().map_or(Device::Cpu, Tensor::device));
+    copy_into(params, weights);
+    let out = f();
+    copy_into(params, &saved);
+    out
+}
+
+fn loss_of(loss: Loss, logits: &Tensor, targets: &[f64], device: Device) -> Tensor {
+    match loss {
+        Loss::CrossEntropy => {
+            let y = Tensor::from_slice(&targets.iter().map(|&t| t as i64).collect::<Vec<_>>()).to_device(device);
+            logits.to_kind(Kind::Float).cross_entropy_for_logits(&y)
+        }
+        _ => {
+            let pred = logits.to_kind(Kind::Float).squeeze_dim(-1);
+            let y = Tensor::from_slice(&targets.iter().map(|&t| t as f32).collect::<Vec<_>>()).to_device(device);
+            match loss {
+                Loss::Mse => pred.mse_loss(&y, Reduction::Mean),
+                Loss::Rmse => pred.mse_loss(&y, Reduction::Mean).sqrt(),
+                _ => pred.huber_loss(&y, Reduction::Mean, 1.0),
+            }
+        }
+    }
+}
+
+/// torch.nn.utils.clip_grad_norm_: scales all gradients by min(1, max/(total + 1e-6)), where
+/// total is the 2-norm of the per-parameter gradient norms; returns the total.
+pub fn clip_grad_norm(params: &[Tensor], max_norm: f64) -> f64 {
+    tch::no_grad(|| {
+        let grads: Vec<Tensor> = params.iter().map(Tensor::grad).filter(Tensor::defined).collect();
+        if grads.is_empty() {
+            return 0.0;
+        }
+        let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
+        let total = Tensor::stack(&norms, 0).norm().double_value(&[]);
+        let coef = (max_norm / (total + 1e-6)).min(1.0);
+        for mut g in grads {
+            let _ = g.g_mul_scalar_(coef);
+        }
+        total
+    })
+}
+
+/// The groups and the LR plan a run of this config would use on this model, for previews
+/// (`ftune schedule`, the UI) — the same code path as training.
+pub fn lr_plan(config: &ExperimentConfig, model: &SequenceModel, steps_per_epoch: usize) -> Result<(Vec<GroupSpec>, LrPlan)> {
+    anyhow::ensure!(steps_per_epoch >= 1, "steps per epoch must be at least 1");
+    anyhow::ensure!(
+        config.reinit.top_layers <= model.encoder.num_layers(),
+        "reinit.top_layers is {} but the model has only {} encoder layers",
+        config.reinit.top_layers,
+        model.encoder.num_layers()
+    );
+    let groups = groups_for(model, config)?;
+    let plan = LrPlan::new(config, groups.iter().map(|g| g.lr).collect(), steps_per_epoch)?;
+    Ok((groups, plan))
+}
