@@ -1,0 +1,114 @@
+// The engine's behaviour around the loop: re-init, cancellation, NaN stops, config errors,
+// K-fold summaries, and checkpoints that transformers loads with the same predictions.
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+
+import { startExperiment, TrainingError } from "../../app/engine/training.ts";
+import { native } from "../../app/native/addon.ts";
+import { fixtures, maxAbsDiff, reference, scratch } from "../helpers/python.ts";
+
+const texts = Array.from({ length: 24 }, (_, i) => `${"reading passage story ".repeat(1 + (i % 5))} number ${i}`);
+const targets = texts.map((_, i) => Math.sin(i) * 2);
+
+function config(overrides: Record<string, unknown> = {}) {
+  return {
+    model: fixtures()["bert-regression"],
+    data: { train: "in-memory", text: "text", label: "label", max_length: 32 },
+    folds: { k: 3, strategy: "stratified", seed: 1, run: [0, 2] },
+    train: { epochs: 2, batch_size: 4, device: "cpu" },
+    optimizer: { lr: 1e-3 },
+    ...overrides,
+  };
+}
+
+test("re-init redraws the top layers and the pooler, and leaves the rest bit-identical", () => {
+  const model = native.SequenceModel.load(fixtures()["bert-regression"] as string, { device: "cpu", maxLength: 32 });
+  const before = (name: string) => model.variable(name);
+  const bottom = before("bert.encoder.layer.0.attention.self.query.weight");
+  const embeddings = before("bert.embeddings.word_embeddings.weight");
+  const top = before("bert.encoder.layer.2.intermediate.dense.weight");
+  const touched = model.reinit(2, true);
+  assert.ok(touched.includes("bert.pooler.dense.weight"));
+  assert.ok(touched.includes("bert.encoder.layer.1.output.LayerNorm.bias"));
+  assert.ok(!touched.some((n) => n.includes("layer.0.")));
+  assert.deepEqual(model.variable("bert.encoder.layer.0.attention.self.query.weight"), bottom);
+  assert.deepEqual(model.variable("bert.embeddings.word_embeddings.weight"), embeddings);
+  const redrawn = model.variable("bert.encoder.layer.2.intermediate.dense.weight");
+  assert.notDeepEqual(redrawn, top);
+  const std = Math.sqrt(redrawn.reduce((s, x) => s + x * x, 0) / redrawn.length);
+  assert.ok(Math.abs(std - 0.2) < 0.02, `std ${std} vs initializer_range 0.2`);
+  assert.ok(model.variable("bert.encoder.layer.2.output.LayerNorm.weight").every((x) => x === 1));
+  assert.ok(model.variable("bert.encoder.layer.2.output.LayerNorm.bias").every((x) => x === 0));
+  assert.ok(model.variable("bert.encoder.layer.1.attention.self.key.bias").every((x) => x === 0));
+  assert.throws(() => model.reinit(4, false), /reinit.top_layers is 4 but the model has only 3 encoder layers/);
+});
+
+test("config errors name the field before anything runs", () => {
+  assert.throws(() => native.normalizeConfig(JSON.stringify(config({ schedule: { name: "cosin" } }))), /schedule.name: unknown variant `cosin`/);
+  assert.throws(
+    () => native.LrSchedule.create(JSON.stringify(config({ reinit: { top_layers: 5 } })), 10),
+    /reinit.top_layers is 5 but the model has only 3/,
+  );
+  assert.throws(
+    () => native.TrainingJob.start(JSON.stringify(config({ trian: {} })), { texts, targets }, null, () => {}),
+    /unknown field `trian`/,
+  );
+  const normalized = JSON.parse(native.normalizeConfig(JSON.stringify(config())));
+  assert.equal(normalized.eval.save_best, true);
+  assert.equal(normalized.schedule.name, "linear");
+});
+
+test("K-fold: the selected folds train and the summary has per-fold and mean ± std", async () => {
+  const out = scratch("kfold");
+  const starts: number[] = [];
+  const summary = await startExperiment(JSON.stringify(config({ eval: { every_steps: 3 } })), { texts, targets }, out, (e) => {
+    if (e.kind === "fold_start") starts.push(e.fold);
+  }).done;
+  assert.deepEqual(starts, [0, 2]);
+  assert.deepEqual(
+    summary.folds.map((f) => f.fold),
+    [0, 2],
+  );
+  const scores = summary.folds.map((f) => f.best_metric);
+  const mean = (scores[0]! + scores[1]!) / 2;
+  assert.ok(Math.abs(summary.mean - mean) < 1e-12);
+  assert.ok(Math.abs(summary.std - Math.abs(scores[0]! - scores[1]!) / Math.SQRT2) < 1e-12);
+  assert.equal(summary.metric, "rmse");
+  assert.ok(summary.train_samples_per_second > 0);
+  for (const f of [0, 2]) {
+    assert.ok(existsSync(join(out, `fold-${f}/best/model.safetensors`)));
+    assert.ok(existsSync(join(out, `fold-${f}/final/config.json`)));
+  }
+  assert.ok(!existsSync(join(out, "fold-1")));
+});
+
+test("an exported checkpoint loads in transformers and predicts what we predict", async () => {
+  const out = scratch("export");
+  const summary = await startExperiment(
+    JSON.stringify(config({ folds: { k: 2, run: [1] }, reinit: { top_layers: 1 }, swa: { start_epoch: 2, lr: 1e-4 } })),
+    { texts, targets },
+    out,
+  ).done;
+  const dir = summary.folds[0]?.final_dir as string;
+  const probe = texts.slice(0, 5);
+  const [theirs] = reference<{ logits: number[][] }[]>("forward", [], [{ dir, texts: probe, max_length: 32 }]);
+  const ours = native.SequenceModel.load(dir, { device: "cpu", maxLength: 32 }).predict(probe);
+  assert.ok(maxAbsDiff(ours, theirs?.logits) < 1e-4, `differ by ${maxAbsDiff(ours, theirs?.logits)}`);
+});
+
+test("cancel stops the run within a step", async () => {
+  let steps = 0;
+  const run = startExperiment(JSON.stringify(config({ train: { epochs: 50, batch_size: 2, device: "cpu" } })), { texts, targets }, null, (e) => {
+    if (e.kind === "step" && ++steps === 2) run.cancel();
+  });
+  await assert.rejects(run.done, (e: unknown) => e instanceof TrainingError && e.cancelled && /cancelled/.test(e.message));
+  assert.ok(steps <= 3, `ran ${steps} steps after cancel`);
+});
+
+test("a NaN loss stops the run with a message naming the step", async () => {
+  const bad = targets.map((t, i) => (i === 0 ? Number.NaN : t));
+  const run = startExperiment(JSON.stringify(config({ train: { epochs: 1, batch_size: 4, shuffle: false, device: "cpu" } })), { texts, targets: bad }, null);
+  await assert.rejects(run.done, /training loss became NaN at optimizer step 1 \(epoch 1, fold 0\); lower the learning rate/);
+});
