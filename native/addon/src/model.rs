@@ -47,13 +47,12 @@ pub struct SequenceModel {
 }
 
 fn to_engine_options(o: ModelLoadOptions) -> anyhow::Result<ModelOptions> {
-    let defaults = ModelOptions::default();
     Ok(ModelOptions {
         num_labels: o.num_labels,
         pooling: o.pooling.as_deref().map(Pooling::parse).transpose()?,
         head_dropout: o.head_dropout,
         encoder_dropout: o.encoder_dropout,
-        max_length: o.max_length.map(|n| n as usize).unwrap_or(defaults.max_length),
+        max_length: o.max_length.map(|n| n as usize),
         device: ftune_engine::runtime::parse_device(o.device.as_deref().unwrap_or("auto"))?,
     })
 }

@@ -39,7 +39,7 @@ impl LrSchedule {
         let opts = ModelOptions {
             num_labels: num_labels.or(Some(1)),
             pooling: Some(config.head.pooling),
-            max_length: config.data.max_length,
+            max_length: Some(config.data.max_length),
             ..Default::default()
         };
         let model = SequenceModel::skeleton(Path::new(&config.model), &opts).map_err(js_error_chain)?;

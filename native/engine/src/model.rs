@@ -27,13 +27,14 @@ pub struct ModelOptions {
     pub head_dropout: Option<f64>,
     /// Overrides hidden and attention dropout inside the encoder.
     pub encoder_dropout: Option<f64>,
-    pub max_length: usize,
+    /// Default: what the folder was exported with, else 256 (or less if the model is shorter).
+    pub max_length: Option<usize>,
     pub device: Device,
 }
 
 impl Default for ModelOptions {
     fn default() -> Self {
-        Self { num_labels: None, pooling: None, head_dropout: None, encoder_dropout: None, max_length: 256, device: Device::Cpu }
+        Self { num_labels: None, pooling: None, head_dropout: None, encoder_dropout: None, max_length: None, device: Device::Cpu }
     }
 }
 
@@ -100,10 +101,12 @@ impl SequenceModel {
     pub fn skeleton(dir: &Path, opts: &ModelOptions) -> Result<Self> {
         let config = HfConfig::read(dir)?;
         let arch = config.arch()?;
-        let position_offset = if arch == Arch::Roberta { config.pad_id() + 1 } else { 0 };
-        check_max_length(opts.max_length, config.max_position_embeddings, position_offset)?;
-        let tokenizer = TextTokenizer::from_dir(dir, opts.max_length, config.pad_id())?;
         let meta: FtuneMeta = std::fs::read_to_string(dir.join(FTUNE_META)).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+        let position_offset = if arch == Arch::Roberta { config.pad_id() + 1 } else { 0 };
+        let longest = (config.max_position_embeddings - position_offset).max(2) as usize;
+        let max_length = opts.max_length.or(meta.max_length).unwrap_or(256.min(longest));
+        check_max_length(max_length, config.max_position_embeddings, position_offset)?;
+        let tokenizer = TextTokenizer::from_dir(dir, max_length, config.pad_id())?;
 
         let labels = config.labels();
         let num_labels = opts.num_labels.unwrap_or(if labels.len() > 1 { labels.len() as i64 } else { 1 });
@@ -131,7 +134,7 @@ impl SequenceModel {
             tokenizer,
             num_labels,
             labels: if labels.len() == num_labels as usize { labels } else { vec![] },
-            max_length: opts.max_length,
+            max_length,
             source_dir: dir.to_path_buf(),
             report: LoadReport::default(),
         })

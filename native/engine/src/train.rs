@@ -100,7 +100,7 @@ pub fn prepare_model(config: &ExperimentConfig, num_labels: i64, labels: &[Strin
         pooling: Some(config.head.pooling),
         head_dropout: config.head.dropout,
         encoder_dropout: config.encoder_dropout,
-        max_length: config.data.max_length,
+        max_length: Some(config.data.max_length),
         device,
     };
     let mut model = SequenceModel::load(Path::new(&config.model), &opts)?;

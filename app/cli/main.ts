@@ -1,0 +1,27 @@
+// The `ftune` command line: one commander program, one module per command.
+import { Command, CommanderError } from "commander";
+
+import { registerPredict } from "./commands/predict.ts";
+import { registerSchedule } from "./commands/schedule.ts";
+import { registerTrain } from "./commands/train.ts";
+import { EXIT, report } from "./errors.ts";
+
+const program = new Command("ftune")
+  .description("Finetune Studio: fine-tune transformer encoders for text regression and classification")
+  .version("0.1.0")
+  .exitOverride()
+  .showHelpAfterError("(run with --help for usage)");
+
+registerPredict(program);
+registerSchedule(program);
+registerTrain(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else {
+    process.exitCode = report(error);
+  }
+}

@@ -1,0 +1,55 @@
+// The files `ftune train` leaves in its output folder: per fold `fold-<k>/metrics.jsonl` (one
+// JSON object per line: train steps with loss and LR per group, validation metrics), and at
+// the end `summary.json` (config, per-fold and mean metrics, timings).
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+import type { Summary } from "../../engine/training.ts";
+import type { TrainEvent } from "../../native/addon.ts";
+import type { ExperimentConfig } from "./config-types.ts";
+
+export function metricsWriter(outDir: string): (e: TrainEvent) => void {
+  const groups = new Map<number, string[]>();
+  const pending = new Map<number, string[]>();
+  const file = (fold: number) => join(outDir, `fold-${fold}`, "metrics.jsonl");
+  const flush = (fold: number) => {
+    const lines = pending.get(fold);
+    if (!lines?.length) return;
+    appendFileSync(file(fold), lines.join(""));
+    pending.set(fold, []);
+  };
+  const add = (fold: number, record: object) => {
+    const lines = pending.get(fold) ?? [];
+    lines.push(`${JSON.stringify(record)}\n`);
+    pending.set(fold, lines);
+  };
+  return (e) => {
+    if (e.kind === "fold_start") {
+      mkdirSync(join(outDir, `fold-${e.fold}`), { recursive: true });
+      writeFileSync(file(e.fold), "");
+      groups.set(e.fold, e.groups ?? []);
+    } else if (e.kind === "step") {
+      const names = groups.get(e.fold) ?? [];
+      const lr = Object.fromEntries((e.lrs ?? []).map((v, i) => [names[i] ?? `group.${i}`, v]));
+      add(e.fold, { step: e.step, epoch: e.epoch, split: "train", loss: e.loss, grad_norm: e.gradNorm ?? null, lr });
+    } else if (e.kind === "eval") {
+      add(e.fold, {
+        step: e.step,
+        epoch: e.epoch,
+        split: "valid",
+        ...e.metrics,
+        swa: e.swaMetrics ?? null,
+        best: e.isBest,
+      });
+      flush(e.fold); // evaluations are where a crash must not lose the record
+    } else if (e.kind === "checkpoint" || e.kind === "done" || e.kind === "error") {
+      for (const fold of pending.keys()) flush(fold);
+    }
+  };
+}
+
+export function writeSummary(outDir: string, config: ExperimentConfig, summary: Summary): string {
+  const path = join(outDir, "summary.json");
+  writeFileSync(path, `${JSON.stringify({ config, ...summary }, null, 2)}\n`);
+  return path;
+}
