@@ -1,6 +1,7 @@
 // The `ftune` command line: one commander program, one module per command.
 import { Command, CommanderError } from "commander";
 
+import { registerAblate } from "./commands/ablate.ts";
 import { registerPredict } from "./commands/predict.ts";
 import { registerSchedule } from "./commands/schedule.ts";
 import { registerTrain } from "./commands/train.ts";
@@ -15,6 +16,7 @@ const program = new Command("ftune")
 registerPredict(program);
 registerSchedule(program);
 registerTrain(program);
+registerAblate(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -72,7 +72,11 @@ pub struct FoldOutcome {
     pub steps: usize,
     pub epochs: usize,
     pub stopped_early: bool,
+    /// Wall time of the loop, evaluations included.
     pub train_seconds: f64,
+    /// Time spent evaluating (live model and SWA average).
+    pub eval_seconds: f64,
+    /// Training throughput, evaluation time excluded.
     pub train_samples_per_second: f64,
     pub best_dir: Option<String>,
     pub final_dir: Option<String>,
@@ -168,9 +172,12 @@ pub fn train_fold(
         ..Default::default()
     });
 
+    let eval_time = std::cell::Cell::new(0.0f64);
     let evaluate = |m: &SequenceModel| -> Result<BTreeMap<String, f64>> {
-        let outputs = m.predict(&data.valid, t.eval_batch_size)?;
-        let outputs: Vec<Vec<f64>> = outputs.into_iter().map(|r| r.into_iter().map(f64::from).collect()).collect();
+        let t0 = Instant::now();
+        let outputs = m.predict(&data.valid, t.eval_batch_size);
+        eval_time.set(eval_time.get() + t0.elapsed().as_secs_f64());
+        let outputs: Vec<Vec<f64>> = outputs?.into_iter().map(|r| r.into_iter().map(f64::from).collect()).collect();
         Ok(crate::metrics::all_metrics(&outputs, &data.valid_targets, classification).into_iter().map(|(k, v)| (k.name().to_string(), v)).collect())
     };
     let better = |a: f64, b: f64| !a.is_nan() && (b.is_nan() || if metric.higher_is_better() { a > b } else { a < b });
@@ -271,6 +278,7 @@ pub fn train_fold(
         }
     }
     let train_seconds = started.elapsed().as_secs_f64();
+    let eval_seconds = eval_time.get();
 
     // The final model is the SWA average when SWA ran.
     if let Some(avg) = &swa {
@@ -303,7 +311,8 @@ pub fn train_fold(
         epochs: epochs_run,
         stopped_early,
         train_seconds,
-        train_samples_per_second: samples as f64 / train_seconds.max(1e-9),
+        eval_seconds,
+        train_samples_per_second: samples as f64 / (train_seconds - eval_seconds).max(1e-9),
         best_dir,
         final_dir,
         reinitialized,

@@ -1,0 +1,37 @@
+// ftune ablate: the article's ablation (basic, each technique, all) over the same folds;
+// writes results.md, results.json and chart.svg, resuming where a previous run stopped.
+import { resolve } from "node:path";
+import type { Command } from "commander";
+
+import { runAblation } from "../../core/experiments/ablation.ts";
+import { resultsMarkdown } from "../../core/experiments/ablation.ts";
+import { humanProgress } from "../progress.ts";
+
+export function registerAblate(program: Command): void {
+  program
+    .command("ablate <config>")
+    .description("run an ablation (a base config and named variants) and print the results table")
+    .option("--out <dir>", "output folder; rerunning with the same folder resumes", "runs/ablation")
+    .option("--json", "print JSON event lines")
+    .action(async (path: string, o: { out: string; json?: boolean }) => {
+      const out = resolve(o.out);
+      let current = "";
+      let reporter = humanProgress("rmse");
+      const results = await runAblation(path, out, (name, e) => {
+        if (o.json) {
+          process.stdout.write(`${JSON.stringify({ experiment: name, ...e })}\n`);
+          return;
+        }
+        if (name !== current) {
+          reporter.stop();
+          current = name;
+          reporter = humanProgress("rmse");
+          process.stderr.write(`\n== ${name}\n`);
+        }
+        reporter.event(e);
+      });
+      reporter.stop();
+      process.stdout.write(`${resultsMarkdown(results)}\n`);
+      process.stderr.write(`ftune: results in ${out}/results.md, results.json and chart.svg\n`);
+    });
+}

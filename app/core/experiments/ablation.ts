@@ -1,0 +1,111 @@
+// Ablations: one base recipe plus named variants, each trained over the same folds and
+// seeds, summarized as the article's results table (Markdown + JSON) and a chart (SVG).
+// Results are written after every experiment, and a rerun skips the ones already done.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { parse } from "yaml";
+
+import { startExperiment, type Summary } from "../../engine/training.ts";
+import type { TrainEvent } from "../../native/addon.ts";
+import { barChartSvg } from "./chart-svg.ts";
+import { ConfigError, normalizeConfig } from "./config-file.ts";
+import type { ExperimentConfig } from "./config-types.ts";
+import { loadExperimentData } from "./data.ts";
+import { metricsWriter } from "./run-files.ts";
+
+export interface AblationSpec {
+  base: Record<string, unknown>;
+  experiments: { name: string; set?: Record<string, unknown> }[];
+}
+
+export interface AblationResult {
+  name: string;
+  techniques: string[];
+  summary: Summary;
+}
+
+type Plain = Record<string, unknown>;
+const isPlain = (v: unknown): v is Plain => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Deep merge for config overrides: mappings merge, anything else (lists, null) replaces. */
+export function mergeConfig(base: Plain, set: Plain): Plain {
+  const out: Plain = { ...base };
+  for (const [k, v] of Object.entries(set)) out[k] = isPlain(v) && isPlain(base[k]) ? mergeConfig(base[k] as Plain, v) : v;
+  return out;
+}
+
+/** The techniques a normalized config uses, in the article's words. */
+export function techniques(c: ExperimentConfig): string[] {
+  const t: string[] = [];
+  if (c.llrd?.mode === "layerwise") t.push(`LLRD (decay ${c.llrd.decay})`);
+  if (c.llrd?.mode === "grouped") t.push(`grouped LLRD (${c.llrd.groups.length} sets)`);
+  if (c.schedule.warmup_steps || c.schedule.warmup_ratio) t.push(`warm-up (${c.schedule.warmup_steps ?? `${c.schedule.warmup_ratio}×`}), ${c.schedule.name}`);
+  if (c.reinit.top_layers > 0) t.push(`re-init top ${c.reinit.top_layers}${c.reinit.pooler ? " + pooler" : ""}`);
+  if (c.swa) t.push(`SWA (lr ${c.swa.lr})`);
+  if (c.eval.every_steps) t.push(`eval every ${c.eval.every_steps} steps`);
+  return t.length ? t : ["basic fine-tuning"];
+}
+
+export function loadAblation(path: string): { spec: AblationSpec; configs: { name: string; config: ExperimentConfig }[] } {
+  const spec = parse(readFileSync(path, "utf8")) as AblationSpec;
+  if (!isPlain(spec) || !isPlain(spec.base) || !Array.isArray(spec.experiments) || spec.experiments.length === 0) {
+    throw new ConfigError(`${path}: an ablation needs "base" (an experiment config) and a non-empty "experiments" list`);
+  }
+  const baseDir = dirname(resolve(path));
+  const configs = spec.experiments.map((e, i) => {
+    if (!e?.name) throw new ConfigError(`experiments[${i}]: every experiment needs a name`);
+    try {
+      return { name: e.name, config: normalizeConfig(mergeConfig(spec.base, e.set ?? {}), baseDir) };
+    } catch (err) {
+      throw new ConfigError(`experiments[${i}] (${e.name}): ${(err as Error).message}`);
+    }
+  });
+  return { spec, configs };
+}
+
+const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : "n/a");
+
+export function resultsMarkdown(results: AblationResult[]): string {
+  const metric = results[0]?.summary.metric ?? "metric";
+  const head = `| experiment | techniques | ${metric} best (mean ± std) | ${metric} final (mean ± std) | per fold (best) | samples/s | minutes |`;
+  const rows = results.map((r) => {
+    const s = r.summary;
+    const folds = s.folds.map((f) => `${f.fold}: ${fmt(f.best_metric)}`).join(", ");
+    return `| ${r.name} | ${r.techniques.join("; ")} | ${fmt(s.mean)} ± ${fmt(s.std)} | ${fmt(s.final_mean)} ± ${fmt(s.final_std)} | ${folds} | ${s.train_samples_per_second.toFixed(1)} | ${(s.seconds / 60).toFixed(1)} |`;
+  });
+  return [head, "|---|---|---|---|---|---|---|", ...rows].join("\n");
+}
+
+/** Runs every experiment not yet in `outDir/results.json`; returns all results. */
+export async function runAblation(
+  path: string,
+  outDir: string,
+  onEvent: (name: string, e: TrainEvent) => void = () => {},
+): Promise<AblationResult[]> {
+  const { configs } = loadAblation(path);
+  mkdirSync(outDir, { recursive: true });
+  const resultsFile = join(outDir, "results.json");
+  const done: AblationResult[] = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, "utf8")) : [];
+  const first = configs[0]?.config as ExperimentConfig;
+  const { data } = await loadExperimentData(first);
+  for (const { name, config } of configs) {
+    if (done.some((r) => r.name === name)) continue;
+    const dir = join(outDir, name.replace(/[^\w.-]+/g, "_"));
+    const record = metricsWriter(dir);
+    const summary = await startExperiment(JSON.stringify(config), data, config.eval.save_best ? dir : null, (e) => {
+      record(e);
+      onEvent(name, e);
+    }).done;
+    done.push({ name, techniques: techniques(config), summary });
+    writeResults(outDir, done);
+  }
+  return configs.map(({ name }) => done.find((r) => r.name === name) as AblationResult);
+}
+
+function writeResults(outDir: string, results: AblationResult[]): void {
+  writeFileSync(join(outDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(outDir, "results.md"), `${resultsMarkdown(results)}\n`);
+  const metric = results[0]?.summary.metric ?? "metric";
+  const bars = results.map((r) => ({ label: r.name, value: r.summary.mean, error: r.summary.std }));
+  writeFileSync(join(outDir, "chart.svg"), barChartSvg(bars, `${metric} (mean ± std over folds, best checkpoint)`));
+}
