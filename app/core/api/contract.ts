@@ -1,0 +1,196 @@
+// The one typed API behind every front end. The renderer calls these methods through one of
+// two transports — Electron IPC (preload) or HTTP + WebSocket against `ftune serve` — and both
+// back ends validate inputs with these same zod schemas before a handler runs.
+//
+// Transport rules (both sides implement exactly these):
+// - HTTP: `POST /api/rpc/<method>` with a JSON body (the input); 200 → JSON result,
+//   400 → { error, issues: [{ path, message }] } (zod) or { error, problems } (dataset import),
+//   401 without the token, 404 unknown method, 500 → { error } (message for the user).
+//   Token: `Authorization: Bearer <token>` (the page gets it from `#token=` in its URL).
+// - Files from a browser: `POST /api/upload?name=<file name>` with the raw bytes → { path }.
+// - Events: WebSocket `/api/events?token=<token>` sending `ServerEvent` JSON messages.
+// - Electron: `window.ftune.call(method, input)` and `window.ftune.onEvent(listener)`.
+import { z } from "zod";
+
+import type { Experiment, Run } from "../store/repo-experiments.ts";
+import type { Dataset, DatasetRow, DatasetStats, RunStatus } from "../store/types.ts";
+import { ColumnMappingSchema, TaskSchema } from "../store/types.ts";
+
+const id = z.number().int().positive();
+/** An experiment config as users write it; the engine validates it (unknown keys rejected). */
+const ConfigInput = z.record(z.string(), z.unknown());
+
+export const methods = {
+  /** libtorch version, CUDA, threads. */
+  runtimeInfo: z.object({}).strict(),
+
+  /** The bundled encoder and user-added Hugging Face folders. */
+  listModels: z.object({}).strict(),
+  addModel: z.object({ path: z.string().min(1), name: z.string().min(1).optional() }).strict(),
+
+  /** Columns, inferred types, a preview and suggested mapping of a data file on this machine. */
+  detectColumns: z.object({ path: z.string().min(1) }).strict(),
+  importDataset: z
+    .object({
+      path: z.string().min(1),
+      name: z.string().min(1).optional(),
+      mapping: ColumnMappingSchema,
+      task: TaskSchema,
+      /** Model whose tokenizer measures token lengths (default: the bundled encoder). */
+      modelId: id.optional(),
+      maxLength: z.number().int().min(2).max(4096).optional(),
+    })
+    .strict(),
+  listDatasets: z.object({}).strict(),
+  getDataset: z.object({ id }).strict(),
+  datasetRows: z
+    .object({ id, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(50) })
+    .strict(),
+  deleteDataset: z.object({ id }).strict(),
+
+  /** Ready-made configs: "Basic", "Article: all techniques", one per technique. */
+  presets: z.object({}).strict(),
+  /**
+   * Every group's LR at every step for a config, from the engine's schedule code. The data
+   * section may be omitted when datasetId is given (its file, columns and row count are used).
+   */
+  previewSchedule: z
+    .object({ config: ConfigInput, datasetId: id.optional(), stepsPerEpoch: z.number().int().min(1).optional() })
+    .strict(),
+
+  createExperiment: z.object({ name: z.string().min(1), datasetId: id, config: ConfigInput }).strict(),
+  listExperiments: z.object({}).strict(),
+  getExperiment: z.object({ id }).strict(),
+  /** Queues one run per fold (all the config's folds unless `folds` is given). */
+  startRuns: z.object({ experimentId: id, folds: z.array(z.number().int().min(0)).optional() }).strict(),
+  listRuns: z.object({ experimentId: id.optional() }).strict(),
+  getRun: z.object({ id }).strict(),
+  /** Metric points of a run after `afterStep` (for charts catching up). */
+  runMetrics: z.object({ id, afterStep: z.number().int().min(-1).default(-1) }).strict(),
+  cancelRun: z.object({ id }).strict(),
+  resumeRun: z.object({ id }).strict(),
+  /** Writes the run's best or final checkpoint as a Hugging Face folder. */
+  exportRun: z.object({ id, kind: z.enum(["best", "final"]), outDir: z.string().min(1) }).strict(),
+  /** The article's results table: mean ± std of the metric over each experiment's folds. */
+  compare: z.object({ experimentIds: z.array(id).optional() }).strict(),
+} as const;
+
+export type Method = keyof typeof methods;
+export type Input<M extends Method> = z.input<(typeof methods)[M]>;
+export type ParsedInput<M extends Method> = z.output<(typeof methods)[M]>;
+
+export interface ModelEntry {
+  id: number;
+  name: string;
+  path: string;
+  bundled: boolean;
+  modelType: string;
+  layers: number;
+  hiddenSize: number;
+  parameters: number;
+}
+
+export interface ColumnDetectionResult {
+  format: string;
+  columns: { name: string; type: "numeric" | "text" | "empty"; filled: number; distinct: number; meanChars: number }[];
+  preview: Record<string, string | number | null>[];
+  suggested: { text?: string; label?: string; task?: "regression" | "classification"; id?: string };
+}
+
+export interface Preset {
+  name: string;
+  description: string;
+  /** Merged over the builder's current config (nested mappings merge). */
+  config: Record<string, unknown>;
+}
+
+export interface SchedulePreview {
+  groups: { name: string; lr: number; weightDecay: number; params: number }[];
+  /** curves[g][k]: group g's LR at optimizer step k. */
+  curves: number[][];
+  totalSteps: number;
+  warmupSteps: number;
+  swaStartStep: number | null;
+  stepsPerEpoch: number;
+}
+
+export interface RunDetail extends Run {
+  experimentName: string;
+  /** Group names, in the order of the `lr` arrays of train metric points. */
+  groups: string[];
+  totalSteps: number | null;
+  stepsDone: number;
+  checkpoints: { kind: "best" | "final"; path: string; step: number | null; metric: number | null }[];
+}
+
+export interface MetricPoint {
+  step: number;
+  epoch: number;
+  split: "train" | "valid" | "valid_swa";
+  name: string;
+  value: number | null;
+}
+
+export interface CompareRow {
+  experimentId: number;
+  name: string;
+  techniques: string[];
+  metric: string;
+  /** Best metric per finished fold. */
+  folds: { fold: number; value: number }[];
+  mean: number | null;
+  std: number | null;
+}
+
+export interface ExportResult {
+  path: string;
+  /** The two lines of Python that load it. */
+  python: string;
+}
+
+export interface Results {
+  runtimeInfo: { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; threads: number };
+  listModels: ModelEntry[];
+  addModel: ModelEntry;
+  detectColumns: ColumnDetectionResult;
+  importDataset: Dataset;
+  listDatasets: Dataset[];
+  getDataset: Dataset & { stats: DatasetStats | null };
+  datasetRows: { rows: DatasetRow[]; total: number };
+  deleteDataset: { deleted: boolean };
+  presets: Preset[];
+  previewSchedule: SchedulePreview;
+  createExperiment: Experiment;
+  listExperiments: Experiment[];
+  getExperiment: Experiment & { runs: Run[] };
+  startRuns: Run[];
+  listRuns: Run[];
+  getRun: RunDetail;
+  runMetrics: MetricPoint[];
+  cancelRun: Run;
+  resumeRun: Run;
+  exportRun: ExportResult;
+  compare: CompareRow[];
+}
+
+export type Output<M extends Method> = Results[M];
+
+/** Pushed to every connected front end. */
+export type ServerEvent =
+  | { type: "run-status"; run: Run }
+  | {
+      type: "run-progress";
+      runId: number;
+      /** Optimizer steps done, of totalSteps. */
+      step: number;
+      totalSteps: number | null;
+      epoch: number;
+      etaSeconds: number | null;
+      points: MetricPoint[];
+    }
+  | { type: "dataset-imported"; dataset: Dataset };
+
+/** The API as a front end sees it, whatever the transport. */
+export type Api = { [M in Method]: (input: Input<M>) => Promise<Output<M>> };
+
+export type { RunStatus };
