@@ -1,6 +1,6 @@
 // Runs an experiment on the native engine's background thread and turns its event stream into
 // a promise. The job object is kept referenced until the run ends (dropping it cancels).
-import { native, type TrainEvent, type TrainingData } from "../native/addon.ts";
+import { native, type StartOptions, type TrainEvent, type TrainingData } from "../native/addon.ts";
 
 export interface FoldOutcome {
   fold: number;
@@ -47,12 +47,17 @@ export interface RunningExperiment {
   cancel(): void;
 }
 
-/** Starts an experiment (config as normalized JSON text); `onEvent` sees every event. */
+/**
+ * Starts an experiment (config as normalized JSON text); `onEvent` sees every event. With
+ * `options.resume`, folds continue from their saved state in `outDir` (see the engine's
+ * checkpoint module) and finished folds are skipped.
+ */
 export function startExperiment(
   configJson: string,
   data: TrainingData,
   outDir: string | null,
   onEvent: (event: TrainEvent) => void = () => {},
+  options: StartOptions = {},
 ): RunningExperiment {
   let job: ReturnType<typeof native.TrainingJob.start> | undefined;
   const done = new Promise<Summary>((resolve, reject) => {
@@ -64,7 +69,7 @@ export function startExperiment(
         else reject(new TrainingError(event.message ?? "training failed", event.cancelled ?? false));
         job = undefined;
       }
-    });
+    }, options);
   });
   return { done, cancel: () => job?.cancel() };
 }

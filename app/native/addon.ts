@@ -25,6 +25,7 @@ export type {
   ParamGroupInfo,
   RuntimeInfo,
   SequenceModel,
+  StartOptions,
   TrainEvent,
   TrainingData,
 } from "../../native/index.js";

@@ -12,7 +12,7 @@ use napi::Result;
 use napi_derive::napi;
 
 use ftune_engine::experiment::{run_experiment, ExperimentData, Rows};
-use ftune_engine::train::{Cancelled, Event};
+use ftune_engine::train::{Cancelled, Event, StateOptions};
 
 use crate::{js_error, parse_config};
 
@@ -31,7 +31,7 @@ pub struct TrainingData {
     pub labels: Option<Vec<String>>,
 }
 
-/// One event of a run. `kind`: fold_start | step | eval | swa_start | checkpoint | fold_end |
+/// One event of a run. `kind`: fold_start | resume | step | eval | swa_start | checkpoint |
 /// done | error. `step` counts optimizer steps completed.
 #[napi(object)]
 pub struct TrainEvent {
@@ -86,6 +86,16 @@ fn last_event(kind: &str) -> TrainEvent {
     TrainEvent { kind: kind.into(), ..Event::default().into() }
 }
 
+#[napi(object)]
+#[derive(Default)]
+pub struct StartOptions {
+    /// Continue each fold from `outDir/fold-<k>/state` and skip finished folds.
+    pub resume: Option<bool>,
+    /// Write the resumable state at an evaluation when this many seconds passed since the last
+    /// write (default 120; 0: at every evaluation). Always at epoch ends.
+    pub state_interval_seconds: Option<f64>,
+}
+
 #[napi]
 pub struct TrainingJob {
     cancel: Arc<AtomicBool>,
@@ -111,8 +121,20 @@ impl TrainingJob {
     /// Starts an experiment on a background thread; `on_event` receives every event, the
     /// last one being `done` (with `summaryJson`) or `error`.
     #[napi(factory)]
-    pub fn start(config_json: String, data: TrainingData, out_dir: Option<String>, on_event: ThreadsafeFunction<TrainEvent, (), TrainEvent, napi::Status, false>) -> Result<Self> {
+    pub fn start(
+        config_json: String,
+        data: TrainingData,
+        out_dir: Option<String>,
+        on_event: ThreadsafeFunction<TrainEvent, (), TrainEvent, napi::Status, false>,
+        options: Option<StartOptions>,
+    ) -> Result<Self> {
         let config = parse_config(&config_json)?;
+        let options = options.unwrap_or_default();
+        let defaults = StateOptions::default();
+        let state = StateOptions {
+            resume: options.resume.unwrap_or(false),
+            interval_seconds: options.state_interval_seconds.unwrap_or(defaults.interval_seconds),
+        };
         let valid = match (data.valid_texts, data.valid_targets) {
             (Some(t), Some(y)) => Some(rows(t, data.valid_pairs, y, None)),
             (None, None) => None,
@@ -129,7 +151,7 @@ impl TrainingJob {
                     on_event.call(e, ThreadsafeFunctionCallMode::NonBlocking);
                 };
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    run_experiment(&config, &experiment, out.as_deref(), &flag, &mut |e| send(e.into()))
+                    run_experiment(&config, &experiment, out.as_deref(), state, &flag, &mut |e| send(e.into()))
                 }));
                 let last = match result {
                     Ok(Ok(summary)) => TrainEvent { summary_json: serde_json::to_string(&summary).ok(), ..last_event("done") },

@@ -11,7 +11,7 @@ use crate::folds::assign_folds;
 use crate::hf_config::HfConfig;
 use crate::runtime::parse_device;
 use crate::tokenize::{Encoded, TextTokenizer};
-use crate::train::{prepare_model, train_fold, Event, FoldData, FoldOutcome};
+use crate::train::{prepare_model, train_fold, Event, FoldData, FoldOutcome, StateOptions, OUTCOME_FILE};
 
 /// Rows of a split. Classification targets are class indices into `labels`.
 #[derive(Debug, Clone, Default)]
@@ -66,7 +66,14 @@ pub fn selected_folds(config: &ExperimentConfig, has_valid: bool) -> Vec<usize> 
     }
 }
 
-pub fn run_experiment(config: &ExperimentConfig, data: &ExperimentData, out: Option<&Path>, cancel: &AtomicBool, emit: &mut dyn FnMut(Event)) -> Result<Summary> {
+pub fn run_experiment(
+    config: &ExperimentConfig,
+    data: &ExperimentData,
+    out: Option<&Path>,
+    state: StateOptions,
+    cancel: &AtomicBool,
+    emit: &mut dyn FnMut(Event),
+) -> Result<Summary> {
     let started = std::time::Instant::now();
     let device = parse_device(&config.train.device)?;
     let classification = config.task == Task::Classification;
@@ -88,6 +95,13 @@ pub fn run_experiment(config: &ExperimentConfig, data: &ExperimentData, out: Opt
     };
     let mut outcomes = vec![];
     for fold in selected_folds(config, valid.is_some()) {
+        let fold_out = out.map(|o| o.join(format!("fold-{fold}")));
+        if let (true, Some(dir)) = (state.resume, &fold_out) {
+            if let Ok(text) = std::fs::read_to_string(dir.join(OUTCOME_FILE)) {
+                outcomes.push(serde_json::from_str(&text)?);
+                continue;
+            }
+        }
         let split = match (&assignment, &valid, &data.valid) {
             (Some(a), _, _) => {
                 let (tr, va): (Vec<usize>, Vec<usize>) = (0..train.len()).partition(|&i| a[i] != fold);
@@ -107,8 +121,7 @@ pub fn run_experiment(config: &ExperimentConfig, data: &ExperimentData, out: Opt
             _ => unreachable!("either folds or a validation set"),
         };
         let (model, reinitialized) = prepare_model(config, num_labels, &data.labels, device)?;
-        let fold_out = out.map(|o| o.join(format!("fold-{fold}")));
-        outcomes.push(train_fold(config, fold, &split, &model, reinitialized, fold_out.as_deref(), cancel, emit)?);
+        outcomes.push(train_fold(config, fold, &split, &model, reinitialized, fold_out.as_deref(), state, cancel, emit)?);
     }
     let (mean, std) = mean_std(&outcomes.iter().map(|o| o.best_metric).collect::<Vec<_>>());
     let metric = config.metric().name();

@@ -6,6 +6,7 @@
 //! - `groups`, `schedule`, `optim`, `swa`, `reinit`: the fine-tuning techniques;
 //! - `train`, `experiment`, `folds`, `metrics`: the loop, K-fold CV and scores.
 
+pub mod checkpoint;
 pub mod config;
 pub mod encoder;
 pub mod experiment;

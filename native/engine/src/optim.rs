@@ -53,6 +53,43 @@ impl AdamW {
         }
     }
 
+    /// The moments and step counts, named `g<group>.p<param>.{exp_avg,exp_avg_sq}`, for
+    /// checkpoints that resume bit-exactly.
+    pub fn state_tensors(&self) -> (Vec<(String, Tensor)>, Vec<(String, i64)>) {
+        let mut tensors = vec![];
+        let mut steps = vec![];
+        for (g, states) in self.state.iter().enumerate() {
+            for (p, s) in states.iter().enumerate() {
+                if let Some(m) = s {
+                    tensors.push((format!("g{g}.p{p}.exp_avg"), m.exp_avg.shallow_clone()));
+                    tensors.push((format!("g{g}.p{p}.exp_avg_sq"), m.exp_avg_sq.shallow_clone()));
+                    steps.push((format!("g{g}.p{p}"), m.step));
+                }
+            }
+        }
+        (tensors, steps)
+    }
+
+    /// Restores what `state_tensors` saved (same groups and parameters, in the same order).
+    pub fn load_state(&mut self, tensors: &std::collections::HashMap<String, Tensor>, steps: &std::collections::HashMap<String, i64>) -> anyhow::Result<()> {
+        for (g, (group, states)) in self.groups.iter().zip(self.state.iter_mut()).enumerate() {
+            for (p, (param, state)) in group.params.iter().zip(states.iter_mut()).enumerate() {
+                let key = format!("g{g}.p{p}");
+                let Some(&step) = steps.get(&key) else {
+                    *state = None;
+                    continue;
+                };
+                let get = |suffix: &str| -> anyhow::Result<Tensor> {
+                    let t = tensors.get(&format!("{key}.{suffix}")).ok_or_else(|| anyhow::anyhow!("optimizer state lacks {key}.{suffix}"))?;
+                    anyhow::ensure!(t.size() == param.size(), "optimizer state {key} does not fit the model");
+                    Ok(t.to_device(param.device()).to_kind(param.kind()))
+                };
+                *state = Some(Moments { step, exp_avg: get("exp_avg")?, exp_avg_sq: get("exp_avg_sq")? });
+            }
+        }
+        Ok(())
+    }
+
     /// One update of every parameter that has a gradient (others are skipped, as in torch).
     pub fn step(&mut self) {
         let AdamWConfig { beta1, beta2, eps, bias_correction } = self.config;

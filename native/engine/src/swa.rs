@@ -34,6 +34,11 @@ impl AveragedModel {
     pub fn tensors(&self) -> &[Tensor] {
         &self.average
     }
+
+    /// Rebuilds an average saved with `tensors()` and `n_averaged`.
+    pub fn restore(average: Vec<Tensor>, n_averaged: i64) -> Self {
+        Self { average, n_averaged }
+    }
 }
 
 /// Copies `src` into `dst` element-wise (no autograd), e.g. to swap averaged weights in.

@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use tch::{Device, Kind, Reduction, Tensor};
 
+use crate::checkpoint;
 use crate::config::{ExperimentConfig, Loss, Task};
 use crate::folds::{seeded, shuffle};
 use crate::groups::{build_groups, GroupSpec};
@@ -31,7 +32,7 @@ pub struct FoldData<'a> {
 /// What the loop reports as it goes. `step` counts optimizer steps completed.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Event {
-    /// "fold_start" | "step" | "eval" | "swa_start" | "checkpoint" | "fold_end"
+    /// "fold_start" | "resume" | "step" | "eval" | "swa_start" | "checkpoint"
     pub kind: &'static str,
     pub fold: usize,
     pub step: usize,
@@ -124,10 +125,26 @@ pub fn groups_for(model: &SequenceModel, config: &ExperimentConfig) -> Result<Ve
     build_groups(&variable_sizes(model), |n| model.place(n), model.encoder.num_layers(), config)
 }
 
+/// Where and how often the loop writes its resumable state (`out/state`).
+#[derive(Debug, Clone, Copy)]
+pub struct StateOptions {
+    /// Continue from `out/state` when it exists.
+    pub resume: bool,
+    /// Write the state at an evaluation when this much time passed since the last write (and
+    /// at every epoch's end); 0 writes it at every evaluation.
+    pub interval_seconds: f64,
+}
+
+impl Default for StateOptions {
+    fn default() -> Self {
+        Self { resume: false, interval_seconds: 120.0 }
+    }
+}
+
 struct Best {
     metric: f64,
     step: usize,
-    source: &'static str,
+    source: String,
     metrics: BTreeMap<String, f64>,
     weights: Option<Vec<Tensor>>,
 }
@@ -140,6 +157,7 @@ pub fn train_fold(
     model: &SequenceModel,
     reinitialized: usize,
     out: Option<&Path>,
+    state_options: StateOptions,
     cancel: &AtomicBool,
     emit: &mut dyn FnMut(Event),
 ) -> Result<FoldOutcome> {
@@ -191,18 +209,42 @@ pub fn train_fold(
     let mut stopped_early = false;
     let mut epochs_run = 0;
     let mut samples = 0usize;
+    let (mut start_epoch, mut start_window, mut prior_seconds) = (1, 0, 0.0);
+    let state_dir = out.map(|o| o.join("state"));
+    if let (true, Some(dir)) = (state_options.resume, &state_dir) {
+        if let Some(saved) = checkpoint::load(dir, params.len())? {
+            let s = saved.state;
+            copy_into(&params, &saved.params);
+            opt.load_state(&saved.optimizer, &s.optimizer_steps.into_iter().collect())?;
+            swa = match (saved.swa, s.swa_n_averaged) {
+                (Some(avg), Some(n)) => Some(AveragedModel::restore(avg.into_iter().map(|t| t.to_device(device)).collect(), n)),
+                _ => None,
+            };
+            best = s.best_metric.map(|metric| Best { metric, step: s.best_step, source: s.best_source, metrics: s.best_metrics, weights: saved.best });
+            (step, samples, since_best) = (s.step, s.samples, s.since_best);
+            (start_epoch, start_window, prior_seconds) = (s.epoch, s.window, s.seconds);
+            eval_time.set(s.eval_seconds);
+            emit(Event { kind: "resume", fold, step, epoch: s.epoch, ..Default::default() });
+        }
+    }
+    let mut last_save = Instant::now();
 
-    'epochs: for epoch in 1..=t.epochs {
+    'epochs: for epoch in start_epoch..=t.epochs {
         epochs_run = epoch;
         let mut order: Vec<usize> = (0..data.train.len()).collect();
         if t.shuffle {
             shuffle(&mut order, &mut seeded(t.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)));
         }
         let batches: Vec<&[usize]> = order.chunks(t.batch_size).collect();
-        for window in batches.chunks(t.grad_accum) {
+        for (w, window) in batches.chunks(t.grad_accum).enumerate() {
+            if epoch == start_epoch && w < start_window {
+                continue;
+            }
             if cancel.load(Ordering::Relaxed) {
                 return Err(Cancelled.into());
             }
+            // Dropout draws from a stream fixed by (seed, step), so a resumed run matches.
+            tch::manual_seed((t.seed as i64).wrapping_mul(1_000_003).wrapping_add(step as i64));
             // SWA starts at its first optimizer step: average and SWALR from here on.
             if plan.swa.is_some_and(|s| s.start == step) && swa.is_none() {
                 swa = Some(AveragedModel::new(&params));
@@ -264,7 +306,7 @@ pub fn train_fold(
                         (Some(avg), "swa") => snapshot(avg.tensors(), Device::Cpu),
                         _ => snapshot(&params, Device::Cpu),
                     });
-                    best = Some(Best { metric: value(&candidate), step, source, metrics: candidate, weights });
+                    best = Some(Best { metric: value(&candidate), step, source: source.into(), metrics: candidate, weights });
                     since_best = 0;
                 } else {
                     since_best += 1;
@@ -274,10 +316,34 @@ pub fn train_fold(
                     stopped_early = true;
                     break 'epochs;
                 }
+                if let Some(dir) = &state_dir {
+                    if end_of_epoch || last_save.elapsed().as_secs_f64() >= state_options.interval_seconds {
+                        let (epoch, window) = if end_of_epoch { (epoch + 1, 0) } else { (epoch, w + 1) };
+                        let (moments, steps) = opt.state_tensors();
+                        let b = best.as_ref().expect("just evaluated");
+                        let state = checkpoint::LoopState {
+                            step,
+                            epoch,
+                            window,
+                            samples,
+                            seconds: prior_seconds + started.elapsed().as_secs_f64(),
+                            eval_seconds: eval_time.get(),
+                            since_best,
+                            best_metric: Some(b.metric),
+                            best_step: b.step,
+                            best_source: b.source.clone(),
+                            best_metrics: b.metrics.clone(),
+                            swa_n_averaged: swa.as_ref().map(|a| a.n_averaged),
+                            optimizer_steps: steps.into_iter().collect(),
+                        };
+                        checkpoint::save(dir, &state, &params, &moments, swa.as_ref().map(|a| a.tensors()), b.weights.as_deref())?;
+                        last_save = Instant::now();
+                    }
+                }
             }
         }
     }
-    let train_seconds = started.elapsed().as_secs_f64();
+    let train_seconds = prior_seconds + started.elapsed().as_secs_f64();
     let eval_seconds = eval_time.get();
 
     // The final model is the SWA average when SWA ran.
@@ -300,11 +366,11 @@ pub fn train_fold(
             best_dir = Some(dir.display().to_string());
         }
     }
-    Ok(FoldOutcome {
+    let outcome = FoldOutcome {
         fold,
         best_metric: best.metric,
         best_step: best.step,
-        best_source: best.source.into(),
+        best_source: best.source,
         best_metrics: best.metrics,
         final_metrics,
         steps: step,
@@ -316,8 +382,17 @@ pub fn train_fold(
         best_dir,
         final_dir,
         reinitialized,
-    })
+    };
+    if let Some(out) = out {
+        // The fold is done: its outcome replaces the resumable state.
+        std::fs::write(out.join(OUTCOME_FILE), serde_json::to_string_pretty(&outcome)?)?;
+        let _ = std::fs::remove_dir_all(out.join("state"));
+    }
+    Ok(outcome)
 }
+
+/// A finished fold's outcome, next to its checkpoints; a resumed experiment skips such folds.
+pub const OUTCOME_FILE: &str = "outcome.json";
 
 /// Runs `f` with `weights` temporarily in the model's parameters.
 fn with_weights<T>(params: &[Tensor], weights: &[Tensor], f: impl FnOnce() -> T) -> T {

@@ -1,0 +1,81 @@
+//! Training state on disk, so that a run killed mid-way (crash, kill -9, restart) resumes and
+//! ends exactly as an uninterrupted one: weights, AdamW moments, the SWA average, the best
+//! weights so far, and the loop's position. Written atomically (a temp folder renamed over).
+//! Randomness needs no saved state: the loop reseeds torch at every optimizer step, and the
+//! shuffle order is a pure function of (seed, epoch).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use tch::{Device, Tensor};
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct LoopState {
+    /// Optimizer steps done.
+    pub step: usize,
+    /// Resume in this epoch (from 1) at this accumulation window.
+    pub epoch: usize,
+    pub window: usize,
+    pub samples: usize,
+    pub seconds: f64,
+    pub eval_seconds: f64,
+    pub since_best: usize,
+    pub best_metric: Option<f64>,
+    pub best_step: usize,
+    pub best_source: String,
+    pub best_metrics: BTreeMap<String, f64>,
+    pub swa_n_averaged: Option<i64>,
+    pub optimizer_steps: BTreeMap<String, i64>,
+}
+
+pub struct Saved {
+    pub state: LoopState,
+    pub params: Vec<Tensor>,
+    pub optimizer: HashMap<String, Tensor>,
+    pub swa: Option<Vec<Tensor>>,
+    pub best: Option<Vec<Tensor>>,
+}
+
+fn named(prefix: &str, tensors: &[Tensor]) -> Vec<(String, Tensor)> {
+    tensors.iter().enumerate().map(|(i, t)| (format!("{prefix}.{i}"), t.to_device(Device::Cpu).contiguous())).collect()
+}
+
+fn unnamed(map: &mut HashMap<String, Tensor>, prefix: &str, n: usize) -> Option<Vec<Tensor>> {
+    (0..n).map(|i| map.remove(&format!("{prefix}.{i}"))).collect()
+}
+
+/// Writes the state to `dir` (replacing what was there) in one rename.
+pub fn save(dir: &Path, state: &LoopState, params: &[Tensor], optimizer: &[(String, Tensor)], swa: Option<&[Tensor]>, best: Option<&[Tensor]>) -> Result<()> {
+    let tmp = dir.with_extension("tmp");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    let mut tensors = named("param", params);
+    tensors.extend(optimizer.iter().map(|(k, t)| (format!("adamw.{k}"), t.to_device(Device::Cpu).contiguous())));
+    if let Some(s) = swa {
+        tensors.extend(named("swa", s));
+    }
+    if let Some(b) = best {
+        tensors.extend(named("best", b));
+    }
+    Tensor::write_safetensors(&tensors, tmp.join("tensors.safetensors"))?;
+    std::fs::write(tmp.join("state.json"), serde_json::to_string_pretty(state)?)?;
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::rename(&tmp, dir).with_context(|| format!("cannot write training state to {}", dir.display()))?;
+    Ok(())
+}
+
+/// Reads a state written by `save` for a model with `n_params` parameters.
+pub fn load(dir: &Path, n_params: usize) -> Result<Option<Saved>> {
+    let json = dir.join("state.json");
+    if !json.exists() {
+        return Ok(None);
+    }
+    let state: LoopState = serde_json::from_str(&std::fs::read_to_string(&json)?).context("the saved training state is unreadable")?;
+    let mut map: HashMap<String, Tensor> = Tensor::read_safetensors(dir.join("tensors.safetensors"))?.into_iter().collect();
+    let params = unnamed(&mut map, "param", n_params).context("the saved training state does not fit this model")?;
+    let swa = state.swa_n_averaged.and_then(|_| unnamed(&mut map, "swa", n_params));
+    let best = unnamed(&mut map, "best", n_params);
+    let optimizer = map.into_iter().filter_map(|(k, t)| k.strip_prefix("adamw.").map(|k| (k.to_string(), t))).collect();
+    Ok(Some(Saved { state, params, optimizer, swa, best }))
+}
