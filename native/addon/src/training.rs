@@ -94,6 +94,9 @@ pub struct StartOptions {
     /// Write the resumable state at an evaluation when this many seconds passed since the last
     /// write (default 120; 0: at every evaluation). Always at epoch ends.
     pub state_interval_seconds: Option<f64>,
+    /// Stop (as if cancelled, resumable) after this many optimizer steps of each fold in this
+    /// call.
+    pub stop_after_steps: Option<u32>,
 }
 
 #[napi]
@@ -134,6 +137,7 @@ impl TrainingJob {
         let state = StateOptions {
             resume: options.resume.unwrap_or(false),
             interval_seconds: options.state_interval_seconds.unwrap_or(defaults.interval_seconds),
+            stop_after_steps: options.stop_after_steps.map(|n| n as usize),
         };
         let valid = match (data.valid_texts, data.valid_targets) {
             (Some(t), Some(y)) => Some(rows(t, data.valid_pairs, y, None)),

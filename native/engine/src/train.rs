@@ -133,11 +133,14 @@ pub struct StateOptions {
     /// Write the state at an evaluation when this much time passed since the last write (and
     /// at every epoch's end); 0 writes it at every evaluation.
     pub interval_seconds: f64,
+    /// Stop (as if cancelled, resumable) after this many optimizer steps of each fold in this
+    /// call: a time box for smoke runs, and a deterministic interruption for tests.
+    pub stop_after_steps: Option<usize>,
 }
 
 impl Default for StateOptions {
     fn default() -> Self {
-        Self { resume: false, interval_seconds: 120.0 }
+        Self { resume: false, interval_seconds: 120.0, stop_after_steps: None }
     }
 }
 
@@ -228,6 +231,7 @@ pub fn train_fold(
         }
     }
     let mut last_save = Instant::now();
+    let mut steps_this_call = 0usize;
 
     'epochs: for epoch in start_epoch..=t.epochs {
         epochs_run = epoch;
@@ -240,9 +244,10 @@ pub fn train_fold(
             if epoch == start_epoch && w < start_window {
                 continue;
             }
-            if cancel.load(Ordering::Relaxed) {
+            if cancel.load(Ordering::Relaxed) || state_options.stop_after_steps.is_some_and(|n| steps_this_call >= n) {
                 return Err(Cancelled.into());
             }
+            steps_this_call += 1;
             // Dropout draws from a stream fixed by (seed, step), so a resumed run matches.
             tch::manual_seed((t.seed as i64).wrapping_mul(1_000_003).wrapping_add(step as i64));
             // SWA starts at its first optimizer step: average and SWALR from here on.
