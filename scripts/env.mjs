@@ -10,7 +10,8 @@ export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const TORCH_VERSION = "2.11.0";
 
 /** Per-user cache, outside any clone, so a second clone reuses torch and the tch build. */
-export const cacheDir = process.env.FTUNE_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "finetune-studio");
+export const cacheDir =
+  process.env.FTUNE_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "finetune-studio");
 
 const short = (text) => createHash("sha256").update(text).digest("hex").slice(0, 12);
 

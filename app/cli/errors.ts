@@ -1,5 +1,6 @@
 // What the user sees when a command fails: one message, never a stack, and an exit code
 // that means something (see EXIT).
+import { ApiError } from "../core/api/errors.ts";
 import { DatasetError } from "../core/datasets/index.ts";
 import { ConfigError } from "../core/experiments/config-file.ts";
 import { TrainingError } from "../engine/training.ts";
@@ -37,6 +38,11 @@ export function report(error: unknown): number {
   if (error instanceof TrainingError) {
     say(error.cancelled ? "cancelled" : error.message);
     return error.cancelled ? EXIT.cancelled : EXIT.failed;
+  }
+  if (error instanceof ApiError) {
+    // The input or the thing asked for is wrong (400/404); a 500 is a failure of ours.
+    say(error.message);
+    return error.status === 500 || error.details.problems ? EXIT.failed : EXIT.usage;
   }
   if (error instanceof UserError) {
     say(error.message);

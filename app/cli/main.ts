@@ -2,8 +2,13 @@
 import { Command, CommanderError } from "commander";
 
 import { registerAblate } from "./commands/ablate.ts";
+import { registerDatasets } from "./commands/datasets.ts";
+import { registerDemo } from "./commands/demo.ts";
+import { registerExport } from "./commands/export.ts";
 import { registerPredict } from "./commands/predict.ts";
+import { registerRuns } from "./commands/runs.ts";
 import { registerSchedule } from "./commands/schedule.ts";
+import { registerServe } from "./commands/serve.ts";
 import { registerTrain } from "./commands/train.ts";
 import { EXIT, report } from "./errors.ts";
 
@@ -17,6 +22,11 @@ registerPredict(program);
 registerSchedule(program);
 registerTrain(program);
 registerAblate(program);
+registerDatasets(program);
+registerRuns(program);
+registerExport(program);
+registerServe(program);
+registerDemo(program);
 
 try {
   await program.parseAsync(process.argv);

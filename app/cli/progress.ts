@@ -9,7 +9,8 @@ export interface TrainingReporter {
   stop(): void;
 }
 
-const fmt = (x: number | undefined) => (x === undefined ? "-" : Math.abs(x) >= 1e-3 ? x.toFixed(4) : x.toExponential(2));
+const fmt = (x: number | undefined) =>
+  x === undefined ? "-" : Math.abs(x) >= 1e-3 ? x.toFixed(4) : x.toExponential(2);
 
 /** Plain JSON: one event object per line on stdout, as scripts expect. */
 export function jsonLines(): TrainingReporter {
@@ -49,7 +50,10 @@ export function humanProgress(metric: string): TrainingReporter {
         const live = e.metrics?.[metric];
         const swa = e.swaMetrics?.[metric];
         lastEval = swa === undefined ? fmt(live) : `${fmt(live)} (swa ${fmt(swa)})`;
-        if (!tty) process.stderr.write(`fold ${e.fold} step ${e.step} epoch ${e.epoch}: ${metric} ${lastEval}${e.isBest ? " *best" : ""}\n`);
+        if (!tty)
+          process.stderr.write(
+            `fold ${e.fold} step ${e.step} epoch ${e.epoch}: ${metric} ${lastEval}${e.isBest ? " *best" : ""}\n`,
+          );
         bar?.update(e.step, { metric: lastEval });
       } else if (e.kind === "swa_start" && !tty) {
         process.stderr.write(`fold ${e.fold}: SWA starts at step ${e.step}\n`);

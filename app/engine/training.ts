@@ -61,15 +61,21 @@ export function startExperiment(
 ): RunningExperiment {
   let job: ReturnType<typeof native.TrainingJob.start> | undefined;
   const done = new Promise<Summary>((resolve, reject) => {
-    job = native.TrainingJob.start(configJson, data, outDir, (event) => {
-      onEvent(event);
-      if (event.kind === "done" || event.kind === "error") {
-        job?.join();
-        if (event.kind === "done") resolve(JSON.parse(event.summaryJson ?? "null") as Summary);
-        else reject(new TrainingError(event.message ?? "training failed", event.cancelled ?? false));
-        job = undefined;
-      }
-    }, options);
+    job = native.TrainingJob.start(
+      configJson,
+      data,
+      outDir,
+      (event) => {
+        onEvent(event);
+        if (event.kind === "done" || event.kind === "error") {
+          job?.join();
+          if (event.kind === "done") resolve(JSON.parse(event.summaryJson ?? "null") as Summary);
+          else reject(new TrainingError(event.message ?? "training failed", event.cancelled ?? false));
+          job = undefined;
+        }
+      },
+      options,
+    );
   });
   return { done, cancel: () => job?.cancel() };
 }

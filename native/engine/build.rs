@@ -5,7 +5,8 @@
 // with --no-as-needed keeps libtorch (and through it libtorch_cuda) in DT_NEEDED. The rpath
 // is a RUNPATH, so LD_LIBRARY_PATH can still point a build at another torch 2.11 install.
 fn main() {
-    let lib = std::env::var("DEP_TCH_LIBTORCH_LIB").expect("torch-sys did not report libtorch's lib dir");
+    let lib =
+        std::env::var("DEP_TCH_LIBTORCH_LIB").expect("torch-sys did not report libtorch's lib dir");
     println!("cargo:rustc-link-arg=-Wl,-rpath={lib}");
     println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
     println!("cargo:rustc-link-arg=-ltorch");

@@ -12,7 +12,12 @@ const texts = [
   "Children learn history from an old teacher by the river, and the mountain story is difficult vocabulary.",
   "a",
 ];
-const pairs = ["Easy sentence.", "A hard paragraph with complex language", "Modern energy", "Ancient story of the river"];
+const pairs = [
+  "Easy sentence.",
+  "A hard paragraph with complex language",
+  "Modern energy",
+  "Ancient story of the river",
+];
 const maxLength = 24; // shorter than the longest text, so truncation is exercised
 const names = ["bert-regression", "bert-3class", "roberta-regression", "roberta-3class", "bert-base", "roberta-base"];
 const cases = names.flatMap((name) => [false, true].map((withPairs) => ({ name, withPairs })));

@@ -33,7 +33,9 @@ test("AdamW matches torch.optim.AdamW step for step", () => {
     betas: request.betas,
     eps: request.eps,
   });
-  ours.forEach((v, i) => assert.ok(Math.abs(v - (expected[i] ?? Number.NaN)) < 1e-12, `param ${i}: ${v} vs ${expected[i]}`));
+  ours.forEach((v, i) => {
+    assert.ok(Math.abs(v - (expected[i] ?? Number.NaN)) < 1e-12, `param ${i}: ${v} vs ${expected[i]}`);
+  });
 });
 
 test("AdamW without bias correction takes smaller first steps (BERTAdam)", () => {

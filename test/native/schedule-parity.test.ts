@@ -9,7 +9,14 @@ import { fixtures, reference } from "../helpers/python.ts";
 const llrds = {
   none: null,
   layerwise: { mode: "layerwise", top_lr: 3.5e-4, decay: 0.9, head_lr: 3.6e-4 },
-  grouped: { mode: "grouped", head_lr: 3.6e-4, groups: [{ layers: "0-0", lr: 1e-4 }, { layers: "1-2", lr: 1.75e-4 }] },
+  grouped: {
+    mode: "grouped",
+    head_lr: 3.6e-4,
+    groups: [
+      { layers: "0-0", lr: 1e-4 },
+      { layers: "1-2", lr: 1.75e-4 },
+    ],
+  },
 } as const;
 const warmups = [{ warmup_steps: 0 }, { warmup_steps: 3 }, { warmup_ratio: 0.2 }];
 const swas = [
@@ -65,10 +72,16 @@ const cases: { name: string; llrd: unknown; warmup: object; swa: (typeof swas)[n
 for (const name of ["linear", "cosine", "constant"])
   for (const warmup of warmups)
     for (const [llrdName, llrd] of Object.entries(llrds))
-      for (const swa of swas) cases.push({ name: `${name}/${JSON.stringify(warmup)}/${llrdName}/swa=${JSON.stringify(swa)}`, llrd, warmup, swa });
+      for (const swa of swas)
+        cases.push({
+          name: `${name}/${JSON.stringify(warmup)}/${llrdName}/swa=${JSON.stringify(swa)}`,
+          llrd,
+          warmup,
+          swa,
+        });
 
 let expectedCurves: number[][][] = [];
-let ourCurves: number[][][] = [];
+const ourCurves: number[][][] = [];
 
 before(() => {
   const dir = fixtures()["bert-regression"] as string;
@@ -84,7 +97,12 @@ before(() => {
       name: c.name.split("/")[0],
       warmup_steps: schedule.warmupSteps,
       total: schedule.totalSteps,
-      swa: c.swa && { start: swaStart, lr: c.swa.lr, anneal_steps: c.swa.anneal_steps, strategy: c.swa.anneal_strategy },
+      swa: c.swa && {
+        start: swaStart,
+        lr: c.swa.lr,
+        anneal_steps: c.swa.anneal_steps,
+        strategy: c.swa.anneal_strategy,
+      },
     };
   });
   expectedCurves = reference<number[][][]>("schedule", [], requests);
@@ -106,7 +124,10 @@ test(`every group's LR at every step matches transformers + SWALR (${cases.lengt
     ours.forEach((curve, g) => {
       curve.forEach((lr, k) => {
         const w = want[g]?.[k] as number;
-        assert.ok(Math.abs(lr - w) <= 1e-12 * Math.max(Math.abs(w), 1e-300), `${c.name} group ${g} step ${k}: ${lr} vs ${w}`);
+        assert.ok(
+          Math.abs(lr - w) <= 1e-12 * Math.max(Math.abs(w), 1e-300),
+          `${c.name} group ${g} step ${k}: ${lr} vs ${w}`,
+        );
       });
     });
   });

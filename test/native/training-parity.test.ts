@@ -58,7 +58,13 @@ for (const { fixture, task, targets } of [
     assert.equal(summary.folds.length, 1);
     assert.equal(losses.length, 9, "3 epochs of 3 batches");
 
-    const expected = reference<{ losses: number[]; max_weight_diff: number; worst: string; compared: number; missing: string[] }>("train", [], {
+    const expected = reference<{
+      losses: number[];
+      max_weight_diff: number;
+      worst: string;
+      compared: number;
+      missing: string[];
+    }>("train", [], {
       dir,
       task,
       texts,
@@ -76,10 +82,15 @@ for (const { fixture, task, targets } of [
       swa: { start: 3, lr: 5e-4, anneal_steps: 2, strategy: "cos" },
       ours: join(out, "fold-0/final/model.safetensors"),
     });
-    losses.forEach((l, k) => assert.ok(Math.abs(l - (expected.losses[k] as number)) < 1e-4, `step ${k}: loss ${l} vs ${expected.losses[k]}`));
+    losses.forEach((l, k) => {
+      assert.ok(Math.abs(l - (expected.losses[k] as number)) < 1e-4, `step ${k}: loss ${l} vs ${expected.losses[k]}`);
+    });
     assert.deepEqual(expected.missing, [], "our checkpoint has every weight of the transformers model");
     assert.ok(expected.compared > 40);
-    assert.ok(expected.max_weight_diff < 1e-4, `final weights differ by ${expected.max_weight_diff} (${expected.worst})`);
+    assert.ok(
+      expected.max_weight_diff < 1e-4,
+      `final weights differ by ${expected.max_weight_diff} (${expected.worst})`,
+    );
     // Training moved the weights well beyond the tolerance, so the comparison means something.
     assert.ok(Math.abs((losses[0] as number) - (losses.at(-1) as number)) > 1e-3);
   });

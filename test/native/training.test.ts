@@ -46,7 +46,10 @@ test("re-init redraws the top layers and the pooler, and leaves the rest bit-ide
 });
 
 test("config errors name the field before anything runs", () => {
-  assert.throws(() => native.normalizeConfig(JSON.stringify(config({ schedule: { name: "cosin" } }))), /schedule.name: unknown variant `cosin`/);
+  assert.throws(
+    () => native.normalizeConfig(JSON.stringify(config({ schedule: { name: "cosin" } }))),
+    /schedule.name: unknown variant `cosin`/,
+  );
   assert.throws(
     () => native.LrSchedule.create(JSON.stringify(config({ reinit: { top_layers: 5 } })), 10),
     /reinit.top_layers is 5 but the model has only 3/,
@@ -63,18 +66,22 @@ test("config errors name the field before anything runs", () => {
 test("K-fold: the selected folds train and the summary has per-fold and mean ± std", async () => {
   const out = scratch("kfold");
   const starts: number[] = [];
-  const summary = await startExperiment(JSON.stringify(config({ eval: { every_steps: 3 } })), { texts, targets }, out, (e) => {
-    if (e.kind === "fold_start") starts.push(e.fold);
-  }).done;
+  const summary = await startExperiment(
+    JSON.stringify(config({ eval: { every_steps: 3 } })),
+    { texts, targets },
+    out,
+    (e) => {
+      if (e.kind === "fold_start") starts.push(e.fold);
+    },
+  ).done;
   assert.deepEqual(starts, [0, 2]);
   assert.deepEqual(
     summary.folds.map((f) => f.fold),
     [0, 2],
   );
-  const scores = summary.folds.map((f) => f.best_metric);
-  const mean = (scores[0]! + scores[1]!) / 2;
-  assert.ok(Math.abs(summary.mean - mean) < 1e-12);
-  assert.ok(Math.abs(summary.std - Math.abs(scores[0]! - scores[1]!) / Math.SQRT2) < 1e-12);
+  const [a, b] = summary.folds.map((f) => f.best_metric) as [number, number];
+  assert.ok(Math.abs(summary.mean - (a + b) / 2) < 1e-12);
+  assert.ok(Math.abs(summary.std - Math.abs(a - b) / Math.SQRT2) < 1e-12);
   assert.equal(summary.metric, "rmse");
   assert.ok(summary.train_samples_per_second > 0);
   for (const f of [0, 2]) {
@@ -100,23 +107,47 @@ test("an exported checkpoint loads in transformers and predicts what we predict"
 
 test("cancel stops the run within a step", async () => {
   let steps = 0;
-  const run = startExperiment(JSON.stringify(config({ train: { epochs: 50, batch_size: 2, device: "cpu" } })), { texts, targets }, null, (e) => {
-    if (e.kind === "step" && ++steps === 2) run.cancel();
-  });
-  await assert.rejects(run.done, (e: unknown) => e instanceof TrainingError && e.cancelled && /cancelled/.test(e.message));
+  const run = startExperiment(
+    JSON.stringify(config({ train: { epochs: 50, batch_size: 2, device: "cpu" } })),
+    { texts, targets },
+    null,
+    (e) => {
+      if (e.kind === "step" && ++steps === 2) run.cancel();
+    },
+  );
+  await assert.rejects(
+    run.done,
+    (e: unknown) => e instanceof TrainingError && e.cancelled && /cancelled/.test(e.message),
+  );
   assert.ok(steps <= 3, `ran ${steps} steps after cancel`);
 });
 
 test("a NaN loss stops the run with a message naming the step", async () => {
   const bad = targets.map((t, i) => (i === 0 ? Number.NaN : t));
-  const run = startExperiment(JSON.stringify(config({ train: { epochs: 1, batch_size: 4, shuffle: false, device: "cpu" } })), { texts, targets: bad }, null);
-  await assert.rejects(run.done, /training loss became NaN at optimizer step 1 \(epoch 1, fold \d\); lower the learning rate/);
+  const run = startExperiment(
+    JSON.stringify(config({ train: { epochs: 1, batch_size: 4, shuffle: false, device: "cpu" } })),
+    { texts, targets: bad },
+    null,
+  );
+  await assert.rejects(
+    run.done,
+    /training loss became NaN at optimizer step 1 \(epoch 1, fold \d\); lower the learning rate/,
+  );
 });
 
 test("a run stopped mid-way resumes from its saved state and ends exactly as an uninterrupted one", async () => {
   // Dropout on and shuffling on: the resumed run must reproduce the random streams too.
-  const c = JSON.stringify(config({ folds: { k: 2, run: [0, 1] }, train: { epochs: 5, batch_size: 4, device: "cpu" }, eval: { every_steps: 2 }, swa: { start_epoch: 3, lr: 5e-4 } }));
-  const straight = await startExperiment(c, { texts, targets }, scratch("straight"), () => {}, { stateIntervalSeconds: 0 }).done;
+  const c = JSON.stringify(
+    config({
+      folds: { k: 2, run: [0, 1] },
+      train: { epochs: 5, batch_size: 4, device: "cpu" },
+      eval: { every_steps: 2 },
+      swa: { start_epoch: 3, lr: 5e-4 },
+    }),
+  );
+  const straight = await startExperiment(c, { texts, targets }, scratch("straight"), () => {}, {
+    stateIntervalSeconds: 0,
+  }).done;
 
   // Fold 0 stops after its 7th optimizer step; its state was last saved at step 6.
   const out = scratch("resumed");
@@ -125,19 +156,40 @@ test("a run stopped mid-way resumes from its saved state and ends exactly as an 
   assert.ok(existsSync(join(out, "fold-0/state/state.json")), "fold 0 left a state to resume from");
 
   const resumedAt: number[] = [];
-  const resumed = await startExperiment(c, { texts, targets }, out, (e) => {
-    if (e.kind === "resume") resumedAt.push(e.step);
-  }, { resume: true, stateIntervalSeconds: 0 }).done;
+  const resumed = await startExperiment(
+    c,
+    { texts, targets },
+    out,
+    (e) => {
+      if (e.kind === "resume") resumedAt.push(e.step);
+    },
+    { resume: true, stateIntervalSeconds: 0 },
+  ).done;
   assert.deepEqual(resumedAt, [6], "fold 0 resumes at its last evaluation");
-  assert.deepEqual(resumed.folds.map((f) => f.final_metrics), straight.folds.map((f) => f.final_metrics));
-  assert.deepEqual(resumed.folds.map((f) => f.best_metric), straight.folds.map((f) => f.best_metric));
+  assert.deepEqual(
+    resumed.folds.map((f) => f.final_metrics),
+    straight.folds.map((f) => f.final_metrics),
+  );
+  assert.deepEqual(
+    resumed.folds.map((f) => f.best_metric),
+    straight.folds.map((f) => f.best_metric),
+  );
 
   // Resuming a finished experiment trains nothing and reports the same outcome.
   let trained = 0;
-  const again = await startExperiment(c, { texts, targets }, out, (e) => {
-    if (e.kind === "fold_start") trained++;
-  }, { resume: true }).done;
+  const again = await startExperiment(
+    c,
+    { texts, targets },
+    out,
+    (e) => {
+      if (e.kind === "fold_start") trained++;
+    },
+    { resume: true },
+  ).done;
   assert.equal(trained, 0);
-  assert.deepEqual(again.folds.map((f) => f.best_metric), straight.folds.map((f) => f.best_metric));
+  assert.deepEqual(
+    again.folds.map((f) => f.best_metric),
+    straight.folds.map((f) => f.best_metric),
+  );
   assert.ok(!existsSync(join(out, "fold-1/state")), "the state is removed once the fold is done");
 });

@@ -2,9 +2,7 @@
 // writes results.md, results.json and chart.svg, resuming where a previous run stopped.
 import { resolve } from "node:path";
 import type { Command } from "commander";
-
-import { runAblation } from "../../core/experiments/ablation.ts";
-import { resultsMarkdown } from "../../core/experiments/ablation.ts";
+import { resultsMarkdown, runAblation } from "../../core/experiments/ablation.ts";
 import { humanProgress } from "../progress.ts";
 
 export function registerAblate(program: Command): void {

@@ -30,7 +30,9 @@ const softmax = (row: number[]) => {
 export function registerPredict(program: Command): void {
   program
     .command("predict")
-    .description("predict with a model folder: CSV out with the id column and `prediction` (regression) or `label` + `prob_<label>` columns")
+    .description(
+      "predict with a model folder: CSV out with the id column and `prediction` (regression) or `label` + `prob_<label>` columns",
+    )
     .requiredOption("--model <dir>", "Hugging Face model folder (e.g. an exported best/ or final/)")
     .requiredOption("--input <file>", "CSV, TSV, JSONL or Parquet file")
     .requiredOption("--text-column <col>", "column holding the text")
@@ -44,17 +46,26 @@ export function registerPredict(program: Command): void {
       const model = native.SequenceModel.load(o.model, { maxLength: o.maxLength, device: o.device });
       const info = model.info();
       if (info.initialized.some((n) => n.startsWith("classifier") || n.startsWith("head."))) {
-        process.stderr.write("ftune: note: this folder has no trained head; predictions come from a freshly initialized one (fine-tune it with `ftune train`).\n");
+        process.stderr.write(
+          "ftune: note: this folder has no trained head; predictions come from a freshly initialized one (fine-tune it with `ftune train`).\n",
+        );
       }
       const table = await readTable(o.input);
       for (const col of [o.textColumn, o.pairColumn, o.idColumn].filter((c): c is string => Boolean(c))) {
-        if (!table.columns.includes(col)) throw new UserError(`${o.input} has no column "${col}"; its columns are: ${table.columns.join(", ")}`);
+        if (!table.columns.includes(col))
+          throw new UserError(`${o.input} has no column "${col}"; its columns are: ${table.columns.join(", ")}`);
       }
       const idColumn = o.idColumn ?? (table.columns.includes("id") ? "id" : undefined);
       const texts = table.rows.map((r) => String(r.values[o.textColumn] ?? ""));
       const pairs = o.pairColumn ? table.rows.map((r) => String(r.values[o.pairColumn as string] ?? "")) : undefined;
-      const labels = info.labels.length === info.numLabels ? info.labels : Array.from({ length: info.numLabels }, (_, i) => `LABEL_${i}`);
-      const header = [...(idColumn ? [idColumn] : []), ...(info.numLabels === 1 ? ["prediction"] : ["label", ...labels.map((l) => `prob_${l}`)])];
+      const labels =
+        info.labels.length === info.numLabels
+          ? info.labels
+          : Array.from({ length: info.numLabels }, (_, i) => `LABEL_${i}`);
+      const header = [
+        ...(idColumn ? [idColumn] : []),
+        ...(info.numLabels === 1 ? ["prediction"] : ["label", ...labels.map((l) => `prob_${l}`)]),
+      ];
 
       const csv = stringify({ header: true, columns: header });
       const done = new Promise<void>((resolve, reject) => {

@@ -3,8 +3,8 @@
 import type { Command } from "commander";
 
 import { loadConfigFile } from "../../core/experiments/config-file.ts";
-import type { ExperimentConfig } from "../../core/experiments/config-types.ts";
 import { classNames, readLabelledFile } from "../../core/experiments/data.ts";
+import { foldTrainRows, stepsPerEpoch } from "../../core/experiments/steps.ts";
 import { native } from "../../native/addon.ts";
 import { int } from "../options.ts";
 
@@ -12,16 +12,6 @@ interface ScheduleOptions {
   steps?: number;
   stepsPerEpoch?: number;
   json?: boolean;
-}
-
-/** Optimizer steps per epoch of a fold, as the engine counts them. */
-export function stepsPerEpoch(trainRows: number, config: ExperimentConfig): number {
-  return Math.ceil(Math.ceil(trainRows / config.train.batch_size) / config.train.grad_accum);
-}
-
-/** Training rows of one fold: all of data.train with data.valid, else (k−1)/k of it. */
-export function foldTrainRows(rows: number, config: ExperimentConfig): number {
-  return config.data.valid ? rows : Math.floor((rows * (config.folds.k - 1)) / config.folds.k);
 }
 
 export function registerSchedule(program: Command): void {
@@ -46,7 +36,10 @@ export function registerSchedule(program: Command): void {
       const curves = schedule.curves();
       if (o.json) {
         const lr = Object.fromEntries(groups.map((g, i) => [g.name, curves[i]]));
-        const out = { groups: groups.map((g) => ({ name: g.name, lr: g.lr, weight_decay: g.weightDecay, params: g.params })), lr };
+        const out = {
+          groups: groups.map((g) => ({ name: g.name, lr: g.lr, weight_decay: g.weightDecay, params: g.params })),
+          lr,
+        };
         process.stdout.write(`${JSON.stringify(out)}\n`);
         return;
       }
@@ -58,11 +51,19 @@ export function registerSchedule(program: Command): void {
         ...(swa !== null && swa !== undefined ? ([[`SWA start (${swa})`, swa]] as [string, number][]) : []),
         [`last (${total - 1})`, total - 1],
       ];
-      const rows = groups.map((g, i) => [g.name, g.lr.toExponential(3), String(g.weightDecay), String(g.params), ...marks.map(([, k]) => (curves[i]?.[Math.min(k, total - 1)] ?? 0).toExponential(3))]);
+      const rows = groups.map((g, i) => [
+        g.name,
+        g.lr.toExponential(3),
+        String(g.weightDecay),
+        String(g.params),
+        ...marks.map(([, k]) => (curves[i]?.[Math.min(k, total - 1)] ?? 0).toExponential(3)),
+      ]);
       const head = ["group", "base lr", "wd", "params", ...marks.map(([m]) => m)];
       const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)));
       const line = (cells: string[]) => cells.map((x, c) => x.padEnd(widths[c] ?? 0)).join("  ");
-      console.log(`${total} optimizer steps (${spe} per epoch × ${config.train.epochs} epochs), ${config.schedule.name} schedule`);
+      console.log(
+        `${total} optimizer steps (${spe} per epoch × ${config.train.epochs} epochs), ${config.schedule.name} schedule`,
+      );
       console.log(line(head));
       for (const r of rows) console.log(line(r));
     });

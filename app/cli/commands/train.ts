@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { loadConfigFile } from "../../core/experiments/config-file.ts";
 import { loadExperimentData } from "../../core/experiments/data.ts";
 import { metricsWriter, writeSummary } from "../../core/experiments/run-files.ts";
-import { startExperiment, type Summary } from "../../engine/training.ts";
+import { type Summary, startExperiment } from "../../engine/training.ts";
 import { humanProgress, jsonLines } from "../progress.ts";
 
 interface TrainOptions {
@@ -18,7 +18,8 @@ interface TrainOptions {
 export function formatSummary(summary: Summary): string {
   const f = (x: number) => x.toFixed(4);
   const lines = summary.folds.map(
-    (o) => `  fold ${o.fold}: best ${summary.metric} ${f(o.best_metric)} (step ${o.best_step}, ${o.best_source}), final ${f(o.final_metrics[summary.metric] ?? Number.NaN)}`,
+    (o) =>
+      `  fold ${o.fold}: best ${summary.metric} ${f(o.best_metric)} (step ${o.best_step}, ${o.best_source}), final ${f(o.final_metrics[summary.metric] ?? Number.NaN)}`,
   );
   return [
     ...lines,
@@ -30,7 +31,9 @@ export function formatSummary(summary: Summary): string {
 export function registerTrain(program: Command): void {
   program
     .command("train <config>")
-    .description("train an experiment (YAML or JSON config); writes DIR/summary.json and DIR/fold-<k>/{metrics.jsonl,best,final}")
+    .description(
+      "train an experiment (YAML or JSON config); writes DIR/summary.json and DIR/fold-<k>/{metrics.jsonl,best,final}",
+    )
     .option("--out <dir>", "output folder (default: runs/<config name>-<time>)")
     .option("--json", "print JSON event lines instead of progress bars")
     .action(async (path: string, o: TrainOptions) => {
@@ -39,7 +42,9 @@ export function registerTrain(program: Command): void {
       const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
       const out = resolve(o.out ?? `runs/${path.replace(/^.*\//, "").replace(/\.\w+$/, "")}-${stamp}`);
       mkdirSync(out, { recursive: true });
-      const reporter = o.json ? jsonLines() : humanProgress(config.eval.metric ?? (config.task === "regression" ? "rmse" : "accuracy"));
+      const reporter = o.json
+        ? jsonLines()
+        : humanProgress(config.eval.metric ?? (config.task === "regression" ? "rmse" : "accuracy"));
       const record = metricsWriter(out);
       if (!o.json) process.stderr.write(`ftune: training on ${trainRows} rows, writing to ${out}\n`);
       const run = startExperiment(JSON.stringify(config), data, out, (e) => {

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse } from "yaml";
 
-import { startExperiment, type Summary } from "../../engine/training.ts";
+import { type Summary, startExperiment } from "../../engine/training.ts";
 import type { TrainEvent } from "../../native/addon.ts";
 import { barChartSvg } from "./chart-svg.ts";
 import { ConfigError, normalizeConfig } from "./config-file.ts";
@@ -30,7 +30,8 @@ const isPlain = (v: unknown): v is Plain => typeof v === "object" && v !== null 
 /** Deep merge for config overrides: mappings merge, anything else (lists, null) replaces. */
 export function mergeConfig(base: Plain, set: Plain): Plain {
   const out: Plain = { ...base };
-  for (const [k, v] of Object.entries(set)) out[k] = isPlain(v) && isPlain(base[k]) ? mergeConfig(base[k] as Plain, v) : v;
+  for (const [k, v] of Object.entries(set))
+    out[k] = isPlain(v) && isPlain(base[k]) ? mergeConfig(base[k] as Plain, v) : v;
   return out;
 }
 
@@ -39,17 +40,23 @@ export function techniques(c: ExperimentConfig): string[] {
   const t: string[] = [];
   if (c.llrd?.mode === "layerwise") t.push(`LLRD (decay ${c.llrd.decay})`);
   if (c.llrd?.mode === "grouped") t.push(`grouped LLRD (${c.llrd.groups.length} sets)`);
-  if (c.schedule.warmup_steps || c.schedule.warmup_ratio) t.push(`warm-up (${c.schedule.warmup_steps ?? `${c.schedule.warmup_ratio}×`}), ${c.schedule.name}`);
+  if (c.schedule.warmup_steps || c.schedule.warmup_ratio)
+    t.push(`warm-up (${c.schedule.warmup_steps ?? `${c.schedule.warmup_ratio}×`}), ${c.schedule.name}`);
   if (c.reinit.top_layers > 0) t.push(`re-init top ${c.reinit.top_layers}${c.reinit.pooler ? " + pooler" : ""}`);
   if (c.swa) t.push(`SWA (lr ${c.swa.lr})`);
   if (c.eval.every_steps) t.push(`eval every ${c.eval.every_steps} steps`);
   return t.length ? t : ["basic fine-tuning"];
 }
 
-export function loadAblation(path: string): { spec: AblationSpec; configs: { name: string; config: ExperimentConfig }[] } {
+export function loadAblation(path: string): {
+  spec: AblationSpec;
+  configs: { name: string; config: ExperimentConfig }[];
+} {
   const spec = parse(readFileSync(path, "utf8")) as AblationSpec;
   if (!isPlain(spec) || !isPlain(spec.base) || !Array.isArray(spec.experiments) || spec.experiments.length === 0) {
-    throw new ConfigError(`${path}: an ablation needs "base" (an experiment config) and a non-empty "experiments" list`);
+    throw new ConfigError(
+      `${path}: an ablation needs "base" (an experiment config) and a non-empty "experiments" list`,
+    );
   }
   const baseDir = dirname(resolve(path));
   const configs = spec.experiments.map((e, i) => {

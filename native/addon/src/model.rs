@@ -87,26 +87,59 @@ impl SequenceModel {
 
     /// Token ids of each text (or text pair), special tokens included, truncated.
     #[napi]
-    pub fn tokenize(&self, texts: Vec<String>, pairs: Option<Vec<String>>) -> Result<Vec<Vec<i64>>> {
-        let enc = self.inner.encode(&texts, pairs.as_deref()).map_err(js_error_chain)?;
+    pub fn tokenize(
+        &self,
+        texts: Vec<String>,
+        pairs: Option<Vec<String>>,
+    ) -> Result<Vec<Vec<i64>>> {
+        let enc = self
+            .inner
+            .encode(&texts, pairs.as_deref())
+            .map_err(js_error_chain)?;
         Ok(enc.into_iter().map(|e| e.ids).collect())
     }
 
     /// Last hidden states [text][token][hidden] of one padded batch, in eval mode.
     #[napi]
-    pub fn hidden_states(&self, texts: Vec<String>, pairs: Option<Vec<String>>) -> Result<Vec<Vec<Vec<f64>>>> {
-        let enc = self.inner.encode(&texts, pairs.as_deref()).map_err(js_error_chain)?;
+    pub fn hidden_states(
+        &self,
+        texts: Vec<String>,
+        pairs: Option<Vec<String>>,
+    ) -> Result<Vec<Vec<Vec<f64>>>> {
+        let enc = self
+            .inner
+            .encode(&texts, pairs.as_deref())
+            .map_err(js_error_chain)?;
         let batch = self.inner.collate(&enc.iter().collect::<Vec<_>>());
-        let hidden = tch::no_grad(|| self.inner.hidden_states(&batch, false)).to_kind(tch::Kind::Double).to_device(tch::Device::Cpu);
+        let hidden = tch::no_grad(|| self.inner.hidden_states(&batch, false))
+            .to_kind(tch::Kind::Double)
+            .to_device(tch::Device::Cpu);
         Vec::try_from(&hidden).map_err(crate::js_error)
     }
 
     /// Logits [text][label], batched by length, in input order.
     #[napi]
-    pub fn predict(&self, texts: Vec<String>, pairs: Option<Vec<String>>, batch_size: Option<u32>) -> Result<Vec<Vec<f64>>> {
-        let enc = self.inner.encode(&texts, pairs.as_deref()).map_err(js_error_chain)?;
-        let logits = self.inner.predict(&enc.iter().collect::<Vec<_>>(), batch_size.unwrap_or(32) as usize).map_err(js_error_chain)?;
-        Ok(logits.into_iter().map(|row| row.into_iter().map(f64::from).collect()).collect())
+    pub fn predict(
+        &self,
+        texts: Vec<String>,
+        pairs: Option<Vec<String>>,
+        batch_size: Option<u32>,
+    ) -> Result<Vec<Vec<f64>>> {
+        let enc = self
+            .inner
+            .encode(&texts, pairs.as_deref())
+            .map_err(js_error_chain)?;
+        let logits = self
+            .inner
+            .predict(
+                &enc.iter().collect::<Vec<_>>(),
+                batch_size.unwrap_or(32) as usize,
+            )
+            .map_err(js_error_chain)?;
+        Ok(logits
+            .into_iter()
+            .map(|row| row.into_iter().map(f64::from).collect())
+            .collect())
     }
 
     /// Writes a Hugging Face folder (config.json, model.safetensors, tokenizer files).
@@ -122,15 +155,28 @@ impl SequenceModel {
     /// transformers initializes weights; returns the variables touched.
     #[napi]
     pub fn reinit(&self, top_layers: u32, pooler: Option<bool>) -> Result<Vec<String>> {
-        ftune_engine::reinit::reinit_top_layers(&self.inner, top_layers as usize, pooler.unwrap_or(false)).map_err(js_error_chain)
+        ftune_engine::reinit::reinit_top_layers(
+            &self.inner,
+            top_layers as usize,
+            pooler.unwrap_or(false),
+        )
+        .map_err(js_error_chain)
     }
 
     /// A variable's values, flattened (for inspection and tests).
     #[napi]
     pub fn variable(&self, name: String) -> Result<Vec<f64>> {
         let vars = self.inner.vs.variables();
-        let t = vars.get(&name).ok_or_else(|| crate::js_error(format!("no variable named {name}")))?;
-        Vec::<f64>::try_from(&t.detach().flatten(0, -1).to_kind(tch::Kind::Double).to_device(tch::Device::Cpu)).map_err(crate::js_error)
+        let t = vars
+            .get(&name)
+            .ok_or_else(|| crate::js_error(format!("no variable named {name}")))?;
+        Vec::<f64>::try_from(
+            &t.detach()
+                .flatten(0, -1)
+                .to_kind(tch::Kind::Double)
+                .to_device(tch::Device::Cpu),
+        )
+        .map_err(crate::js_error)
     }
 
     /// Every variable name, sorted.
@@ -146,6 +192,9 @@ impl SequenceModel {
     /// Parameters in name order (shallow handles onto the model's storage).
     pub(crate) fn parameters(&self) -> Vec<tch::Tensor> {
         let vars = self.inner.vs.variables();
-        self.variable_names().iter().map(|n| vars[n].shallow_clone()).collect()
+        self.variable_names()
+            .iter()
+            .map(|n| vars[n].shallow_clone())
+            .collect()
     }
 }

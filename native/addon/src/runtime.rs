@@ -44,10 +44,19 @@ pub struct AdamWReplay {
 pub fn replay_adamw(input: AdamWReplay) -> Result<Vec<f64>> {
     let mut config = ftune_engine::optim::AdamWConfig::default();
     if let Some(b) = input.betas {
-        let [b1, b2] = b[..] else { return Err(crate::js_error("betas must be two numbers")) };
+        let [b1, b2] = b[..] else {
+            return Err(crate::js_error("betas must be two numbers"));
+        };
         (config.beta1, config.beta2) = (b1, b2);
     }
     config.eps = input.eps.unwrap_or(config.eps);
     config.bias_correction = input.bias_correction.unwrap_or(true);
-    ftune_engine::optim::replay_adamw(&input.param, &input.grads, input.lr, input.weight_decay, config).map_err(js_error_chain)
+    ftune_engine::optim::replay_adamw(
+        &input.param,
+        &input.grads,
+        input.lr,
+        input.weight_decay,
+        config,
+    )
+    .map_err(js_error_chain)
 }

@@ -34,7 +34,11 @@ pub struct LrSchedule {
 impl LrSchedule {
     /// Builds the plan for an experiment config on its model's structure (weights are not read).
     #[napi(factory)]
-    pub fn create(config_json: String, steps_per_epoch: u32, num_labels: Option<i64>) -> Result<Self> {
+    pub fn create(
+        config_json: String,
+        steps_per_epoch: u32,
+        num_labels: Option<i64>,
+    ) -> Result<Self> {
         let config = parse_config(&config_json)?;
         let opts = ModelOptions {
             num_labels: num_labels.or(Some(1)),
@@ -42,11 +46,20 @@ impl LrSchedule {
             max_length: Some(config.data.max_length),
             ..Default::default()
         };
-        let model = SequenceModel::skeleton(Path::new(&config.model), &opts).map_err(js_error_chain)?;
-        let (groups, plan) = ftune_engine::train::lr_plan(&config, &model, steps_per_epoch as usize).map_err(js_error_chain)?;
+        let model =
+            SequenceModel::skeleton(Path::new(&config.model), &opts).map_err(js_error_chain)?;
+        let (groups, plan) =
+            ftune_engine::train::lr_plan(&config, &model, steps_per_epoch as usize)
+                .map_err(js_error_chain)?;
         let groups = groups
             .into_iter()
-            .map(|g| ParamGroupInfo { name: g.name, lr: g.lr, weight_decay: g.weight_decay, params: g.numel, variables: g.params })
+            .map(|g| ParamGroupInfo {
+                name: g.name,
+                lr: g.lr,
+                weight_decay: g.weight_decay,
+                params: g.numel,
+                variables: g.params,
+            })
             .collect();
         Ok(Self { plan, groups })
     }
@@ -55,7 +68,13 @@ impl LrSchedule {
     pub fn groups(&self) -> Vec<ParamGroupInfo> {
         self.groups
             .iter()
-            .map(|g| ParamGroupInfo { name: g.name.clone(), lr: g.lr, weight_decay: g.weight_decay, params: g.params, variables: g.variables.clone() })
+            .map(|g| ParamGroupInfo {
+                name: g.name.clone(),
+                lr: g.lr,
+                weight_decay: g.weight_decay,
+                params: g.params,
+                variables: g.variables.clone(),
+            })
             .collect()
     }
 

@@ -17,7 +17,9 @@ impl WeightAverage {
     /// Starts the average as a copy of the model's current weights.
     #[napi(constructor)]
     pub fn new(model: &SequenceModel) -> Self {
-        Self { inner: AveragedModel::new(&model.parameters()) }
+        Self {
+            inner: AveragedModel::new(&model.parameters()),
+        }
     }
 
     /// `update_parameters`: folds the model's current weights into the equal average.

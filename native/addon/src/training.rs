@@ -59,7 +59,8 @@ pub struct TrainEvent {
 
 impl From<Event> for TrainEvent {
     fn from(e: Event) -> Self {
-        let map = |m: Option<std::collections::BTreeMap<String, f64>>| m.map(|m| m.into_iter().collect());
+        let map =
+            |m: Option<std::collections::BTreeMap<String, f64>>| m.map(|m| m.into_iter().collect());
         TrainEvent {
             kind: e.kind.into(),
             fold: e.fold as u32,
@@ -83,7 +84,10 @@ impl From<Event> for TrainEvent {
 
 /// The closing event of a run (`done` or `error`), fields to be filled in.
 fn last_event(kind: &str) -> TrainEvent {
-    TrainEvent { kind: kind.into(), ..Event::default().into() }
+    TrainEvent {
+        kind: kind.into(),
+        ..Event::default().into()
+    }
 }
 
 #[napi(object)]
@@ -105,13 +109,27 @@ pub struct TrainingJob {
     thread: Option<JoinHandle<()>>,
 }
 
-fn rows(texts: Vec<String>, pairs: Option<Vec<String>>, targets: Vec<f64>, groups: Option<Vec<String>>) -> Rows {
-    Rows { texts, pairs, targets, groups }
+fn rows(
+    texts: Vec<String>,
+    pairs: Option<Vec<String>>,
+    targets: Vec<f64>,
+    groups: Option<Vec<String>>,
+) -> Rows {
+    Rows {
+        texts,
+        pairs,
+        targets,
+        groups,
+    }
 }
 
 /// A panic from libtorch (e.g. CUDA running out of memory) as one actionable message.
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    let text = payload.downcast_ref::<String>().cloned().or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "unknown error".into());
+    let text = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown error".into());
     if text.contains("out of memory") {
         return "the GPU ran out of memory; lower train.batch_size or data.max_length (train.grad_accum keeps the effective batch)".into();
     }
@@ -136,15 +154,25 @@ impl TrainingJob {
         let defaults = StateOptions::default();
         let state = StateOptions {
             resume: options.resume.unwrap_or(false),
-            interval_seconds: options.state_interval_seconds.unwrap_or(defaults.interval_seconds),
+            interval_seconds: options
+                .state_interval_seconds
+                .unwrap_or(defaults.interval_seconds),
             stop_after_steps: options.stop_after_steps.map(|n| n as usize),
         };
         let valid = match (data.valid_texts, data.valid_targets) {
             (Some(t), Some(y)) => Some(rows(t, data.valid_pairs, y, None)),
             (None, None) => None,
-            _ => return Err(js_error("validation data needs both validTexts and validTargets")),
+            _ => {
+                return Err(js_error(
+                    "validation data needs both validTexts and validTargets",
+                ))
+            }
         };
-        let experiment = ExperimentData { train: rows(data.texts, data.pairs, data.targets, data.groups), valid, labels: data.labels.unwrap_or_default() };
+        let experiment = ExperimentData {
+            train: rows(data.texts, data.pairs, data.targets, data.groups),
+            valid,
+            labels: data.labels.unwrap_or_default(),
+        };
         let cancel = Arc::new(AtomicBool::new(false));
         let flag = cancel.clone();
         let thread = std::thread::Builder::new()
@@ -155,18 +183,43 @@ impl TrainingJob {
                     on_event.call(e, ThreadsafeFunctionCallMode::NonBlocking);
                 };
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    run_experiment(&config, &experiment, out.as_deref(), state, &flag, &mut |e| send(e.into()))
+                    run_experiment(
+                        &config,
+                        &experiment,
+                        out.as_deref(),
+                        state,
+                        &flag,
+                        &mut |e| send(e.into()),
+                    )
                 }));
                 let last = match result {
-                    Ok(Ok(summary)) => TrainEvent { summary_json: serde_json::to_string(&summary).ok(), ..last_event("done") },
-                    Ok(Err(e)) if e.is::<Cancelled>() => TrainEvent { message: Some("cancelled".into()), cancelled: Some(true), ..last_event("error") },
-                    Ok(Err(e)) => TrainEvent { message: Some(format!("{e:#}")), cancelled: Some(false), ..last_event("error") },
-                    Err(panic) => TrainEvent { message: Some(panic_message(panic)), cancelled: Some(false), ..last_event("error") },
+                    Ok(Ok(summary)) => TrainEvent {
+                        summary_json: serde_json::to_string(&summary).ok(),
+                        ..last_event("done")
+                    },
+                    Ok(Err(e)) if e.is::<Cancelled>() => TrainEvent {
+                        message: Some("cancelled".into()),
+                        cancelled: Some(true),
+                        ..last_event("error")
+                    },
+                    Ok(Err(e)) => TrainEvent {
+                        message: Some(format!("{e:#}")),
+                        cancelled: Some(false),
+                        ..last_event("error")
+                    },
+                    Err(panic) => TrainEvent {
+                        message: Some(panic_message(panic)),
+                        cancelled: Some(false),
+                        ..last_event("error")
+                    },
                 };
                 send(last);
             })
             .map_err(js_error)?;
-        Ok(Self { cancel, thread: Some(thread) })
+        Ok(Self {
+            cancel,
+            thread: Some(thread),
+        })
     }
 
     /// Asks the run to stop; it does within one optimizer step and ends with an `error` event

@@ -38,20 +38,42 @@ pub struct Saved {
 }
 
 fn named(prefix: &str, tensors: &[Tensor]) -> Vec<(String, Tensor)> {
-    tensors.iter().enumerate().map(|(i, t)| (format!("{prefix}.{i}"), t.to_device(Device::Cpu).contiguous())).collect()
+    tensors
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            (
+                format!("{prefix}.{i}"),
+                t.to_device(Device::Cpu).contiguous(),
+            )
+        })
+        .collect()
 }
 
 fn unnamed(map: &mut HashMap<String, Tensor>, prefix: &str, n: usize) -> Option<Vec<Tensor>> {
-    (0..n).map(|i| map.remove(&format!("{prefix}.{i}"))).collect()
+    (0..n)
+        .map(|i| map.remove(&format!("{prefix}.{i}")))
+        .collect()
 }
 
 /// Writes the state to `dir` (replacing what was there) in one rename.
-pub fn save(dir: &Path, state: &LoopState, params: &[Tensor], optimizer: &[(String, Tensor)], swa: Option<&[Tensor]>, best: Option<&[Tensor]>) -> Result<()> {
+pub fn save(
+    dir: &Path,
+    state: &LoopState,
+    params: &[Tensor],
+    optimizer: &[(String, Tensor)],
+    swa: Option<&[Tensor]>,
+    best: Option<&[Tensor]>,
+) -> Result<()> {
     let tmp = dir.with_extension("tmp");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
     let mut tensors = named("param", params);
-    tensors.extend(optimizer.iter().map(|(k, t)| (format!("adamw.{k}"), t.to_device(Device::Cpu).contiguous())));
+    tensors.extend(
+        optimizer
+            .iter()
+            .map(|(k, t)| (format!("adamw.{k}"), t.to_device(Device::Cpu).contiguous())),
+    );
     if let Some(s) = swa {
         tensors.extend(named("swa", s));
     }
@@ -61,7 +83,8 @@ pub fn save(dir: &Path, state: &LoopState, params: &[Tensor], optimizer: &[(Stri
     Tensor::write_safetensors(&tensors, tmp.join("tensors.safetensors"))?;
     std::fs::write(tmp.join("state.json"), serde_json::to_string_pretty(state)?)?;
     let _ = std::fs::remove_dir_all(dir);
-    std::fs::rename(&tmp, dir).with_context(|| format!("cannot write training state to {}", dir.display()))?;
+    std::fs::rename(&tmp, dir)
+        .with_context(|| format!("cannot write training state to {}", dir.display()))?;
     Ok(())
 }
 
@@ -71,11 +94,27 @@ pub fn load(dir: &Path, n_params: usize) -> Result<Option<Saved>> {
     if !json.exists() {
         return Ok(None);
     }
-    let state: LoopState = serde_json::from_str(&std::fs::read_to_string(&json)?).context("the saved training state is unreadable")?;
-    let mut map: HashMap<String, Tensor> = Tensor::read_safetensors(dir.join("tensors.safetensors"))?.into_iter().collect();
-    let params = unnamed(&mut map, "param", n_params).context("the saved training state does not fit this model")?;
-    let swa = state.swa_n_averaged.and_then(|_| unnamed(&mut map, "swa", n_params));
+    let state: LoopState = serde_json::from_str(&std::fs::read_to_string(&json)?)
+        .context("the saved training state is unreadable")?;
+    let mut map: HashMap<String, Tensor> =
+        Tensor::read_safetensors(dir.join("tensors.safetensors"))?
+            .into_iter()
+            .collect();
+    let params = unnamed(&mut map, "param", n_params)
+        .context("the saved training state does not fit this model")?;
+    let swa = state
+        .swa_n_averaged
+        .and_then(|_| unnamed(&mut map, "swa", n_params));
     let best = unnamed(&mut map, "best", n_params);
-    let optimizer = map.into_iter().filter_map(|(k, t)| k.strip_prefix("adamw.").map(|k| (k.to_string(), t))).collect();
-    Ok(Some(Saved { state, params, optimizer, swa, best }))
+    let optimizer = map
+        .into_iter()
+        .filter_map(|(k, t)| k.strip_prefix("adamw.").map(|k| (k.to_string(), t)))
+        .collect();
+    Ok(Some(Saved {
+        state,
+        params,
+        optimizer,
+        swa,
+        best,
+    }))
 }

@@ -104,7 +104,13 @@ pub struct FoldsConfig {
 
 impl Default for FoldsConfig {
     fn default() -> Self {
-        Self { k: d_k(), strategy: FoldStrategy::default(), seed: d_seed(), run: d_run(), bins: None }
+        Self {
+            k: d_k(),
+            strategy: FoldStrategy::default(),
+            seed: d_seed(),
+            run: d_run(),
+            bins: None,
+        }
     }
 }
 
@@ -120,7 +126,10 @@ pub struct HeadConfig {
 
 impl Default for HeadConfig {
     fn default() -> Self {
-        Self { pooling: d_pooling(), dropout: None }
+        Self {
+            pooling: d_pooling(),
+            dropout: None,
+        }
     }
 }
 
@@ -204,7 +213,11 @@ impl Default for OptimizerConfig {
 #[serde(tag = "mode", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Llrd {
     /// Layer i of L gets top_lr·decay^(L−1−i); embeddings top_lr·decay^L.
-    Layerwise { top_lr: f64, decay: f64, head_lr: f64 },
+    Layerwise {
+        top_lr: f64,
+        decay: f64,
+        head_lr: f64,
+    },
     /// Sets of layers with their own LR; embeddings ride with the lowest set.
     Grouped { head_lr: f64, groups: Vec<LayerSet> },
 }
@@ -234,7 +247,10 @@ impl LayerSpec {
                     let bad = || format!("'{t}' is not a layer list like \"0-3\" or \"0,2,4\"");
                     match part.split_once('-') {
                         Some((a, b)) => {
-                            let (a, b): (usize, usize) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+                            let (a, b): (usize, usize) = (
+                                a.trim().parse().map_err(|_| bad())?,
+                                b.trim().parse().map_err(|_| bad())?,
+                            );
                             if a > b {
                                 return Err(bad());
                             }
@@ -318,7 +334,10 @@ pub enum Metric {
 
 impl Metric {
     pub fn higher_is_better(self) -> bool {
-        matches!(self, Metric::R2 | Metric::Pearson | Metric::Accuracy | Metric::MacroF1)
+        matches!(
+            self,
+            Metric::R2 | Metric::Pearson | Metric::Accuracy | Metric::MacroF1
+        )
     }
 
     pub fn for_task(self) -> Task {
@@ -422,7 +441,11 @@ impl ExperimentConfig {
             // serde_json appends a JSON position, meaningless to someone who wrote YAML.
             let inner = e.into_inner().to_string();
             let inner = inner.split(" at line ").next().unwrap_or_default();
-            if path == "." { anyhow::anyhow!("config: {inner}") } else { anyhow::anyhow!("{path}: {inner}") }
+            if path == "." {
+                anyhow::anyhow!("config: {inner}")
+            } else {
+                anyhow::anyhow!("{path}: {inner}")
+            }
         })?;
         config.validate()?;
         Ok(config)
@@ -447,63 +470,133 @@ impl ExperimentConfig {
         let t = &self.train;
         ensure!(t.epochs >= 1, "train.epochs must be at least 1");
         ensure!(t.batch_size >= 1, "train.batch_size must be at least 1");
-        ensure!(t.eval_batch_size >= 1, "train.eval_batch_size must be at least 1");
+        ensure!(
+            t.eval_batch_size >= 1,
+            "train.eval_batch_size must be at least 1"
+        );
         ensure!(t.grad_accum >= 1, "train.grad_accum must be at least 1");
         if let Some(n) = t.max_grad_norm {
-            ensure!(n > 0.0, "train.max_grad_norm must be positive (or null to turn clipping off), got {n}");
+            ensure!(
+                n > 0.0,
+                "train.max_grad_norm must be positive (or null to turn clipping off), got {n}"
+            );
         }
         let o = &self.optimizer;
         ensure!(o.lr > 0.0, "optimizer.lr must be positive, got {}", o.lr);
-        ensure!(o.weight_decay >= 0.0, "optimizer.weight_decay must be ≥ 0, got {}", o.weight_decay);
-        ensure!(o.betas.iter().all(|b| (0.0..1.0).contains(b)), "optimizer.betas must both be in [0, 1), got {:?}", o.betas);
+        ensure!(
+            o.weight_decay >= 0.0,
+            "optimizer.weight_decay must be ≥ 0, got {}",
+            o.weight_decay
+        );
+        ensure!(
+            o.betas.iter().all(|b| (0.0..1.0).contains(b)),
+            "optimizer.betas must both be in [0, 1), got {:?}",
+            o.betas
+        );
         ensure!(o.eps > 0.0, "optimizer.eps must be positive, got {}", o.eps);
         match &self.llrd {
-            Some(Llrd::Layerwise { top_lr, decay, head_lr }) => {
-                ensure!(*top_lr > 0.0 && *head_lr > 0.0, "llrd.top_lr and llrd.head_lr must be positive");
-                ensure!(*decay > 0.0 && *decay <= 1.0, "llrd.decay must be in (0, 1], got {decay}");
+            Some(Llrd::Layerwise {
+                top_lr,
+                decay,
+                head_lr,
+            }) => {
+                ensure!(
+                    *top_lr > 0.0 && *head_lr > 0.0,
+                    "llrd.top_lr and llrd.head_lr must be positive"
+                );
+                ensure!(
+                    *decay > 0.0 && *decay <= 1.0,
+                    "llrd.decay must be in (0, 1], got {decay}"
+                );
             }
             Some(Llrd::Grouped { head_lr, groups }) => {
                 ensure!(*head_lr > 0.0, "llrd.head_lr must be positive");
-                ensure!(!groups.is_empty(), "llrd.groups must list at least one set of layers");
+                ensure!(
+                    !groups.is_empty(),
+                    "llrd.groups must list at least one set of layers"
+                );
                 for (i, g) in groups.iter().enumerate() {
                     ensure!(g.lr > 0.0, "llrd.groups[{i}].lr must be positive");
-                    g.layers.indices().map_err(|e| anyhow::anyhow!("llrd.groups[{i}].layers: {e}"))?;
+                    g.layers
+                        .indices()
+                        .map_err(|e| anyhow::anyhow!("llrd.groups[{i}].layers: {e}"))?;
                 }
             }
             None => {}
         }
         let s = &self.schedule;
-        ensure!(!(s.warmup_steps.is_some() && s.warmup_ratio.is_some()), "schedule: give warmup_steps or warmup_ratio, not both");
+        ensure!(
+            !(s.warmup_steps.is_some() && s.warmup_ratio.is_some()),
+            "schedule: give warmup_steps or warmup_ratio, not both"
+        );
         if let Some(r) = s.warmup_ratio {
-            ensure!((0.0..=1.0).contains(&r), "schedule.warmup_ratio must be in [0, 1], got {r}");
+            ensure!(
+                (0.0..=1.0).contains(&r),
+                "schedule.warmup_ratio must be in [0, 1], got {r}"
+            );
         }
         if let Some(swa) = &self.swa {
-            ensure!(swa.start_epoch.is_some() != swa.start_step.is_some(), "swa: give exactly one of start_epoch or start_step");
+            ensure!(
+                swa.start_epoch.is_some() != swa.start_step.is_some(),
+                "swa: give exactly one of start_epoch or start_step"
+            );
             if let Some(e) = swa.start_epoch {
-                ensure!(e >= 1 && e <= t.epochs, "swa.start_epoch must be between 1 and train.epochs ({}), got {e}", t.epochs);
+                ensure!(
+                    e >= 1 && e <= t.epochs,
+                    "swa.start_epoch must be between 1 and train.epochs ({}), got {e}",
+                    t.epochs
+                );
             }
             ensure!(swa.lr > 0.0, "swa.lr must be positive, got {}", swa.lr);
         }
         let f = &self.folds;
         if self.data.valid.is_none() {
-            ensure!(f.k >= 2, "folds.k must be at least 2 (or give data.valid), got {}", f.k);
+            ensure!(
+                f.k >= 2,
+                "folds.k must be at least 2 (or give data.valid), got {}",
+                f.k
+            );
             if let FoldSelection::Some(list) = &f.run {
-                ensure!(!list.is_empty(), "folds.run must be \"all\" or a non-empty list of fold indices");
+                ensure!(
+                    !list.is_empty(),
+                    "folds.run must be \"all\" or a non-empty list of fold indices"
+                );
                 for &i in list {
-                    ensure!(i < f.k, "folds.run: fold {i} does not exist (folds are 0..{})", f.k - 1);
+                    ensure!(
+                        i < f.k,
+                        "folds.run: fold {i} does not exist (folds are 0..{})",
+                        f.k - 1
+                    );
                 }
             }
-            ensure!(f.strategy != FoldStrategy::Group || self.data.group.is_some(), "folds.strategy 'group' needs data.group (the column to group by)");
+            ensure!(
+                f.strategy != FoldStrategy::Group || self.data.group.is_some(),
+                "folds.strategy 'group' needs data.group (the column to group by)"
+            );
         }
-        ensure!(self.data.max_length >= 2, "data.max_length must be at least 2");
+        ensure!(
+            self.data.max_length >= 2,
+            "data.max_length must be at least 2"
+        );
         if let Some(p) = self.encoder_dropout {
-            ensure!((0.0..1.0).contains(&p), "encoder_dropout must be in [0, 1), got {p}");
+            ensure!(
+                (0.0..1.0).contains(&p),
+                "encoder_dropout must be in [0, 1), got {p}"
+            );
         }
         if let Some(p) = self.head.dropout {
-            ensure!((0.0..1.0).contains(&p), "head.dropout must be in [0, 1), got {p}");
+            ensure!(
+                (0.0..1.0).contains(&p),
+                "head.dropout must be in [0, 1), got {p}"
+            );
         }
         let metric = self.metric();
-        ensure!(metric.for_task() == self.task, "eval.metric '{}' does not fit task '{}'", metric.name(), task_name(self.task));
+        ensure!(
+            metric.for_task() == self.task,
+            "eval.metric '{}' does not fit task '{}'",
+            metric.name(),
+            task_name(self.task)
+        );
         let loss_ok = match self.loss() {
             Loss::CrossEntropy => self.task == Task::Classification,
             _ => self.task == Task::Regression,
@@ -527,7 +620,8 @@ pub fn task_name(t: Task) -> &'static str {
 mod tests {
     use super::*;
 
-    const MINIMAL: &str = r#"{"model": "m", "data": {"train": "t.csv", "text": "excerpt", "label": "target"}}"#;
+    const MINIMAL: &str =
+        r#"{"model": "m", "data": {"train": "t.csv", "text": "excerpt", "label": "target"}}"#;
 
     fn error_of(json: &str) -> String {
         ExperimentConfig::from_json(json).unwrap_err().to_string()
@@ -545,16 +639,26 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_named_with_the_allowed_ones() {
-        let e = error_of(r#"{"model": "m", "data": {"train": "t", "text": "x", "label": "y"}, "train": {"epoch": 3}}"#);
-        assert!(e.starts_with("train.epoch: unknown field `epoch`, expected one of `epochs`"), "{e}");
+        let e = error_of(
+            r#"{"model": "m", "data": {"train": "t", "text": "x", "label": "y"}, "train": {"epoch": 3}}"#,
+        );
+        assert!(
+            e.starts_with("train.epoch: unknown field `epoch`, expected one of `epochs`"),
+            "{e}"
+        );
         assert!(!e.contains("line 1"), "{e}");
         assert!(e.contains("`epochs`"), "{e}");
     }
 
     #[test]
     fn bad_enum_values_list_the_choices() {
-        let e = error_of(r#"{"model": "m", "data": {"train": "t", "text": "x", "label": "y"}, "schedule": {"name": "lineer"}}"#);
-        assert!(e.starts_with("schedule.name: unknown variant `lineer`"), "{e}");
+        let e = error_of(
+            r#"{"model": "m", "data": {"train": "t", "text": "x", "label": "y"}, "schedule": {"name": "lineer"}}"#,
+        );
+        assert!(
+            e.starts_with("schedule.name: unknown variant `lineer`"),
+            "{e}"
+        );
         assert!(e.contains("`cosine`"), "{e}");
     }
 
@@ -565,19 +669,32 @@ mod tests {
                 "llrd": {"mode": "grouped", "head_lr": 3.6e-6, "groups": [{"layers": "0-3", "lr": 1e-6}, {"layers": [4, 5], "lr": 2e-6}]}}"#,
         )
         .unwrap();
-        let Some(Llrd::Grouped { groups, .. }) = c.llrd else { panic!("grouped") };
+        let Some(Llrd::Grouped { groups, .. }) = c.llrd else {
+            panic!("grouped")
+        };
         assert_eq!(groups[0].layers.indices().unwrap(), vec![0, 1, 2, 3]);
         assert_eq!(groups[1].layers.indices().unwrap(), vec![4, 5]);
-        let e = error_of(r#"{"model": "m", "data": {"train": "t", "text": "x", "label": "y"}, "llrd": {"mode": "layerwise", "top_lr": 1e-5, "decay": 1.5, "head_lr": 1e-5}}"#);
+        let e = error_of(
+            r#"{"model": "m", "data": {"train": "t", "text": "x", "label": "y"}, "llrd": {"mode": "layerwise", "top_lr": 1e-5, "decay": 1.5, "head_lr": 1e-5}}"#,
+        );
         assert!(e.contains("llrd.decay must be in (0, 1]"), "{e}");
     }
 
     #[test]
     fn semantic_errors_name_the_field() {
-        let base = |extra: &str| format!(r#"{{"model": "m", "data": {{"train": "t", "text": "x", "label": "y"}}, {extra}}}"#);
-        assert!(error_of(&base(r#""swa": {"start_epoch": 9, "lr": 1e-6}"#)).contains("swa.start_epoch must be between 1 and train.epochs"));
+        let base = |extra: &str| {
+            format!(
+                r#"{{"model": "m", "data": {{"train": "t", "text": "x", "label": "y"}}, {extra}}}"#
+            )
+        };
+        assert!(error_of(&base(r#""swa": {"start_epoch": 9, "lr": 1e-6}"#))
+            .contains("swa.start_epoch must be between 1 and train.epochs"));
         assert!(error_of(&base(r#""folds": {"k": 1}"#)).contains("folds.k must be at least 2"));
-        assert!(error_of(&base(r#""eval": {"metric": "accuracy"}"#)).contains("does not fit task 'regression'"));
-        assert!(error_of(&base(r#""schedule": {"warmup_steps": 3, "warmup_ratio": 0.1}"#)).contains("not both"));
+        assert!(error_of(&base(r#""eval": {"metric": "accuracy"}"#))
+            .contains("does not fit task 'regression'"));
+        assert!(error_of(&base(
+            r#""schedule": {"warmup_steps": 3, "warmup_ratio": 0.1}"#
+        ))
+        .contains("not both"));
     }
 }

@@ -11,7 +11,10 @@ use crate::hf_config::{Arch, HfConfig};
 /// transformers' `_init_weights` for Linear: N(0, initializer_range) weights, zero bias.
 pub fn hf_linear(p: nn::Path, inputs: i64, outputs: i64, init_range: f64) -> nn::Linear {
     let config = nn::LinearConfig {
-        ws_init: nn::Init::Randn { mean: 0.0, stdev: init_range },
+        ws_init: nn::Init::Randn {
+            mean: 0.0,
+            stdev: init_range,
+        },
         bs_init: Some(nn::Init::Const(0.0)),
         bias: true,
     };
@@ -19,7 +22,14 @@ pub fn hf_linear(p: nn::Path, inputs: i64, outputs: i64, init_range: f64) -> nn:
 }
 
 fn hf_layer_norm(p: nn::Path, size: i64, eps: f64) -> nn::LayerNorm {
-    nn::layer_norm(p, vec![size], nn::LayerNormConfig { eps, ..Default::default() })
+    nn::layer_norm(
+        p,
+        vec![size],
+        nn::LayerNormConfig {
+            eps,
+            ..Default::default()
+        },
+    )
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +47,9 @@ impl Activation {
             "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Self::GeluTanh,
             "relu" => Self::Relu,
             "silu" | "swish" => Self::Silu,
-            other => anyhow::bail!("activation '{other}' is not supported (gelu, gelu_new, relu, silu)"),
+            other => {
+                anyhow::bail!("activation '{other}' is not supported (gelu, gelu_new, relu, silu)")
+            }
         })
     }
 
@@ -91,13 +103,33 @@ impl Encoder {
     pub fn new(root: &nn::Path, config: &HfConfig) -> anyhow::Result<Self> {
         let arch = config.arch()?;
         let p = root / arch.prefix();
-        let (h, r, eps) = (config.hidden_size, config.initializer_range, config.layer_norm_eps);
-        let emb_cfg = nn::EmbeddingConfig { ws_init: nn::Init::Randn { mean: 0.0, stdev: r }, ..Default::default() };
+        let (h, r, eps) = (
+            config.hidden_size,
+            config.initializer_range,
+            config.layer_norm_eps,
+        );
+        let emb_cfg = nn::EmbeddingConfig {
+            ws_init: nn::Init::Randn {
+                mean: 0.0,
+                stdev: r,
+            },
+            ..Default::default()
+        };
         let e = &p / "embeddings";
         let embeddings = Embeddings {
             word: nn::embedding(&e / "word_embeddings", config.vocab_size, h, emb_cfg),
-            position: nn::embedding(&e / "position_embeddings", config.max_position_embeddings, h, emb_cfg),
-            token_type: nn::embedding(&e / "token_type_embeddings", config.type_vocab_size, h, emb_cfg),
+            position: nn::embedding(
+                &e / "position_embeddings",
+                config.max_position_embeddings,
+                h,
+                emb_cfg,
+            ),
+            token_type: nn::embedding(
+                &e / "token_type_embeddings",
+                config.type_vocab_size,
+                h,
+                emb_cfg,
+            ),
             layer_norm: hf_layer_norm(&e / "LayerNorm", h, eps),
         };
         let layers = (0..config.num_hidden_layers)
@@ -110,7 +142,12 @@ impl Encoder {
                     value: hf_linear(&a / "self" / "value", h, h, r),
                     attention_out: hf_linear(&a / "output" / "dense", h, h, r),
                     attention_norm: hf_layer_norm(&a / "output" / "LayerNorm", h, eps),
-                    intermediate: hf_linear(&l / "intermediate" / "dense", h, config.intermediate_size, r),
+                    intermediate: hf_linear(
+                        &l / "intermediate" / "dense",
+                        h,
+                        config.intermediate_size,
+                        r,
+                    ),
                     output: hf_linear(&l / "output" / "dense", config.intermediate_size, h, r),
                     output_norm: hf_layer_norm(&l / "output" / "LayerNorm", h, eps),
                 }
@@ -123,7 +160,10 @@ impl Encoder {
             heads: config.num_attention_heads,
             pad_id: config.pad_id(),
             activation: Activation::parse(&config.hidden_act)?,
-            dropout: EncoderDropout { hidden: config.hidden_dropout_prob, attention: config.attention_probs_dropout_prob },
+            dropout: EncoderDropout {
+                hidden: config.hidden_dropout_prob,
+                attention: config.attention_probs_dropout_prob,
+            },
         })
     }
 
@@ -136,7 +176,9 @@ impl Encoder {
     fn position_ids(&self, input_ids: &Tensor) -> Tensor {
         let (batch, seq) = input_ids.size2().unwrap();
         match self.arch {
-            Arch::Bert => Tensor::arange(seq, (Kind::Int64, input_ids.device())).unsqueeze(0).expand([batch, seq], true),
+            Arch::Bert => Tensor::arange(seq, (Kind::Int64, input_ids.device()))
+                .unsqueeze(0)
+                .expand([batch, seq], true),
             Arch::Roberta => {
                 let mask = input_ids.ne(self.pad_id).to_kind(Kind::Int64);
                 mask.cumsum(1, Kind::Int64) * &mask + self.pad_id
@@ -145,10 +187,21 @@ impl Encoder {
     }
 
     /// Last hidden states [batch, seq, hidden] for a padded batch.
-    pub fn forward(&self, input_ids: &Tensor, attention_mask: &Tensor, token_type_ids: &Tensor, train: bool) -> Tensor {
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: &Tensor,
+        token_type_ids: &Tensor,
+        train: bool,
+    ) -> Tensor {
         let e = &self.embeddings;
-        let xs = e.word.forward(input_ids) + e.position.forward(&self.position_ids(input_ids)) + e.token_type.forward(token_type_ids);
-        let mut xs = e.layer_norm.forward(&xs).dropout(self.dropout.hidden, train);
+        let xs = e.word.forward(input_ids)
+            + e.position.forward(&self.position_ids(input_ids))
+            + e.token_type.forward(token_type_ids);
+        let mut xs = e
+            .layer_norm
+            .forward(&xs)
+            .dropout(self.dropout.hidden, train);
         // Additive mask, as transformers builds it: 0 where a key is a token, the dtype's
         // lowest value where it is padding. Padded queries still attend to the real keys.
         let kind = xs.kind();
@@ -162,13 +215,24 @@ impl Encoder {
     fn layer_forward(&self, l: &Layer, xs: &Tensor, mask: &Tensor, train: bool) -> Tensor {
         let (b, s, h) = xs.size3().unwrap();
         let split = |t: Tensor| t.view([b, s, self.heads, h / self.heads]).transpose(1, 2);
-        let (q, k, v) = (split(l.query.forward(xs)), split(l.key.forward(xs)), split(l.value.forward(xs)));
+        let (q, k, v) = (
+            split(l.query.forward(xs)),
+            split(l.key.forward(xs)),
+            split(l.value.forward(xs)),
+        );
         let p = if train { self.dropout.attention } else { 0.0 };
-        let ctx = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), p, false, None, false);
+        let ctx =
+            Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), p, false, None, false);
         let ctx = ctx.transpose(1, 2).reshape([b, s, h]);
-        let attended = l.attention_norm.forward(&(l.attention_out.forward(&ctx).dropout(self.dropout.hidden, train) + xs));
+        let attended = l.attention_norm.forward(
+            &(l.attention_out
+                .forward(&ctx)
+                .dropout(self.dropout.hidden, train)
+                + xs),
+        );
         let inner = self.activation.apply(&l.intermediate.forward(&attended));
-        l.output_norm.forward(&(l.output.forward(&inner).dropout(self.dropout.hidden, train) + attended))
+        l.output_norm
+            .forward(&(l.output.forward(&inner).dropout(self.dropout.hidden, train) + attended))
     }
 }
 

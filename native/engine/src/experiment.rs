@@ -11,7 +11,9 @@ use crate::folds::assign_folds;
 use crate::hf_config::HfConfig;
 use crate::runtime::parse_device;
 use crate::tokenize::{Encoded, TextTokenizer};
-use crate::train::{prepare_model, train_fold, Event, FoldData, FoldOutcome, StateOptions, OUTCOME_FILE};
+use crate::train::{
+    prepare_model, train_fold, Event, FoldData, FoldOutcome, RunControl, StateOptions, OUTCOME_FILE,
+};
 
 /// Rows of a split. Classification targets are class indices into `labels`.
 #[derive(Debug, Clone, Default)]
@@ -47,7 +49,11 @@ pub struct Summary {
 pub fn mean_std(xs: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
     let mean = xs.iter().sum::<f64>() / n;
-    let var = if xs.len() > 1 { xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    let var = if xs.len() > 1 {
+        xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
     (mean, var.sqrt())
 }
 
@@ -77,20 +83,44 @@ pub fn run_experiment(
     let started = std::time::Instant::now();
     let device = parse_device(&config.train.device)?;
     let classification = config.task == Task::Classification;
-    let num_labels = if classification { data.labels.len() as i64 } else { 1 };
+    let num_labels = if classification {
+        data.labels.len() as i64
+    } else {
+        1
+    };
     if classification {
-        ensure!(data.labels.len() >= 2, "classification needs at least 2 classes, the data has {}", data.labels.len());
+        ensure!(
+            data.labels.len() >= 2,
+            "classification needs at least 2 classes, the data has {}",
+            data.labels.len()
+        );
     }
     let hf = HfConfig::read(Path::new(&config.model))?;
-    let tokenizer = TextTokenizer::from_dir(Path::new(&config.model), config.data.max_length, hf.pad_id())?;
+    let tokenizer = TextTokenizer::from_dir(
+        Path::new(&config.model),
+        config.data.max_length,
+        hf.pad_id(),
+    )?;
     let train = encode(&tokenizer, &data.train)?;
-    let valid = data.valid.as_ref().map(|v| encode(&tokenizer, v)).transpose()?;
+    let valid = data
+        .valid
+        .as_ref()
+        .map(|v| encode(&tokenizer, v))
+        .transpose()?;
 
     let assignment = match &valid {
         Some(_) => None,
         None => {
             let f = &config.folds;
-            Some(assign_folds(f.strategy, f.k, f.seed, &data.train.targets, data.train.groups.as_deref(), classification, f.bins)?)
+            Some(assign_folds(
+                f.strategy,
+                f.k,
+                f.seed,
+                &data.train.targets,
+                data.train.groups.as_deref(),
+                classification,
+                f.bins,
+            )?)
         }
     };
     let mut outcomes = vec![];
@@ -104,7 +134,8 @@ pub fn run_experiment(
         }
         let split = match (&assignment, &valid, &data.valid) {
             (Some(a), _, _) => {
-                let (tr, va): (Vec<usize>, Vec<usize>) = (0..train.len()).partition(|&i| a[i] != fold);
+                let (tr, va): (Vec<usize>, Vec<usize>) =
+                    (0..train.len()).partition(|&i| a[i] != fold);
                 FoldData {
                     train: tr.iter().map(|&i| &train[i]).collect(),
                     train_targets: tr.iter().map(|&i| data.train.targets[i]).collect(),
@@ -121,13 +152,33 @@ pub fn run_experiment(
             _ => unreachable!("either folds or a validation set"),
         };
         let (model, reinitialized) = prepare_model(config, num_labels, &data.labels, device)?;
-        outcomes.push(train_fold(config, fold, &split, &model, reinitialized, fold_out.as_deref(), state, cancel, emit)?);
+        let control = RunControl {
+            out: fold_out.as_deref(),
+            state,
+            cancel,
+        };
+        outcomes.push(train_fold(
+            config,
+            fold,
+            &split,
+            &model,
+            reinitialized,
+            &control,
+            emit,
+        )?);
     }
     let (mean, std) = mean_std(&outcomes.iter().map(|o| o.best_metric).collect::<Vec<_>>());
     let metric = config.metric().name();
-    let finals: Vec<f64> = outcomes.iter().map(|o| o.final_metrics.get(metric).copied().unwrap_or(f64::NAN)).collect();
+    let finals: Vec<f64> = outcomes
+        .iter()
+        .map(|o| o.final_metrics.get(metric).copied().unwrap_or(f64::NAN))
+        .collect();
     let (final_mean, final_std) = mean_std(&finals);
-    let sps = outcomes.iter().map(|o| o.train_samples_per_second).sum::<f64>() / outcomes.len().max(1) as f64;
+    let sps = outcomes
+        .iter()
+        .map(|o| o.train_samples_per_second)
+        .sum::<f64>()
+        / outcomes.len().max(1) as f64;
     Ok(Summary {
         metric: metric.into(),
         folds: outcomes,

@@ -7,10 +7,21 @@ use rand_core::{Rng, SeedableRng};
 use crate::config::FoldStrategy;
 
 /// The fold index (0..k) of every row.
-pub fn assign_folds(strategy: FoldStrategy, k: usize, seed: u64, labels: &[f64], groups: Option<&[String]>, classification: bool, bins: Option<usize>) -> anyhow::Result<Vec<usize>> {
+pub fn assign_folds(
+    strategy: FoldStrategy,
+    k: usize,
+    seed: u64,
+    labels: &[f64],
+    groups: Option<&[String]>,
+    classification: bool,
+    bins: Option<usize>,
+) -> anyhow::Result<Vec<usize>> {
     let n = labels.len();
     anyhow::ensure!(k >= 2, "folds.k must be at least 2");
-    anyhow::ensure!(n >= k, "{n} rows cannot make {k} folds: every fold needs at least one row");
+    anyhow::ensure!(
+        n >= k,
+        "{n} rows cannot make {k} folds: every fold needs at least one row"
+    );
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut fold = vec![0; n];
     match strategy {
@@ -21,7 +32,11 @@ pub fn assign_folds(strategy: FoldStrategy, k: usize, seed: u64, labels: &[f64],
             }
         }
         FoldStrategy::Stratified => {
-            let strata = if classification { labels.iter().map(|&l| l as i64).collect() } else { target_bins(labels, bins.unwrap_or_else(|| sturges(n))) };
+            let strata = if classification {
+                labels.iter().map(|&l| l as i64).collect()
+            } else {
+                target_bins(labels, bins.unwrap_or_else(|| sturges(n)))
+            };
             // Deal each stratum's shuffled rows round-robin, continuing where the last one
             // stopped, so folds stay balanced in size as well as in label distribution.
             let order = shuffled(n, &mut rng);
@@ -38,11 +53,16 @@ pub fn assign_folds(strategy: FoldStrategy, k: usize, seed: u64, labels: &[f64],
             }
         }
         FoldStrategy::Group => {
-            let groups = groups.ok_or_else(|| anyhow::anyhow!("folds.strategy 'group' needs data.group"))?;
+            let groups =
+                groups.ok_or_else(|| anyhow::anyhow!("folds.strategy 'group' needs data.group"))?;
             let mut names: Vec<&String> = groups.iter().collect();
             names.sort();
             names.dedup();
-            anyhow::ensure!(names.len() >= k, "{} groups cannot make {k} folds", names.len());
+            anyhow::ensure!(
+                names.len() >= k,
+                "{} groups cannot make {k} folds",
+                names.len()
+            );
             // Largest groups first into the currently smallest fold; ties broken by a seeded shuffle.
             let mut sizes: std::collections::HashMap<&String, usize> = Default::default();
             for g in groups {
@@ -90,9 +110,22 @@ fn sturges(n: usize) -> usize {
 
 /// Equal-width bins of the target (as the CommonLit notebooks did with pd.cut).
 fn target_bins(labels: &[f64], bins: usize) -> Vec<i64> {
-    let (lo, hi) = labels.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+    let (lo, hi) = labels
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
     let width = (hi - lo) / bins as f64;
-    labels.iter().map(|&x| if width > 0.0 { (((x - lo) / width) as i64).min(bins as i64 - 1) } else { 0 }).collect()
+    labels
+        .iter()
+        .map(|&x| {
+            if width > 0.0 {
+                (((x - lo) / width) as i64).min(bins as i64 - 1)
+            } else {
+                0
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -100,7 +133,9 @@ mod tests {
     use super::*;
 
     fn counts(fold: &[usize], k: usize) -> Vec<usize> {
-        (0..k).map(|f| fold.iter().filter(|&&x| x == f).count()).collect()
+        (0..k)
+            .map(|f| fold.iter().filter(|&&x| x == f).count())
+            .collect()
     }
 
     #[test]
@@ -110,8 +145,15 @@ mod tests {
         let c = counts(&f, 5);
         assert_eq!(c.iter().sum::<usize>(), 103);
         assert!(c.iter().all(|&n| n == 20 || n == 21), "{c:?}");
-        assert_eq!(f, assign_folds(FoldStrategy::Random, 5, 7, &labels, None, false, None).unwrap(), "seeded");
-        assert_ne!(f, assign_folds(FoldStrategy::Random, 5, 8, &labels, None, false, None).unwrap());
+        assert_eq!(
+            f,
+            assign_folds(FoldStrategy::Random, 5, 7, &labels, None, false, None).unwrap(),
+            "seeded"
+        );
+        assert_ne!(
+            f,
+            assign_folds(FoldStrategy::Random, 5, 8, &labels, None, false, None).unwrap()
+        );
     }
 
     #[test]
@@ -119,7 +161,9 @@ mod tests {
         let labels: Vec<f64> = (0..100).map(|i| if i < 80 { 0.0 } else { 1.0 }).collect();
         let f = assign_folds(FoldStrategy::Stratified, 4, 1, &labels, None, true, None).unwrap();
         for fold in 0..4 {
-            let ones = (0..100).filter(|&i| f[i] == fold && labels[i] == 1.0).count();
+            let ones = (0..100)
+                .filter(|&i| f[i] == fold && labels[i] == 1.0)
+                .count();
             assert_eq!(ones, 5, "fold {fold}");
         }
     }
@@ -127,9 +171,20 @@ mod tests {
     #[test]
     fn stratified_regression_bins_the_target() {
         let labels: Vec<f64> = (0..200).map(|i| ((i * 37) % 200) as f64 / 10.0).collect();
-        let f = assign_folds(FoldStrategy::Stratified, 5, 3, &labels, None, false, Some(4)).unwrap();
+        let f = assign_folds(
+            FoldStrategy::Stratified,
+            5,
+            3,
+            &labels,
+            None,
+            false,
+            Some(4),
+        )
+        .unwrap();
         for fold in 0..5 {
-            let high = (0..200).filter(|&i| f[i] == fold && labels[i] >= 15.0).count();
+            let high = (0..200)
+                .filter(|&i| f[i] == fold && labels[i] >= 15.0)
+                .count();
             assert_eq!(high, 10, "fold {fold}");
         }
     }
@@ -138,9 +193,21 @@ mod tests {
     fn groups_never_straddle_folds() {
         let groups: Vec<String> = (0..60).map(|i| format!("g{}", i % 13)).collect();
         let labels = vec![0.0; 60];
-        let f = assign_folds(FoldStrategy::Group, 3, 5, &labels, Some(&groups), false, None).unwrap();
+        let f = assign_folds(
+            FoldStrategy::Group,
+            3,
+            5,
+            &labels,
+            Some(&groups),
+            false,
+            None,
+        )
+        .unwrap();
         for g in 0..13 {
-            let folds: std::collections::BTreeSet<usize> = (0..60).filter(|&i| groups[i] == format!("g{g}")).map(|i| f[i]).collect();
+            let folds: std::collections::BTreeSet<usize> = (0..60)
+                .filter(|&i| groups[i] == format!("g{g}"))
+                .map(|i| f[i])
+                .collect();
             assert_eq!(folds.len(), 1);
         }
         assert!(counts(&f, 3).iter().all(|&n| n > 0));
@@ -148,7 +215,8 @@ mod tests {
 
     #[test]
     fn too_few_rows_is_a_clear_error() {
-        let e = assign_folds(FoldStrategy::Random, 5, 1, &[1.0, 2.0], None, false, None).unwrap_err();
+        let e =
+            assign_folds(FoldStrategy::Random, 5, 1, &[1.0, 2.0], None, false, None).unwrap_err();
         assert!(e.to_string().contains("2 rows cannot make 5 folds"));
     }
 }

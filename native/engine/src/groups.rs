@@ -36,44 +36,80 @@ fn rates(config: &ExperimentConfig, num_layers: usize) -> Result<Rates> {
     Ok(match &config.llrd {
         None => {
             let lr = config.optimizer.lr;
-            Rates { embeddings: lr, layers: vec![lr; l], head: lr }
+            Rates {
+                embeddings: lr,
+                layers: vec![lr; l],
+                head: lr,
+            }
         }
-        Some(Llrd::Layerwise { top_lr, decay, head_lr }) => Rates {
+        Some(Llrd::Layerwise {
+            top_lr,
+            decay,
+            head_lr,
+        }) => Rates {
             embeddings: top_lr * decay.powi(l as i32),
-            layers: (0..l).map(|i| top_lr * decay.powi((l - 1 - i) as i32)).collect(),
+            layers: (0..l)
+                .map(|i| top_lr * decay.powi((l - 1 - i) as i32))
+                .collect(),
             head: *head_lr,
         },
         Some(Llrd::Grouped { head_lr, groups }) => {
             let mut layers: Vec<Option<f64>> = vec![None; l];
             let mut lowest = (usize::MAX, 0.0);
             for (g, set) in groups.iter().enumerate() {
-                let indices = set.layers.indices().map_err(|e| anyhow::anyhow!("llrd.groups[{g}].layers: {e}"))?;
+                let indices = set
+                    .layers
+                    .indices()
+                    .map_err(|e| anyhow::anyhow!("llrd.groups[{g}].layers: {e}"))?;
                 for i in indices {
                     ensure!(i < l, "llrd.groups[{g}].layers: layer {i} does not exist (the model has {l} layers, 0-{})", l - 1);
-                    ensure!(layers[i].is_none(), "llrd.groups[{g}].layers: layer {i} is already in another set");
+                    ensure!(
+                        layers[i].is_none(),
+                        "llrd.groups[{g}].layers: layer {i} is already in another set"
+                    );
                     layers[i] = Some(set.lr);
                     if i < lowest.0 {
                         lowest = (i, set.lr);
                     }
                 }
             }
-            let missing: Vec<String> = layers.iter().enumerate().filter(|(_, r)| r.is_none()).map(|(i, _)| i.to_string()).collect();
+            let missing: Vec<String> = layers
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.is_none())
+                .map(|(i, _)| i.to_string())
+                .collect();
             if !missing.is_empty() {
                 bail!("llrd.groups must cover every layer; missing: {} (the model has {l} layers, 0-{})", missing.join(", "), l - 1);
             }
-            Rates { embeddings: lowest.1, layers: layers.into_iter().map(|r| r.unwrap_or_default()).collect(), head: *head_lr }
+            Rates {
+                embeddings: lowest.1,
+                layers: layers.into_iter().map(|r| r.unwrap_or_default()).collect(),
+                head: *head_lr,
+            }
         }
     })
 }
 
 /// Groups for the model's variables (`vars`: name and element count; `place`: where each sits).
-pub fn build_groups(vars: &[(String, i64)], place: impl Fn(&str) -> Place, num_layers: usize, config: &ExperimentConfig) -> Result<Vec<GroupSpec>> {
+pub fn build_groups(
+    vars: &[(String, i64)],
+    place: impl Fn(&str) -> Place,
+    num_layers: usize,
+    config: &ExperimentConfig,
+) -> Result<Vec<GroupSpec>> {
     let rates = rates(config, num_layers)?;
     let wd = config.optimizer.weight_decay;
     let mut groups: Vec<GroupSpec> = vec![];
     let mut add = |name: String, lr: f64| {
         for (suffix, decay) in [("", wd), ("/no_decay", 0.0)] {
-            groups.push(GroupSpec { name: format!("{name}{suffix}"), lr, weight_decay: decay, params: vec![], numel: 0 });
+            groups.push(GroupSpec {
+                name: format!("{name}{suffix}"),
+                lr,
+                weight_decay: decay,
+                params: vec![],
+                numel: 0,
+            });
         }
     };
     add("embeddings".into(), rates.embeddings);

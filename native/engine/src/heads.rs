@@ -39,14 +39,24 @@ impl Pooling {
 
 enum HeadKind {
     /// BERT: tanh(pooler.dense(h[:, 0])) → dropout → classifier.
-    BertCls { pooler: nn::Linear, classifier: nn::Linear },
+    BertCls {
+        pooler: nn::Linear,
+        classifier: nn::Linear,
+    },
     /// RoBERTa: dropout → classifier.dense → tanh → dropout → classifier.out_proj on <s>.
-    RobertaCls { dense: nn::Linear, out_proj: nn::Linear },
+    RobertaCls {
+        dense: nn::Linear,
+        out_proj: nn::Linear,
+    },
     /// Masked mean of the tokens → dropout → head.out.
     Mean { out: nn::Linear },
     /// softmax over tokens of head.attention.score(tanh(head.attention.dense(h))) → weighted
     /// sum → dropout → head.out.
-    Attention { dense: nn::Linear, score: nn::Linear, out: nn::Linear },
+    Attention {
+        dense: nn::Linear,
+        score: nn::Linear,
+        out: nn::Linear,
+    },
 }
 
 pub struct Head {
@@ -59,7 +69,14 @@ pub struct Head {
 pub const HEAD_PREFIXES: [&str; 2] = ["classifier.", "head."];
 
 impl Head {
-    pub fn new(root: &nn::Path, config: &HfConfig, arch: Arch, pooling: Pooling, num_labels: i64, dropout: f64) -> Self {
+    pub fn new(
+        root: &nn::Path,
+        config: &HfConfig,
+        arch: Arch,
+        pooling: Pooling,
+        num_labels: i64,
+        dropout: f64,
+    ) -> Self {
         let (h, r) = (config.hidden_size, config.initializer_range);
         let kind = match (pooling, arch) {
             (Pooling::Cls, Arch::Bert) => HeadKind::BertCls {
@@ -70,14 +87,20 @@ impl Head {
                 dense: hf_linear(root / "classifier" / "dense", h, h, r),
                 out_proj: hf_linear(root / "classifier" / "out_proj", h, num_labels, r),
             },
-            (Pooling::Mean, _) => HeadKind::Mean { out: hf_linear(root / "head" / "out", h, num_labels, r) },
+            (Pooling::Mean, _) => HeadKind::Mean {
+                out: hf_linear(root / "head" / "out", h, num_labels, r),
+            },
             (Pooling::Attention, _) => HeadKind::Attention {
                 dense: hf_linear(root / "head" / "attention" / "dense", h, h, r),
                 score: hf_linear(root / "head" / "attention" / "score", h, 1, r),
                 out: hf_linear(root / "head" / "out", h, num_labels, r),
             },
         };
-        Self { kind, dropout, pooling }
+        Self {
+            kind,
+            dropout,
+            pooling,
+        }
     }
 
     /// Logits [batch, num_labels] from hidden states [batch, seq, hidden].
@@ -95,13 +118,18 @@ impl Head {
             HeadKind::Mean { out } => {
                 let mask = attention_mask.to_kind(hidden.kind()).unsqueeze(-1);
                 let summed = (hidden * &mask).sum_dim_intlist(1, false, hidden.kind());
-                let counts = mask.sum_dim_intlist(1, false, hidden.kind()).clamp_min(1e-9);
+                let counts = mask
+                    .sum_dim_intlist(1, false, hidden.kind())
+                    .clamp_min(1e-9);
                 out.forward(&(summed / counts).dropout(p, train))
             }
             HeadKind::Attention { dense, score, out } => {
                 let scores = score.forward(&dense.forward(hidden).tanh()).squeeze_dim(-1);
                 let scores = scores.masked_fill(&attention_mask.eq(0), f64::NEG_INFINITY);
-                let weights = scores.softmax(-1, Kind::Float).to_kind(hidden.kind()).unsqueeze(-1);
+                let weights = scores
+                    .softmax(-1, Kind::Float)
+                    .to_kind(hidden.kind())
+                    .unsqueeze(-1);
                 let pooled = (hidden * weights).sum_dim_intlist(1, false, hidden.kind());
                 out.forward(&pooled.dropout(p, train))
             }

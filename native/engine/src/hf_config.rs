@@ -88,10 +88,15 @@ impl HfConfig {
         let path = dir.join("config.json");
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("{} has no config.json: pick a Hugging Face model folder (config.json, model.safetensors, tokenizer.json)", dir.display()))?;
-        let config: HfConfig = serde_json::from_str(&text).with_context(|| format!("{} is not a valid model config", path.display()))?;
+        let config: HfConfig = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid model config", path.display()))?;
         config.arch()?;
         if config.hidden_size % config.num_attention_heads != 0 {
-            bail!("hidden_size {} is not a multiple of num_attention_heads {}", config.hidden_size, config.num_attention_heads);
+            bail!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                config.hidden_size,
+                config.num_attention_heads
+            );
         }
         Ok(config)
     }
@@ -114,8 +119,13 @@ impl HfConfig {
 
     /// Class names in label order, when the config names them.
     pub fn labels(&self) -> Vec<String> {
-        let Some(map) = &self.id2label else { return vec![] };
-        let mut pairs: Vec<(i64, &String)> = map.iter().filter_map(|(k, v)| k.parse().ok().map(|i| (i, v))).collect();
+        let Some(map) = &self.id2label else {
+            return vec![];
+        };
+        let mut pairs: Vec<(i64, &String)> = map
+            .iter()
+            .filter_map(|(k, v)| k.parse().ok().map(|i| (i, v)))
+            .collect();
         pairs.sort();
         pairs.into_iter().map(|(_, v)| v.clone()).collect()
     }

@@ -26,7 +26,11 @@ pub fn r2(pred: &[f64], target: &[f64]) -> f64 {
 
 pub fn pearson(pred: &[f64], target: &[f64]) -> f64 {
     let (mp, mt) = (mean(pred.iter().copied()), mean(target.iter().copied()));
-    let cov: f64 = pred.iter().zip(target).map(|(p, t)| (p - mp) * (t - mt)).sum();
+    let cov: f64 = pred
+        .iter()
+        .zip(target)
+        .map(|(p, t)| (p - mp) * (t - mt))
+        .sum();
     let sp: f64 = pred.iter().map(|p| (p - mp).powi(2)).sum::<f64>().sqrt();
     let st: f64 = target.iter().map(|t| (t - mt).powi(2)).sum::<f64>().sqrt();
     cov / (sp * st)
@@ -34,15 +38,33 @@ pub fn pearson(pred: &[f64], target: &[f64]) -> f64 {
 
 fn mean(xs: impl Iterator<Item = f64>) -> f64 {
     let (sum, n) = xs.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
-    if n == 0 { f64::NAN } else { sum / n as f64 }
+    if n == 0 {
+        f64::NAN
+    } else {
+        sum / n as f64
+    }
 }
 
 fn argmax(row: &[f64]) -> usize {
-    row.iter().enumerate().fold((0, f64::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0
+    row.iter()
+        .enumerate()
+        .fold((0, f64::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 {
+                (i, v)
+            } else {
+                best
+            }
+        })
+        .0
 }
 
 pub fn accuracy(logits: &[Vec<f64>], labels: &[usize]) -> f64 {
-    mean(logits.iter().zip(labels).map(|(l, &y)| f64::from(u8::from(argmax(l) == y))))
+    mean(
+        logits
+            .iter()
+            .zip(labels)
+            .map(|(l, &y)| f64::from(u8::from(argmax(l) == y))),
+    )
 }
 
 /// Unweighted mean of per-class F1 over the classes that occur in labels or predictions.
@@ -60,7 +82,9 @@ pub fn macro_f1(logits: &[Vec<f64>], labels: &[usize]) -> f64 {
             fneg[y] += 1.0;
         }
     }
-    let f1s = (0..classes).filter(|&c| tp[c] + fp[c] + fneg[c] > 0.0).map(|c| 2.0 * tp[c] / (2.0 * tp[c] + fp[c] + fneg[c]));
+    let f1s = (0..classes)
+        .filter(|&c| tp[c] + fp[c] + fneg[c] > 0.0)
+        .map(|c| 2.0 * tp[c] / (2.0 * tp[c] + fp[c] + fneg[c]));
     mean(f1s)
 }
 
@@ -75,13 +99,26 @@ pub fn log_loss(logits: &[Vec<f64>], labels: &[usize]) -> f64 {
 
 /// Every metric that fits the task, by name: regression gets rmse, mae, r2, pearson;
 /// classification accuracy, macro_f1, log_loss.
-pub fn all_metrics(outputs: &[Vec<f64>], targets: &[f64], classification: bool) -> Vec<(Metric, f64)> {
+pub fn all_metrics(
+    outputs: &[Vec<f64>],
+    targets: &[f64],
+    classification: bool,
+) -> Vec<(Metric, f64)> {
     if classification {
         let labels: Vec<usize> = targets.iter().map(|&t| t as usize).collect();
-        vec![(Metric::Accuracy, accuracy(outputs, &labels)), (Metric::MacroF1, macro_f1(outputs, &labels)), (Metric::LogLoss, log_loss(outputs, &labels))]
+        vec![
+            (Metric::Accuracy, accuracy(outputs, &labels)),
+            (Metric::MacroF1, macro_f1(outputs, &labels)),
+            (Metric::LogLoss, log_loss(outputs, &labels)),
+        ]
     } else {
         let pred: Vec<f64> = outputs.iter().map(|o| o[0]).collect();
-        vec![(Metric::Rmse, rmse(&pred, targets)), (Metric::Mae, mae(&pred, targets)), (Metric::R2, r2(&pred, targets)), (Metric::Pearson, pearson(&pred, targets))]
+        vec![
+            (Metric::Rmse, rmse(&pred, targets)),
+            (Metric::Mae, mae(&pred, targets)),
+            (Metric::R2, r2(&pred, targets)),
+            (Metric::Pearson, pearson(&pred, targets)),
+        ]
     }
 }
 
@@ -100,7 +137,12 @@ mod tests {
 
     #[test]
     fn classification_metrics() {
-        let logits = vec![vec![2.0, 0.0], vec![0.0, 1.0], vec![3.0, 0.0], vec![0.0, 2.0]];
+        let logits = vec![
+            vec![2.0, 0.0],
+            vec![0.0, 1.0],
+            vec![3.0, 0.0],
+            vec![0.0, 2.0],
+        ];
         let labels = [0, 1, 1, 1];
         assert_eq!(accuracy(&logits, &labels), 0.75);
         // class 0: tp 1, fp 1 → F1 2/3; class 1: tp 2, fn 1 → F1 0.8

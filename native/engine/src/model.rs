@@ -14,8 +14,15 @@ use crate::tokenize::{check_max_length, collate, Batch, Encoded, TextTokenizer};
 
 /// Our own notes next to an exported checkpoint, so that it reloads with the same head.
 pub const FTUNE_META: &str = "ftune.json";
-const TOKENIZER_FILES: [&str; 7] =
-    ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model"];
+const TOKENIZER_FILES: [&str; 7] = [
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "sentencepiece.bpe.model",
+];
 
 #[derive(Debug, Clone)]
 pub struct ModelOptions {
@@ -34,7 +41,14 @@ pub struct ModelOptions {
 
 impl Default for ModelOptions {
     fn default() -> Self {
-        Self { num_labels: None, pooling: None, head_dropout: None, encoder_dropout: None, max_length: None, device: Device::Cpu }
+        Self {
+            num_labels: None,
+            pooling: None,
+            head_dropout: None,
+            encoder_dropout: None,
+            max_length: None,
+            device: Device::Cpu,
+        }
     }
 }
 
@@ -101,20 +115,37 @@ impl SequenceModel {
     pub fn skeleton(dir: &Path, opts: &ModelOptions) -> Result<Self> {
         let config = HfConfig::read(dir)?;
         let arch = config.arch()?;
-        let meta: FtuneMeta = std::fs::read_to_string(dir.join(FTUNE_META)).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
-        let position_offset = if arch == Arch::Roberta { config.pad_id() + 1 } else { 0 };
+        let meta: FtuneMeta = std::fs::read_to_string(dir.join(FTUNE_META))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        let position_offset = if arch == Arch::Roberta {
+            config.pad_id() + 1
+        } else {
+            0
+        };
         let longest = (config.max_position_embeddings - position_offset).max(2) as usize;
-        let max_length = opts.max_length.or(meta.max_length).unwrap_or(256.min(longest));
+        let max_length = opts
+            .max_length
+            .or(meta.max_length)
+            .unwrap_or(256.min(longest));
         check_max_length(max_length, config.max_position_embeddings, position_offset)?;
         let tokenizer = TextTokenizer::from_dir(dir, max_length, config.pad_id())?;
 
         let labels = config.labels();
-        let num_labels = opts.num_labels.unwrap_or(if labels.len() > 1 { labels.len() as i64 } else { 1 });
+        let num_labels = opts.num_labels.unwrap_or(if labels.len() > 1 {
+            labels.len() as i64
+        } else {
+            1
+        });
         if num_labels < 1 {
             bail!("num_labels must be at least 1, got {num_labels}");
         }
         let pooling = opts.pooling.or(meta.pooling).unwrap_or(Pooling::Cls);
-        let head_dropout = opts.head_dropout.or(config.classifier_dropout).unwrap_or(config.hidden_dropout_prob);
+        let head_dropout = opts
+            .head_dropout
+            .or(config.classifier_dropout)
+            .unwrap_or(config.hidden_dropout_prob);
         check_probability("head dropout", head_dropout)?;
 
         let vs = nn::VarStore::new(opts.device);
@@ -133,7 +164,11 @@ impl SequenceModel {
             head,
             tokenizer,
             num_labels,
-            labels: if labels.len() == num_labels as usize { labels } else { vec![] },
+            labels: if labels.len() == num_labels as usize {
+                labels
+            } else {
+                vec![]
+            },
             max_length,
             source_dir: dir.to_path_buf(),
             report: LoadReport::default(),
@@ -143,11 +178,19 @@ impl SequenceModel {
     /// Where the variable `name` sits: embeddings, encoder layer i, pooler or head.
     pub fn place(&self, name: &str) -> Place {
         let prefix = self.arch.prefix();
-        let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) else { return Place::Head };
+        let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) else {
+            return Place::Head;
+        };
         if rest.starts_with("embeddings.") {
             Place::Embeddings
         } else if let Some(layer) = rest.strip_prefix("encoder.layer.") {
-            Place::Layer(layer.split('.').next().and_then(|i| i.parse().ok()).unwrap_or(0))
+            Place::Layer(
+                layer
+                    .split('.')
+                    .next()
+                    .and_then(|i| i.parse().ok())
+                    .unwrap_or(0),
+            )
         } else if rest.starts_with("pooler.") {
             Place::Pooler
         } else {
@@ -158,9 +201,18 @@ impl SequenceModel {
     /// Copies the checkpoint's tensors into the variables; accepts checkpoints saved with or
     /// without the `bert.` / `roberta.` prefix and old `gamma`/`beta` LayerNorm names.
     fn load_weights(&mut self, path: &Path) -> Result<LoadReport> {
-        let tensors = Tensor::read_safetensors(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let mut ckpt: HashMap<String, Tensor> =
-            tensors.into_iter().map(|(k, t)| (k.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias"), t)).collect();
+        let tensors = Tensor::read_safetensors(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut ckpt: HashMap<String, Tensor> = tensors
+            .into_iter()
+            .map(|(k, t)| {
+                (
+                    k.replace("LayerNorm.gamma", "LayerNorm.weight")
+                        .replace("LayerNorm.beta", "LayerNorm.bias"),
+                    t,
+                )
+            })
+            .collect();
         let prefix = format!("{}.", self.arch.prefix());
         let prefixed = ckpt.keys().any(|k| k.starts_with(&prefix));
         let mut report = LoadReport::default();
@@ -169,7 +221,11 @@ impl SequenceModel {
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         tch::no_grad(|| -> Result<()> {
             for (name, mut var) in vars {
-                let key = if prefixed { name.as_str() } else { name.strip_prefix(&prefix).unwrap_or(&name) };
+                let key = if prefixed {
+                    name.as_str()
+                } else {
+                    name.strip_prefix(&prefix).unwrap_or(&name)
+                };
                 let place = self.place(&name);
                 let optional = matches!(place, Place::Head | Place::Pooler);
                 match ckpt.remove(key) {
@@ -178,9 +234,17 @@ impl SequenceModel {
                         report.loaded += 1;
                     }
                     Some(t) if optional => {
-                        report.initialized.push(format!("{name} (checkpoint shape {:?}, model {:?})", t.size(), var.size()));
+                        report.initialized.push(format!(
+                            "{name} (checkpoint shape {:?}, model {:?})",
+                            t.size(),
+                            var.size()
+                        ));
                     }
-                    Some(t) => bail!("{name} has shape {:?} in the checkpoint but the config implies {:?}", t.size(), var.size()),
+                    Some(t) => bail!(
+                        "{name} has shape {:?} in the checkpoint but the config implies {:?}",
+                        t.size(),
+                        var.size()
+                    ),
                     None if optional => report.initialized.push(name),
                     None => missing.push(name),
                 }
@@ -214,7 +278,12 @@ impl SequenceModel {
     }
 
     pub fn hidden_states(&self, batch: &Batch, train: bool) -> Tensor {
-        self.encoder.forward(&batch.input_ids, &batch.attention_mask, &batch.token_type_ids, train)
+        self.encoder.forward(
+            &batch.input_ids,
+            &batch.attention_mask,
+            &batch.token_type_ids,
+            train,
+        )
     }
 
     /// Logits [batch, num_labels].
@@ -231,7 +300,10 @@ impl SequenceModel {
         tch::no_grad(|| -> Result<()> {
             for chunk in order.chunks(batch_size.max(1)) {
                 let batch = self.collate(&chunk.iter().map(|&i| examples[i]).collect::<Vec<_>>());
-                let logits = self.forward(&batch, false).to_kind(Kind::Float).to_device(Device::Cpu);
+                let logits = self
+                    .forward(&batch, false)
+                    .to_kind(Kind::Float)
+                    .to_device(Device::Cpu);
                 let rows: Vec<Vec<f32>> = Vec::try_from(&logits)?;
                 for (&i, row) in chunk.iter().zip(rows) {
                     out[i] = row;
@@ -246,12 +318,30 @@ impl SequenceModel {
     /// ftune.json (our pooling), loadable by `AutoModelForSequenceClassification` for `cls`.
     pub fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut vars: Vec<(String, Tensor)> =
-            self.vs.variables().into_iter().map(|(k, t)| (k, t.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous())).collect();
+        let mut vars: Vec<(String, Tensor)> = self
+            .vs
+            .variables()
+            .into_iter()
+            .map(|(k, t)| {
+                (
+                    k,
+                    t.detach()
+                        .to_device(Device::Cpu)
+                        .to_kind(Kind::Float)
+                        .contiguous(),
+                )
+            })
+            .collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         Tensor::write_safetensors(&vars, dir.join("model.safetensors"))?;
-        std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(&self.export_config())?)?;
-        let meta = FtuneMeta { pooling: Some(self.head.pooling), max_length: Some(self.max_length) };
+        std::fs::write(
+            dir.join("config.json"),
+            serde_json::to_string_pretty(&self.export_config())?,
+        )?;
+        let meta = FtuneMeta {
+            pooling: Some(self.head.pooling),
+            max_length: Some(self.max_length),
+        };
         std::fs::write(dir.join(FTUNE_META), serde_json::to_string_pretty(&meta)?)?;
         for f in TOKENIZER_FILES {
             let src = self.source_dir.join(f);
@@ -264,19 +354,47 @@ impl SequenceModel {
 
     fn export_config(&self) -> serde_json::Value {
         let mut config = serde_json::to_value(&self.config).expect("config serializes");
-        let labels: Vec<String> =
-            if self.labels.is_empty() { (0..self.num_labels).map(|i| format!("LABEL_{i}")).collect() } else { self.labels.clone() };
+        let labels: Vec<String> = if self.labels.is_empty() {
+            (0..self.num_labels).map(|i| format!("LABEL_{i}")).collect()
+        } else {
+            self.labels.clone()
+        };
         let obj = config.as_object_mut().expect("config is an object");
-        obj.insert("architectures".into(), serde_json::json!([self.arch.classifier_class()]));
-        obj.insert("id2label".into(), labels.iter().enumerate().map(|(i, l)| (i.to_string(), serde_json::json!(l))).collect());
-        obj.insert("label2id".into(), labels.iter().enumerate().map(|(i, l)| (l.clone(), serde_json::json!(i))).collect());
-        let problem = if self.num_labels == 1 { "regression" } else { "single_label_classification" };
+        obj.insert(
+            "architectures".into(),
+            serde_json::json!([self.arch.classifier_class()]),
+        );
+        obj.insert(
+            "id2label".into(),
+            labels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i.to_string(), serde_json::json!(l)))
+                .collect(),
+        );
+        obj.insert(
+            "label2id".into(),
+            labels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (l.clone(), serde_json::json!(i)))
+                .collect(),
+        );
+        let problem = if self.num_labels == 1 {
+            "regression"
+        } else {
+            "single_label_classification"
+        };
         obj.insert("problem_type".into(), serde_json::json!(problem));
         config
     }
 
     pub fn parameter_count(&self) -> i64 {
-        self.vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
+        self.vs
+            .trainable_variables()
+            .iter()
+            .map(|t| t.numel() as i64)
+            .sum()
     }
 }
 

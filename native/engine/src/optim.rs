@@ -17,9 +17,16 @@ pub struct AdamWConfig {
 
 impl Default for AdamWConfig {
     fn default() -> Self {
-        Self { beta1: 0.9, beta2: 0.999, eps: 1e-8, bias_correction: true }
+        Self {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            bias_correction: true,
+        }
     }
 }
+
+pub type NamedTensors = Vec<(String, Tensor)>;
 
 /// A set of parameters sharing a learning rate and weight decay, as in a torch param group.
 pub struct ParamGroup {
@@ -43,8 +50,15 @@ pub struct AdamW {
 
 impl AdamW {
     pub fn new(groups: Vec<ParamGroup>, config: AdamWConfig) -> Self {
-        let state = groups.iter().map(|g| g.params.iter().map(|_| None).collect()).collect();
-        Self { config, groups, state }
+        let state = groups
+            .iter()
+            .map(|g| g.params.iter().map(|_| None).collect())
+            .collect();
+        Self {
+            config,
+            groups,
+            state,
+        }
     }
 
     pub fn zero_grad(&mut self) {
@@ -55,14 +69,17 @@ impl AdamW {
 
     /// The moments and step counts, named `g<group>.p<param>.{exp_avg,exp_avg_sq}`, for
     /// checkpoints that resume bit-exactly.
-    pub fn state_tensors(&self) -> (Vec<(String, Tensor)>, Vec<(String, i64)>) {
+    pub fn state_tensors(&self) -> (NamedTensors, Vec<(String, i64)>) {
         let mut tensors = vec![];
         let mut steps = vec![];
         for (g, states) in self.state.iter().enumerate() {
             for (p, s) in states.iter().enumerate() {
                 if let Some(m) = s {
                     tensors.push((format!("g{g}.p{p}.exp_avg"), m.exp_avg.shallow_clone()));
-                    tensors.push((format!("g{g}.p{p}.exp_avg_sq"), m.exp_avg_sq.shallow_clone()));
+                    tensors.push((
+                        format!("g{g}.p{p}.exp_avg_sq"),
+                        m.exp_avg_sq.shallow_clone(),
+                    ));
                     steps.push((format!("g{g}.p{p}"), m.step));
                 }
             }
@@ -71,7 +88,11 @@ impl AdamW {
     }
 
     /// Restores what `state_tensors` saved (same groups and parameters, in the same order).
-    pub fn load_state(&mut self, tensors: &std::collections::HashMap<String, Tensor>, steps: &std::collections::HashMap<String, i64>) -> anyhow::Result<()> {
+    pub fn load_state(
+        &mut self,
+        tensors: &std::collections::HashMap<String, Tensor>,
+        steps: &std::collections::HashMap<String, i64>,
+    ) -> anyhow::Result<()> {
         for (g, (group, states)) in self.groups.iter().zip(self.state.iter_mut()).enumerate() {
             for (p, (param, state)) in group.params.iter().zip(states.iter_mut()).enumerate() {
                 let key = format!("g{g}.p{p}");
@@ -80,11 +101,20 @@ impl AdamW {
                     continue;
                 };
                 let get = |suffix: &str| -> anyhow::Result<Tensor> {
-                    let t = tensors.get(&format!("{key}.{suffix}")).ok_or_else(|| anyhow::anyhow!("optimizer state lacks {key}.{suffix}"))?;
-                    anyhow::ensure!(t.size() == param.size(), "optimizer state {key} does not fit the model");
+                    let t = tensors
+                        .get(&format!("{key}.{suffix}"))
+                        .ok_or_else(|| anyhow::anyhow!("optimizer state lacks {key}.{suffix}"))?;
+                    anyhow::ensure!(
+                        t.size() == param.size(),
+                        "optimizer state {key} does not fit the model"
+                    );
                     Ok(t.to_device(param.device()).to_kind(param.kind()))
                 };
-                *state = Some(Moments { step, exp_avg: get("exp_avg")?, exp_avg_sq: get("exp_avg_sq")? });
+                *state = Some(Moments {
+                    step,
+                    exp_avg: get("exp_avg")?,
+                    exp_avg_sq: get("exp_avg_sq")?,
+                });
             }
         }
         Ok(())
@@ -92,7 +122,12 @@ impl AdamW {
 
     /// One update of every parameter that has a gradient (others are skipped, as in torch).
     pub fn step(&mut self) {
-        let AdamWConfig { beta1, beta2, eps, bias_correction } = self.config;
+        let AdamWConfig {
+            beta1,
+            beta2,
+            eps,
+            bias_correction,
+        } = self.config;
         tch::no_grad(|| {
             for (group, states) in self.groups.iter_mut().zip(self.state.iter_mut()) {
                 let (lr, wd) = (group.lr, group.weight_decay);
@@ -127,6 +162,41 @@ impl AdamW {
     }
 }
 
+/// Runs AdamW on one f64 parameter vector, feeding it the given gradients one step at a time,
+/// and returns the parameter after the last step. Exists so that the bindings can prove the
+/// optimizer against torch.optim.AdamW on exact numbers.
+pub fn replay_adamw(
+    param: &[f64],
+    grads: &[Vec<f64>],
+    lr: f64,
+    weight_decay: f64,
+    config: AdamWConfig,
+) -> anyhow::Result<Vec<f64>> {
+    let p = Tensor::from_slice(param).set_requires_grad(true);
+    let group = ParamGroup {
+        name: "replay".into(),
+        lr,
+        weight_decay,
+        params: vec![p.shallow_clone()],
+    };
+    let mut opt = AdamW::new(vec![group], config);
+    for (i, g) in grads.iter().enumerate() {
+        anyhow::ensure!(
+            g.len() == param.len(),
+            "gradient {i} has {} values, the parameter {}",
+            g.len(),
+            param.len()
+        );
+        opt.zero_grad();
+        // d/dp Σ p·g = g, so backward leaves exactly the requested gradient.
+        (&p * Tensor::from_slice(g))
+            .sum(tch::Kind::Double)
+            .backward();
+        opt.step();
+    }
+    Ok(Vec::<f64>::try_from(&p.detach())?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,8 +204,19 @@ mod tests {
 
     fn one_param_step(bias_correction: bool) -> f64 {
         let p = Tensor::from_slice(&[1.0f64]).set_requires_grad(true);
-        let group = ParamGroup { name: "all".into(), lr: 0.1, weight_decay: 0.0, params: vec![p.shallow_clone()] };
-        let mut opt = AdamW::new(vec![group], AdamWConfig { bias_correction, ..Default::default() });
+        let group = ParamGroup {
+            name: "all".into(),
+            lr: 0.1,
+            weight_decay: 0.0,
+            params: vec![p.shallow_clone()],
+        };
+        let mut opt = AdamW::new(
+            vec![group],
+            AdamWConfig {
+                bias_correction,
+                ..Default::default()
+            },
+        );
         (&p * 3.0).sum(Kind::Double).backward();
         opt.step();
         p.double_value(&[])
@@ -153,21 +234,4 @@ mod tests {
         let expected = 1.0 - 0.1 * 0.1 / 0.001f64.sqrt();
         assert!((one_param_step(false) - expected).abs() < 1e-6);
     }
-}
-
-/// Runs AdamW on one f64 parameter vector, feeding it the given gradients one step at a time,
-/// and returns the parameter after the last step. Exists so that the bindings can prove the
-/// optimizer against torch.optim.AdamW on exact numbers.
-pub fn replay_adamw(param: &[f64], grads: &[Vec<f64>], lr: f64, weight_decay: f64, config: AdamWConfig) -> anyhow::Result<Vec<f64>> {
-    let p = Tensor::from_slice(param).set_requires_grad(true);
-    let group = ParamGroup { name: "replay".into(), lr, weight_decay, params: vec![p.shallow_clone()] };
-    let mut opt = AdamW::new(vec![group], config);
-    for (i, g) in grads.iter().enumerate() {
-        anyhow::ensure!(g.len() == param.len(), "gradient {i} has {} values, the parameter {}", g.len(), param.len());
-        opt.zero_grad();
-        // d/dp Σ p·g = g, so backward leaves exactly the requested gradient.
-        (&p * Tensor::from_slice(g)).sum(tch::Kind::Double).backward();
-        opt.step();
-    }
-    Ok(Vec::<f64>::try_from(&p.detach())?)
 }

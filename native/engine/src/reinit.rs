@@ -6,9 +6,16 @@ use anyhow::{ensure, Result};
 use crate::model::{Place, SequenceModel};
 
 /// Re-initializes layers L−n..L−1 (and the pooler when asked); returns the variables touched.
-pub fn reinit_top_layers(model: &SequenceModel, top_layers: usize, pooler: bool) -> Result<Vec<String>> {
+pub fn reinit_top_layers(
+    model: &SequenceModel,
+    top_layers: usize,
+    pooler: bool,
+) -> Result<Vec<String>> {
     let layers = model.encoder.num_layers();
-    ensure!(top_layers <= layers, "reinit.top_layers is {top_layers} but the model has only {layers} encoder layers");
+    ensure!(
+        top_layers <= layers,
+        "reinit.top_layers is {top_layers} but the model has only {layers} encoder layers"
+    );
     let std = model.config.initializer_range;
     let mut touched = vec![];
     let mut vars: Vec<(String, tch::Tensor)> = model.vs.variables().into_iter().collect();

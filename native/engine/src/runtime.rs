@@ -33,7 +33,10 @@ pub fn runtime_info() -> RuntimeInfo {
 /// from this process's memory map.
 fn loaded_libtorch_dir() -> Option<PathBuf> {
     let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
-    let lib = maps.lines().filter_map(|l| l.split_whitespace().nth(5)).find(|p| p.ends_with("/libtorch_cpu.so"))?;
+    let lib = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| p.ends_with("/libtorch_cpu.so"))?;
     Path::new(lib).parent().map(Path::to_path_buf)
 }
 
@@ -42,7 +45,32 @@ fn version_next_to(lib_dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(lib_dir.parent()?.join("version.py")).ok()?;
     text.lines()
         .find_map(|l| l.strip_prefix("__version__"))
-        .map(|rest| rest.trim_start_matches([' ', '=', ':', 's', 't', 'r']).trim().trim_matches(['\'', '"']).to_string())
+        .map(|rest| {
+            rest.trim_start_matches([' ', '=', ':', 's', 't', 'r'])
+                .trim()
+                .trim_matches(['\'', '"'])
+                .to_string()
+        })
+}
+
+/// Parses a device choice: "auto" (CUDA when present), "cpu", "cuda" or "cuda:N".
+pub fn parse_device(name: &str) -> anyhow::Result<tch::Device> {
+    Ok(match name {
+        "auto" => tch::Device::cuda_if_available(),
+        "cpu" => tch::Device::Cpu,
+        "cuda" | "cuda:0" if tch::Cuda::is_available() => tch::Device::Cuda(0),
+        other => match other
+            .strip_prefix("cuda:")
+            .and_then(|i| i.parse::<usize>().ok())
+        {
+            Some(i) if (i as i64) < tch::Cuda::device_count() => tch::Device::Cuda(i),
+            _ if other.starts_with("cuda") => anyhow::bail!(
+                "device '{other}' is not available: this machine has {} CUDA device(s)",
+                tch::Cuda::device_count()
+            ),
+            _ => anyhow::bail!("device '{other}' is not one of auto, cpu, cuda, cuda:N"),
+        },
+    })
 }
 
 #[cfg(test)]
@@ -56,18 +84,4 @@ mod tests {
         assert!(info.threads >= 1);
         assert_eq!(info.cuda_available, info.cuda_device_count > 0);
     }
-}
-
-/// Parses a device choice: "auto" (CUDA when present), "cpu", "cuda" or "cuda:N".
-pub fn parse_device(name: &str) -> anyhow::Result<tch::Device> {
-    Ok(match name {
-        "auto" => tch::Device::cuda_if_available(),
-        "cpu" => tch::Device::Cpu,
-        "cuda" | "cuda:0" if tch::Cuda::is_available() => tch::Device::Cuda(0),
-        other => match other.strip_prefix("cuda:").and_then(|i| i.parse::<usize>().ok()) {
-            Some(i) if (i as i64) < tch::Cuda::device_count() => tch::Device::Cuda(i),
-            _ if other.starts_with("cuda") => anyhow::bail!("device '{other}' is not available: this machine has {} CUDA device(s)", tch::Cuda::device_count()),
-            _ => anyhow::bail!("device '{other}' is not one of auto, cpu, cuda, cuda:N"),
-        },
-    })
 }

@@ -71,7 +71,11 @@ pub struct LrPlan {
 
 impl LrPlan {
     /// `steps_per_epoch` optimizer steps in each of the config's epochs.
-    pub fn new(config: &ExperimentConfig, base: Vec<f64>, steps_per_epoch: usize) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &ExperimentConfig,
+        base: Vec<f64>,
+        steps_per_epoch: usize,
+    ) -> anyhow::Result<Self> {
         let total = steps_per_epoch * config.train.epochs;
         let s = &config.schedule;
         let warmup = match (s.warmup_steps, s.warmup_ratio) {
@@ -82,12 +86,30 @@ impl LrPlan {
         let swa = match &config.swa {
             None => None,
             Some(c) => {
-                let start = c.start_step.unwrap_or_else(|| (c.start_epoch.unwrap_or(1) - 1) * steps_per_epoch);
-                anyhow::ensure!(start < total, "swa.start_step {start} is not before the run's end ({total} optimizer steps)");
-                Some(SwaPhase { start, lr: c.lr, anneal_steps: c.anneal_steps, strategy: c.anneal_strategy })
+                let start = c
+                    .start_step
+                    .unwrap_or_else(|| (c.start_epoch.unwrap_or(1) - 1) * steps_per_epoch);
+                anyhow::ensure!(
+                    start < total,
+                    "swa.start_step {start} is not before the run's end ({total} optimizer steps)"
+                );
+                Some(SwaPhase {
+                    start,
+                    lr: c.lr,
+                    anneal_steps: c.anneal_steps,
+                    strategy: c.anneal_strategy,
+                })
             }
         };
-        Ok(Self { base, warmup: Warmup { name: s.name, warmup, total }, swa })
+        Ok(Self {
+            base,
+            warmup: Warmup {
+                name: s.name,
+                warmup,
+                total,
+            },
+            swa,
+        })
     }
 
     pub fn total_steps(&self) -> usize {
@@ -102,7 +124,9 @@ impl LrPlan {
     pub fn lr(&self, g: usize, k: usize) -> f64 {
         let base = self.base[g];
         match self.swa {
-            Some(swa) if k >= swa.start => swa.lr(k - swa.start, base * self.warmup.lambda(swa.start)),
+            Some(swa) if k >= swa.start => {
+                swa.lr(k - swa.start, base * self.warmup.lambda(swa.start))
+            }
             _ => base * self.warmup.lambda(k),
         }
     }
@@ -113,7 +137,9 @@ impl LrPlan {
 
     /// Every group's LR over the whole run: `curves[g][k]`.
     pub fn curves(&self) -> Vec<Vec<f64>> {
-        (0..self.base.len()).map(|g| (0..self.total_steps()).map(|k| self.lr(g, k)).collect()).collect()
+        (0..self.base.len())
+            .map(|g| (0..self.total_steps()).map(|k| self.lr(g, k)).collect())
+            .collect()
     }
 }
 
@@ -128,12 +154,20 @@ mod tests {
     use super::*;
 
     fn warmup(name: ScheduleName) -> Warmup {
-        Warmup { name, warmup: 4, total: 20 }
+        Warmup {
+            name,
+            warmup: 4,
+            total: 20,
+        }
     }
 
     #[test]
     fn warmup_starts_at_zero_and_reaches_the_base_lr() {
-        for name in [ScheduleName::Linear, ScheduleName::Cosine, ScheduleName::Constant] {
+        for name in [
+            ScheduleName::Linear,
+            ScheduleName::Cosine,
+            ScheduleName::Constant,
+        ] {
             let w = warmup(name);
             assert_eq!(w.lambda(0), 0.0);
             assert_eq!(w.lambda(2), 0.5);
@@ -148,8 +182,17 @@ mod tests {
     fn swa_without_annealing_switches_at_once() {
         let plan = LrPlan {
             base: vec![1.0, 2.0],
-            warmup: Warmup { name: ScheduleName::Linear, warmup: 0, total: 10 },
-            swa: Some(SwaPhase { start: 6, lr: 0.05, anneal_steps: 0, strategy: AnnealStrategy::Cos }),
+            warmup: Warmup {
+                name: ScheduleName::Linear,
+                warmup: 0,
+                total: 10,
+            },
+            swa: Some(SwaPhase {
+                start: 6,
+                lr: 0.05,
+                anneal_steps: 0,
+                strategy: AnnealStrategy::Cos,
+            }),
         };
         assert_eq!(plan.lrs(5), vec![0.5, 1.0]);
         assert_eq!(plan.lrs(6), vec![0.05, 0.05]);

@@ -13,7 +13,10 @@ impl AveragedModel {
     /// Starts as a copy of the parameters, like `AveragedModel(model)`.
     pub fn new(params: &[Tensor]) -> Self {
         let average = tch::no_grad(|| params.iter().map(|p| p.detach().copy()).collect());
-        Self { average, n_averaged: 0 }
+        Self {
+            average,
+            n_averaged: 0,
+        }
     }
 
     /// `update_parameters`: avg ← avg + (p − avg)/(n + 1); the first update copies p.
@@ -37,7 +40,10 @@ impl AveragedModel {
 
     /// Rebuilds an average saved with `tensors()` and `n_averaged`.
     pub fn restore(average: Vec<Tensor>, n_averaged: i64) -> Self {
-        Self { average, n_averaged }
+        Self {
+            average,
+            n_averaged,
+        }
     }
 }
 
@@ -52,7 +58,12 @@ pub fn copy_into(dst: &[Tensor], src: &[Tensor]) {
 
 /// A detached copy of tensors (on the device given), e.g. the best weights so far.
 pub fn snapshot(params: &[Tensor], device: tch::Device) -> Vec<Tensor> {
-    tch::no_grad(|| params.iter().map(|p| p.detach().to_device(device).copy()).collect())
+    tch::no_grad(|| {
+        params
+            .iter()
+            .map(|p| p.detach().to_device(device).copy())
+            .collect()
+    })
 }
 
 #[cfg(test)]
@@ -67,7 +78,10 @@ mod tests {
             p.shallow_clone().copy_(&Tensor::from_slice(&v));
             avg.update(&[p.shallow_clone()]);
         }
-        assert_eq!(Vec::<f64>::try_from(&avg.tensors()[0]).unwrap(), vec![3.0, 5.0]);
+        assert_eq!(
+            Vec::<f64>::try_from(&avg.tensors()[0]).unwrap(),
+            vec![3.0, 5.0]
+        );
         assert_eq!(avg.n_averaged, 3);
     }
 }

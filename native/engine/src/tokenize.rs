@@ -5,7 +5,9 @@ use std::path::Path;
 
 use anyhow::{anyhow, Result};
 use tch::{Device, Tensor};
-use tokenizers::{PaddingParams, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::{
+    PaddingParams, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
+};
 
 /// Token ids of one example (special tokens included, truncated to max_length).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,14 +39,17 @@ impl TextTokenizer {
                 dir.display()
             );
         }
-        let mut inner = Tokenizer::from_file(&path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+        let mut inner = Tokenizer::from_file(&path)
+            .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
         let truncation = TruncationParams {
             max_length,
             strategy: TruncationStrategy::LongestFirst,
             stride: 0,
             direction: TruncationDirection::Right,
         };
-        inner.with_truncation(Some(truncation)).map_err(|e| anyhow!("max_length {max_length}: {e}"))?;
+        inner
+            .with_truncation(Some(truncation))
+            .map_err(|e| anyhow!("max_length {max_length}: {e}"))?;
         inner.with_padding(None::<PaddingParams>);
         Ok(Self { inner, pad_id })
     }
@@ -54,11 +59,23 @@ impl TextTokenizer {
         let inputs: Vec<tokenizers::EncodeInput> = match pairs {
             None => texts.iter().map(|t| t.as_str().into()).collect(),
             Some(second) => {
-                anyhow::ensure!(second.len() == texts.len(), "{} texts but {} second texts", texts.len(), second.len());
-                texts.iter().zip(second).map(|(a, b)| (a.as_str(), b.as_str()).into()).collect()
+                anyhow::ensure!(
+                    second.len() == texts.len(),
+                    "{} texts but {} second texts",
+                    texts.len(),
+                    second.len()
+                );
+                texts
+                    .iter()
+                    .zip(second)
+                    .map(|(a, b)| (a.as_str(), b.as_str()).into())
+                    .collect()
             }
         };
-        let encodings = self.inner.encode_batch(inputs, true).map_err(|e| anyhow!("tokenization failed: {e}"))?;
+        let encodings = self
+            .inner
+            .encode_batch(inputs, true)
+            .map_err(|e| anyhow!("tokenization failed: {e}"))?;
         Ok(encodings
             .iter()
             .map(|e| Encoded {
@@ -88,13 +105,23 @@ pub fn collate(examples: &[&Encoded], pad_id: i64, device: Device) -> Batch {
     }
     let shape = [n as i64, len as i64];
     let tensor = |v: Vec<i64>| Tensor::from_slice(&v).view(shape).to_device(device);
-    Batch { input_ids: tensor(ids), attention_mask: tensor(mask), token_type_ids: tensor(types) }
+    Batch {
+        input_ids: tensor(ids),
+        attention_mask: tensor(mask),
+        token_type_ids: tensor(types),
+    }
 }
 
 /// max_length must fit the position embeddings (RoBERTa loses padding_idx + 1 of them).
 pub fn check_max_length(max_length: usize, max_positions: i64, position_offset: i64) -> Result<()> {
     let limit = (max_positions - position_offset).max(0) as usize;
-    anyhow::ensure!(max_length >= 2, "max_length {max_length} is too small: it must hold the special tokens");
-    anyhow::ensure!(max_length <= limit, "max_length {max_length} exceeds what the model supports ({limit} tokens)");
+    anyhow::ensure!(
+        max_length >= 2,
+        "max_length {max_length} is too small: it must hold the special tokens"
+    );
+    anyhow::ensure!(
+        max_length <= limit,
+        "max_length {max_length} exceeds what the model supports ({limit} tokens)"
+    );
     Ok(())
 }

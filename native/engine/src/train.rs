@@ -98,7 +98,12 @@ impl std::fmt::Display for Cancelled {
 impl std::error::Error for Cancelled {}
 
 /// Loads the model for this run: seeded first, so fresh heads and re-init are reproducible.
-pub fn prepare_model(config: &ExperimentConfig, num_labels: i64, labels: &[String], device: Device) -> Result<(SequenceModel, usize)> {
+pub fn prepare_model(
+    config: &ExperimentConfig,
+    num_labels: i64,
+    labels: &[String],
+    device: Device,
+) -> Result<(SequenceModel, usize)> {
     tch::manual_seed(config.train.seed as i64);
     let opts = ModelOptions {
         num_labels: Some(num_labels),
@@ -118,11 +123,21 @@ pub fn prepare_model(config: &ExperimentConfig, num_labels: i64, labels: &[Strin
 
 /// The model's variables as (name, element count), for groups and LR previews.
 pub fn variable_sizes(model: &SequenceModel) -> Vec<(String, i64)> {
-    model.vs.variables().into_iter().map(|(n, t)| (n, t.numel() as i64)).collect()
+    model
+        .vs
+        .variables()
+        .into_iter()
+        .map(|(n, t)| (n, t.numel() as i64))
+        .collect()
 }
 
 pub fn groups_for(model: &SequenceModel, config: &ExperimentConfig) -> Result<Vec<GroupSpec>> {
-    build_groups(&variable_sizes(model), |n| model.place(n), model.encoder.num_layers(), config)
+    build_groups(
+        &variable_sizes(model),
+        |n| model.place(n),
+        model.encoder.num_layers(),
+        config,
+    )
 }
 
 /// Where and how often the loop writes its resumable state (`out/state`).
@@ -140,8 +155,20 @@ pub struct StateOptions {
 
 impl Default for StateOptions {
     fn default() -> Self {
-        Self { resume: false, interval_seconds: 120.0, stop_after_steps: None }
+        Self {
+            resume: false,
+            interval_seconds: 120.0,
+            stop_after_steps: None,
+        }
     }
+}
+
+/// Where a run writes, whether it resumes, and its cancel flag.
+#[derive(Clone, Copy)]
+pub struct RunControl<'a> {
+    pub out: Option<&'a Path>,
+    pub state: StateOptions,
+    pub cancel: &'a AtomicBool,
 }
 
 struct Best {
@@ -159,11 +186,14 @@ pub fn train_fold(
     data: &FoldData,
     model: &SequenceModel,
     reinitialized: usize,
-    out: Option<&Path>,
-    state_options: StateOptions,
-    cancel: &AtomicBool,
+    control: &RunControl,
     emit: &mut dyn FnMut(Event),
 ) -> Result<FoldOutcome> {
+    let RunControl {
+        out,
+        state: state_options,
+        cancel,
+    } = *control;
     let t = &config.train;
     anyhow::ensure!(!data.train.is_empty(), "fold {fold} has no training rows");
     anyhow::ensure!(!data.valid.is_empty(), "fold {fold} has no validation rows");
@@ -179,10 +209,23 @@ pub fn train_fold(
     let specs = groups_for(model, config)?;
     let groups = specs
         .iter()
-        .map(|g| ParamGroup { name: g.name.clone(), lr: g.lr, weight_decay: g.weight_decay, params: g.params.iter().map(|n| vars[n].shallow_clone()).collect() })
+        .map(|g| ParamGroup {
+            name: g.name.clone(),
+            lr: g.lr,
+            weight_decay: g.weight_decay,
+            params: g.params.iter().map(|n| vars[n].shallow_clone()).collect(),
+        })
         .collect();
     let o = &config.optimizer;
-    let mut opt = AdamW::new(groups, AdamWConfig { beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, bias_correction: o.bias_correction });
+    let mut opt = AdamW::new(
+        groups,
+        AdamWConfig {
+            beta1: o.betas[0],
+            beta2: o.betas[1],
+            eps: o.eps,
+            bias_correction: o.bias_correction,
+        },
+    );
     let spe = steps_per_epoch(data.train.len(), t.batch_size, t.grad_accum);
     let plan = LrPlan::new(config, specs.iter().map(|g| g.lr).collect(), spe)?;
     emit(Event {
@@ -198,10 +241,26 @@ pub fn train_fold(
         let t0 = Instant::now();
         let outputs = m.predict(&data.valid, t.eval_batch_size);
         eval_time.set(eval_time.get() + t0.elapsed().as_secs_f64());
-        let outputs: Vec<Vec<f64>> = outputs?.into_iter().map(|r| r.into_iter().map(f64::from).collect()).collect();
-        Ok(crate::metrics::all_metrics(&outputs, &data.valid_targets, classification).into_iter().map(|(k, v)| (k.name().to_string(), v)).collect())
+        let outputs: Vec<Vec<f64>> = outputs?
+            .into_iter()
+            .map(|r| r.into_iter().map(f64::from).collect())
+            .collect();
+        Ok(
+            crate::metrics::all_metrics(&outputs, &data.valid_targets, classification)
+                .into_iter()
+                .map(|(k, v)| (k.name().to_string(), v))
+                .collect(),
+        )
     };
-    let better = |a: f64, b: f64| !a.is_nan() && (b.is_nan() || if metric.higher_is_better() { a > b } else { a < b });
+    let better = |a: f64, b: f64| {
+        !a.is_nan()
+            && (b.is_nan()
+                || if metric.higher_is_better() {
+                    a > b
+                } else {
+                    a < b
+                })
+    };
     let keep_weights = config.eval.save_best && out.is_some();
 
     let started = Instant::now();
@@ -220,14 +279,29 @@ pub fn train_fold(
             copy_into(&params, &saved.params);
             opt.load_state(&saved.optimizer, &s.optimizer_steps.into_iter().collect())?;
             swa = match (saved.swa, s.swa_n_averaged) {
-                (Some(avg), Some(n)) => Some(AveragedModel::restore(avg.into_iter().map(|t| t.to_device(device)).collect(), n)),
+                (Some(avg), Some(n)) => Some(AveragedModel::restore(
+                    avg.into_iter().map(|t| t.to_device(device)).collect(),
+                    n,
+                )),
                 _ => None,
             };
-            best = s.best_metric.map(|metric| Best { metric, step: s.best_step, source: s.best_source, metrics: s.best_metrics, weights: saved.best });
+            best = s.best_metric.map(|metric| Best {
+                metric,
+                step: s.best_step,
+                source: s.best_source,
+                metrics: s.best_metrics,
+                weights: saved.best,
+            });
             (step, samples, since_best) = (s.step, s.samples, s.since_best);
             (start_epoch, start_window, prior_seconds) = (s.epoch, s.window, s.seconds);
             eval_time.set(s.eval_seconds);
-            emit(Event { kind: "resume", fold, step, epoch: s.epoch, ..Default::default() });
+            emit(Event {
+                kind: "resume",
+                fold,
+                step,
+                epoch: s.epoch,
+                ..Default::default()
+            });
         }
     }
     let mut last_save = Instant::now();
@@ -237,23 +311,40 @@ pub fn train_fold(
         epochs_run = epoch;
         let mut order: Vec<usize> = (0..data.train.len()).collect();
         if t.shuffle {
-            shuffle(&mut order, &mut seeded(t.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)));
+            shuffle(
+                &mut order,
+                &mut seeded(t.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)),
+            );
         }
         let batches: Vec<&[usize]> = order.chunks(t.batch_size).collect();
         for (w, window) in batches.chunks(t.grad_accum).enumerate() {
             if epoch == start_epoch && w < start_window {
                 continue;
             }
-            if cancel.load(Ordering::Relaxed) || state_options.stop_after_steps.is_some_and(|n| steps_this_call >= n) {
+            if cancel.load(Ordering::Relaxed)
+                || state_options
+                    .stop_after_steps
+                    .is_some_and(|n| steps_this_call >= n)
+            {
                 return Err(Cancelled.into());
             }
             steps_this_call += 1;
             // Dropout draws from a stream fixed by (seed, step), so a resumed run matches.
-            tch::manual_seed((t.seed as i64).wrapping_mul(1_000_003).wrapping_add(step as i64));
+            tch::manual_seed(
+                (t.seed as i64)
+                    .wrapping_mul(1_000_003)
+                    .wrapping_add(step as i64),
+            );
             // SWA starts at its first optimizer step: average and SWALR from here on.
             if plan.swa.is_some_and(|s| s.start == step) && swa.is_none() {
                 swa = Some(AveragedModel::new(&params));
-                emit(Event { kind: "swa_start", fold, step, epoch, ..Default::default() });
+                emit(Event {
+                    kind: "swa_start",
+                    fold,
+                    step,
+                    epoch,
+                    ..Default::default()
+                });
             }
             let lrs = plan.lrs(step);
             for (g, lr) in opt.groups.iter_mut().zip(&lrs) {
@@ -279,10 +370,7 @@ pub fn train_fold(
                     step + 1
                 );
             }
-            let grad_norm = match t.max_grad_norm {
-                Some(max) => Some(clip_grad_norm(&params, max)),
-                None => None,
-            };
+            let grad_norm = t.max_grad_norm.map(|max| clip_grad_norm(&params, max));
             opt.step();
             opt.zero_grad();
             if let Some(avg) = swa.as_mut() {
@@ -290,40 +378,80 @@ pub fn train_fold(
             }
             step += 1;
             samples += rows;
-            emit(Event { kind: "step", fold, step, epoch, loss: Some(loss), grad_norm, lrs: Some(lrs), ..Default::default() });
+            emit(Event {
+                kind: "step",
+                fold,
+                step,
+                epoch,
+                loss: Some(loss),
+                grad_norm,
+                lrs: Some(lrs),
+                ..Default::default()
+            });
 
             let end_of_epoch = std::ptr::eq(window.last().unwrap(), batches.last().unwrap());
-            let every = config.eval.every_steps.is_some_and(|e| step % e == 0);
+            let every = config
+                .eval
+                .every_steps
+                .is_some_and(|e| step.is_multiple_of(e));
             if every || end_of_epoch {
                 let live = evaluate(model)?;
                 let swa_metrics = match &swa {
                     Some(avg) => Some(with_weights(&params, avg.tensors(), || evaluate(model))?),
                     None => None,
                 };
-                let value = |m: &BTreeMap<String, f64>| m.get(metric.name()).copied().unwrap_or(f64::NAN);
+                let value =
+                    |m: &BTreeMap<String, f64>| m.get(metric.name()).copied().unwrap_or(f64::NAN);
                 let (source, candidate) = match &swa_metrics {
                     Some(s) if better(value(s), value(&live)) => ("swa", s.clone()),
                     _ => ("live", live.clone()),
                 };
-                let improved = best.as_ref().is_none_or(|b| better(value(&candidate), b.metric));
+                let improved = best
+                    .as_ref()
+                    .is_none_or(|b| better(value(&candidate), b.metric));
                 if improved {
                     let weights = keep_weights.then(|| match (&swa, source) {
                         (Some(avg), "swa") => snapshot(avg.tensors(), Device::Cpu),
                         _ => snapshot(&params, Device::Cpu),
                     });
-                    best = Some(Best { metric: value(&candidate), step, source: source.into(), metrics: candidate, weights });
+                    best = Some(Best {
+                        metric: value(&candidate),
+                        step,
+                        source: source.into(),
+                        metrics: candidate,
+                        weights,
+                    });
                     since_best = 0;
                 } else {
                     since_best += 1;
                 }
-                emit(Event { kind: "eval", fold, step, epoch, metrics: Some(live), swa_metrics, is_best: Some(improved), ..Default::default() });
-                if config.eval.early_stopping_patience.is_some_and(|p| since_best >= p) {
+                emit(Event {
+                    kind: "eval",
+                    fold,
+                    step,
+                    epoch,
+                    metrics: Some(live),
+                    swa_metrics,
+                    is_best: Some(improved),
+                    ..Default::default()
+                });
+                if config
+                    .eval
+                    .early_stopping_patience
+                    .is_some_and(|p| since_best >= p)
+                {
                     stopped_early = true;
                     break 'epochs;
                 }
                 if let Some(dir) = &state_dir {
-                    if end_of_epoch || last_save.elapsed().as_secs_f64() >= state_options.interval_seconds {
-                        let (epoch, window) = if end_of_epoch { (epoch + 1, 0) } else { (epoch, w + 1) };
+                    if end_of_epoch
+                        || last_save.elapsed().as_secs_f64() >= state_options.interval_seconds
+                    {
+                        let (epoch, window) = if end_of_epoch {
+                            (epoch + 1, 0)
+                        } else {
+                            (epoch, w + 1)
+                        };
                         let (moments, steps) = opt.state_tensors();
                         let b = best.as_ref().expect("just evaluated");
                         let state = checkpoint::LoopState {
@@ -341,7 +469,14 @@ pub fn train_fold(
                             swa_n_averaged: swa.as_ref().map(|a| a.n_averaged),
                             optimizer_steps: steps.into_iter().collect(),
                         };
-                        checkpoint::save(dir, &state, &params, &moments, swa.as_ref().map(|a| a.tensors()), b.weights.as_deref())?;
+                        checkpoint::save(
+                            dir,
+                            &state,
+                            &params,
+                            &moments,
+                            swa.as_ref().map(|a| a.tensors()),
+                            b.weights.as_deref(),
+                        )?;
                         last_save = Instant::now();
                     }
                 }
@@ -362,12 +497,24 @@ pub fn train_fold(
     if let Some(out) = out {
         let dir = out.join("final");
         model.save(&dir)?;
-        emit(Event { kind: "checkpoint", fold, step, path: Some(dir.display().to_string()), ..Default::default() });
+        emit(Event {
+            kind: "checkpoint",
+            fold,
+            step,
+            path: Some(dir.display().to_string()),
+            ..Default::default()
+        });
         final_dir = Some(dir.display().to_string());
         if let Some(weights) = &best.weights {
             let dir = out.join("best");
             with_weights(&params, weights, || model.save(&dir))?;
-            emit(Event { kind: "checkpoint", fold, step: best.step, path: Some(dir.display().to_string()), ..Default::default() });
+            emit(Event {
+                kind: "checkpoint",
+                fold,
+                step: best.step,
+                path: Some(dir.display().to_string()),
+                ..Default::default()
+            });
             best_dir = Some(dir.display().to_string());
         }
     }
@@ -390,7 +537,10 @@ pub fn train_fold(
     };
     if let Some(out) = out {
         // The fold is done: its outcome replaces the resumable state.
-        std::fs::write(out.join(OUTCOME_FILE), serde_json::to_string_pretty(&outcome)?)?;
+        std::fs::write(
+            out.join(OUTCOME_FILE),
+            serde_json::to_string_pretty(&outcome)?,
+        )?;
         let _ = std::fs::remove_dir_all(out.join("state"));
     }
     Ok(outcome)
@@ -411,12 +561,14 @@ fn with_weights<T>(params: &[Tensor], weights: &[Tensor], f: impl FnOnce() -> T)
 fn loss_of(loss: Loss, logits: &Tensor, targets: &[f64], device: Device) -> Tensor {
     match loss {
         Loss::CrossEntropy => {
-            let y = Tensor::from_slice(&targets.iter().map(|&t| t as i64).collect::<Vec<_>>()).to_device(device);
+            let y = Tensor::from_slice(&targets.iter().map(|&t| t as i64).collect::<Vec<_>>())
+                .to_device(device);
             logits.to_kind(Kind::Float).cross_entropy_for_logits(&y)
         }
         _ => {
             let pred = logits.to_kind(Kind::Float).squeeze_dim(-1);
-            let y = Tensor::from_slice(&targets.iter().map(|&t| t as f32).collect::<Vec<_>>()).to_device(device);
+            let y = Tensor::from_slice(&targets.iter().map(|&t| t as f32).collect::<Vec<_>>())
+                .to_device(device);
             match loss {
                 Loss::Mse => pred.mse_loss(&y, Reduction::Mean),
                 Loss::Rmse => pred.mse_loss(&y, Reduction::Mean).sqrt(),
@@ -430,7 +582,11 @@ fn loss_of(loss: Loss, logits: &Tensor, targets: &[f64], device: Device) -> Tens
 /// total is the 2-norm of the per-parameter gradient norms; returns the total.
 pub fn clip_grad_norm(params: &[Tensor], max_norm: f64) -> f64 {
     tch::no_grad(|| {
-        let grads: Vec<Tensor> = params.iter().map(Tensor::grad).filter(Tensor::defined).collect();
+        let grads: Vec<Tensor> = params
+            .iter()
+            .map(Tensor::grad)
+            .filter(Tensor::defined)
+            .collect();
         if grads.is_empty() {
             return 0.0;
         }
@@ -446,7 +602,11 @@ pub fn clip_grad_norm(params: &[Tensor], max_norm: f64) -> f64 {
 
 /// The groups and the LR plan a run of this config would use on this model, for previews
 /// (`ftune schedule`, the UI) — the same code path as training.
-pub fn lr_plan(config: &ExperimentConfig, model: &SequenceModel, steps_per_epoch: usize) -> Result<(Vec<GroupSpec>, LrPlan)> {
+pub fn lr_plan(
+    config: &ExperimentConfig,
+    model: &SequenceModel,
+    steps_per_epoch: usize,
+) -> Result<(Vec<GroupSpec>, LrPlan)> {
     anyhow::ensure!(steps_per_epoch >= 1, "steps per epoch must be at least 1");
     anyhow::ensure!(
         config.reinit.top_layers <= model.encoder.num_layers(),
@@ -455,6 +615,10 @@ pub fn lr_plan(config: &ExperimentConfig, model: &SequenceModel, steps_per_epoch
         model.encoder.num_layers()
     );
     let groups = groups_for(model, config)?;
-    let plan = LrPlan::new(config, groups.iter().map(|g| g.lr).collect(), steps_per_epoch)?;
+    let plan = LrPlan::new(
+        config,
+        groups.iter().map(|g| g.lr).collect(),
+        steps_per_epoch,
+    )?;
     Ok((groups, plan))
 }

@@ -1,0 +1,21 @@
+// ftune export: a run's best or final checkpoint as a Hugging Face folder.
+import type { Command } from "commander";
+import { Option } from "commander";
+
+import { call, idArg, withCore } from "../core.ts";
+
+export function registerExport(program: Command): void {
+  program
+    .command("export <run>")
+    .description("write a run's checkpoint as a Hugging Face folder (transformers loads it)")
+    .requiredOption("--out <dir>", "new or empty folder to write")
+    .addOption(new Option("--kind <kind>", "which checkpoint").choices(["best", "final"]).default("best"))
+    .option("--json", "print { path, python } as JSON")
+    .action(async (run: string, o: { out: string; kind: "best" | "final"; json?: boolean }) => {
+      await withCore(async (core) => {
+        const result = await call(core, "exportRun", { id: idArg(run, "run id"), kind: o.kind, outDir: o.out });
+        if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+        else process.stdout.write(`wrote ${result.path}\nload it in Python:\n${result.python}\n`);
+      });
+    });
+}

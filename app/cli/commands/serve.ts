@@ -1,0 +1,50 @@
+// ftune serve: the app's API and UI over HTTP on this machine, for a browser.
+import type { Command } from "commander";
+import { openCore } from "../../core/service/index.ts";
+import { defaultDataDir } from "../../core/store/index.ts";
+import { startServer } from "../../server/server.ts";
+import { EXIT, UserError } from "../errors.ts";
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UserError(`--port must be 0-65535, got "${value}"`, EXIT.usage);
+  return n;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command("serve")
+    .description("serve the UI and API on http://127.0.0.1 (a token in the printed URL guards the API)")
+    .option("--port <n>", "port (0: any free one)", port, 0)
+    .option("--host <host>", "address to bind; anything but 127.0.0.1 exposes the API to the network", "127.0.0.1")
+    .action(async (o: { port: number; host: string }) => {
+      const dataDir = defaultDataDir();
+      const core = await openCore(dataDir);
+      await core.runs.startQueued();
+      const server = await startServer({
+        handlers: core.handlers,
+        events: core.events,
+        dataDir,
+        host: o.host,
+        port: o.port,
+      });
+      if (o.host !== "127.0.0.1" && o.host !== "localhost" && o.host !== "::1") {
+        process.stderr.write(
+          `ftune: WARNING: listening on ${o.host}, reachable from other machines. Anyone with the token can train and read your data; use --host only on a trusted network.\n`,
+        );
+      }
+      process.stderr.write(`ftune: data folder ${dataDir}\n`);
+      process.stdout.write(`Finetune Studio is running at ${server.url}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          process.stderr.write(`ftune: ${signal}: stopping (cancelling the run in progress)...\n`);
+          resolve();
+        };
+        process.once("SIGINT", () => stop("SIGINT"));
+        process.once("SIGTERM", () => stop("SIGTERM"));
+      });
+      await server.close();
+      await core.close();
+    });
+}

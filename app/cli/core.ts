@@ -1,0 +1,33 @@
+// How commands reach the app core: open the data folder ($FTUNE_HOME or the default), call API
+// methods through the same dispatcher (and validation) as the UI, close on the way out.
+import type { Input, Method, Output } from "../core/api/contract.ts";
+import { dispatch } from "../core/api/dispatch.ts";
+import { type Core, type CoreOptions, openCore } from "../core/service/index.ts";
+import { defaultDataDir } from "../core/store/index.ts";
+import { EXIT, UserError } from "./errors.ts";
+
+export async function withCore<T>(fn: (core: Core) => Promise<T>, options: CoreOptions = {}): Promise<T> {
+  const core = await openCore(defaultDataDir(), options);
+  try {
+    return await fn(core);
+  } finally {
+    await core.close();
+  }
+}
+
+export function call<M extends Method>(core: Core, method: M, input: Input<M>): Promise<Output<M>> {
+  return dispatch(core.handlers, method, input) as Promise<Output<M>>;
+}
+
+/** A positive whole-number id argument, or a usage error. */
+export function idArg(value: string, what: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a positive whole number, got "${value}"`);
+  return n;
+}
+
+class UsageError extends UserError {
+  constructor(message: string) {
+    super(message, EXIT.usage);
+  }
+}

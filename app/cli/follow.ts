@@ -1,0 +1,38 @@
+// Following queued runs from a terminal: progress per run (bars on a TTY, lines otherwise, or
+// JSON event lines), Ctrl-C cancels them, and the final runs come back when all have ended.
+import type { Core } from "../core/service/index.ts";
+import type { Run } from "../core/store/repo-experiments.ts";
+import { humanProgress, type TrainingReporter } from "./progress.ts";
+
+export async function followRuns(core: Core, runIds: number[], o: { json?: boolean; metric?: string }): Promise<Run[]> {
+  const reporters = new Map<number, TrainingReporter>();
+  const stopTap = core.runs.onTrainEvent((runId, e) => {
+    if (!runIds.includes(runId)) return;
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify({ runId, ...e })}\n`);
+      return;
+    }
+    let reporter = reporters.get(runId);
+    if (!reporter) {
+      for (const r of reporters.values()) r.stop();
+      reporter = humanProgress(o.metric ?? "rmse");
+      reporters.set(runId, reporter);
+      process.stderr.write(`\n== run ${runId}\n`);
+    }
+    if (e.kind === "resume") process.stderr.write(`run ${runId}: resumed at step ${e.step}\n`);
+    reporter.event(e);
+  });
+  const cancel = () => {
+    process.stderr.write("\nftune: cancelling (Ctrl-C again to force quit)...\n");
+    process.once("SIGINT", () => process.exit(130));
+    for (const id of runIds) core.runs.cancel(id).catch(() => {});
+  };
+  process.once("SIGINT", cancel);
+  try {
+    return await Promise.all(runIds.map((id) => core.runs.waitFor(id)));
+  } finally {
+    process.off("SIGINT", cancel);
+    stopTap();
+    for (const r of reporters.values()) r.stop();
+  }
+}
