@@ -17,6 +17,7 @@ export interface FoldOutcome {
   best_dir: string | null;
   final_dir: string | null;
   reinitialized: number;
+  precision: "bf16" | "fp32";
 }
 
 export interface Summary {

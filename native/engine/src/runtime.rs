@@ -73,6 +73,19 @@ pub fn parse_device(name: &str) -> anyhow::Result<tch::Device> {
     })
 }
 
+extern "C" {
+    fn ftune_autocast_use_bf16() -> i32;
+}
+
+/// Runs `f` under CUDA autocast in bf16 (weights stay fp32: the master copy AdamW updates).
+/// Autocast state is thread-local, so the dtype is set on the calling thread each time.
+pub fn autocast_bf16<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: the shim only sets a thread-local dtype and catches C++ exceptions.
+    let failed = unsafe { ftune_autocast_use_bf16() } != 0;
+    assert!(!failed, "libtorch refused bf16 autocast");
+    tch::autocast(true, f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,12 +11,13 @@ use anyhow::{bail, Result};
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::checkpoint;
-use crate::config::{ExperimentConfig, Loss, Task};
+use crate::config::{ExperimentConfig, Loss, Precision, Task};
 use crate::folds::{seeded, shuffle};
 use crate::groups::{build_groups, GroupSpec};
 use crate::model::{ModelOptions, SequenceModel};
 use crate::optim::{AdamW, AdamWConfig, ParamGroup};
 use crate::reinit::reinit_top_layers;
+use crate::runtime::autocast_bf16;
 use crate::schedule::{steps_per_epoch, LrPlan};
 use crate::swa::{copy_into, snapshot, AveragedModel};
 use crate::tokenize::Encoded;
@@ -83,6 +84,8 @@ pub struct FoldOutcome {
     pub final_dir: Option<String>,
     /// Variables the run re-initialized (top layers / pooler).
     pub reinitialized: usize,
+    /// "bf16" (CUDA autocast, fp32 master weights) or "fp32".
+    pub precision: String,
 }
 
 /// Returned (as the error) when `cancel` was set: the run stopped within one step.
@@ -200,6 +203,14 @@ pub fn train_fold(
     let device = model.device();
     let classification = config.task == Task::Classification;
     let metric = config.metric();
+    let bf16 = match config.train.precision {
+        Precision::Fp32 => false,
+        Precision::Auto => device.is_cuda(),
+        Precision::Bf16 => {
+            anyhow::ensure!(device.is_cuda(), "train.precision bf16 needs a CUDA device (this run is on the CPU); use auto or fp32");
+            true
+        }
+    };
 
     // Parameters in a fixed order, and the optimizer groups over them.
     let vars = model.vs.variables();
@@ -355,7 +366,11 @@ pub fn train_fold(
                 let examples: Vec<&Encoded> = batch_rows.iter().map(|&i| data.train[i]).collect();
                 let targets: Vec<f64> = batch_rows.iter().map(|&i| data.train_targets[i]).collect();
                 let batch = model.collate(&examples);
-                let logits = model.forward(&batch, true);
+                let logits = if bf16 {
+                    autocast_bf16(|| model.forward(&batch, true))
+                } else {
+                    model.forward(&batch, true)
+                };
                 let loss = loss_of(config.loss(), &logits, &targets, device);
                 (&loss / window.len() as f64).backward();
                 let value = loss.double_value(&[]);
@@ -534,6 +549,7 @@ pub fn train_fold(
         best_dir,
         final_dir,
         reinitialized,
+        precision: if bf16 { "bf16" } else { "fp32" }.into(),
     };
     if let Some(out) = out {
         // The fold is done: its outcome replaces the resumable state.
