@@ -12,7 +12,10 @@ export interface FoldOutcome {
   steps: number;
   epochs: number;
   stopped_early: boolean;
+  /** Wall time of the loop, evaluations included. */
   train_seconds: number;
+  eval_seconds: number;
+  /** Training throughput, evaluation time excluded. */
   train_samples_per_second: number;
   best_dir: string | null;
   final_dir: string | null;

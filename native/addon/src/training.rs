@@ -55,6 +55,8 @@ pub struct TrainEvent {
     pub cancelled: Option<bool>,
     /// done: the experiment summary (per-fold and mean ± std), as JSON.
     pub summary_json: Option<String>,
+    /// When the engine emitted it (ms since the Unix epoch), to measure delivery latency.
+    pub emitted_at_ms: f64,
 }
 
 impl From<Event> for TrainEvent {
@@ -78,6 +80,7 @@ impl From<Event> for TrainEvent {
             message: None,
             cancelled: None,
             summary_json: None,
+            emitted_at_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1e3),
         }
     }
 }

@@ -204,15 +204,17 @@ impl Encoder {
             .dropout(self.dropout.hidden, train);
         // Additive mask, as transformers builds it: 0 where a key is a token, the dtype's
         // lowest value where it is padding. Padded queries still attend to the real keys.
+        // A batch without padding needs no mask, which lets SDPA pick its fused kernels.
         let kind = xs.kind();
-        let mask = (1.0 - attention_mask.to_kind(kind).unsqueeze(1).unsqueeze(1)) * lowest(kind);
+        let padded = attention_mask.min().int64_value(&[]) == 0;
+        let mask = padded.then(|| (1.0 - attention_mask.to_kind(kind).unsqueeze(1).unsqueeze(1)) * lowest(kind));
         for layer in &self.layers {
-            xs = self.layer_forward(layer, &xs, &mask, train);
+            xs = self.layer_forward(layer, &xs, mask.as_ref(), train);
         }
         xs
     }
 
-    fn layer_forward(&self, l: &Layer, xs: &Tensor, mask: &Tensor, train: bool) -> Tensor {
+    fn layer_forward(&self, l: &Layer, xs: &Tensor, mask: Option<&Tensor>, train: bool) -> Tensor {
         let (b, s, h) = xs.size3().unwrap();
         let split = |t: Tensor| t.view([b, s, self.heads, h / self.heads]).transpose(1, 2);
         let (q, k, v) = (
@@ -221,8 +223,7 @@ impl Encoder {
             split(l.value.forward(xs)),
         );
         let p = if train { self.dropout.attention } else { 0.0 };
-        let ctx =
-            Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), p, false, None, false);
+        let ctx = Tensor::scaled_dot_product_attention(&q, &k, &v, mask, p, false, None, false);
         let ctx = ctx.transpose(1, 2).reshape([b, s, h]);
         let attended = l.attention_norm.forward(
             &(l.attention_out
