@@ -1,5 +1,6 @@
 // Where the heavy, versioned artefacts live, and the environment every build and test uses.
 // Shared by setup.mjs (which creates them) and test.mjs / the CLI (which use them).
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { homedir } from "node:os";
@@ -15,10 +16,28 @@ export const cacheDir =
 
 const short = (text) => createHash("sha256").update(text).digest("hex").slice(0, 12);
 
-/** The Python environment (torch, transformers) is keyed by its requirements. */
+/** The Python interpreter that creates the environment. */
+export const basePython = process.env.PYTHON || "python3";
+
+/** "3.11" for the base interpreter (the venv's lib/ folder is named after it). */
+function pythonVersion() {
+  const r = spawnSync(basePython, ["-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')"], {
+    encoding: "utf8",
+  });
+  return r.status === 0 ? r.stdout.trim() : "unknown";
+}
+
+/**
+ * The Python environment (torch, transformers) is keyed by the torch version and the Python
+ * version; a change of the other requirements upgrades it in place (see setup.mjs).
+ */
 export function pythonEnvDir() {
-  const reqs = readFileSync(join(root, "scripts/requirements.txt"), "utf8");
-  return join(cacheDir, `pyenv-${short(reqs)}`);
+  return join(cacheDir, `pyenv-torch${TORCH_VERSION}-py${pythonVersion()}`);
+}
+
+/** What the environment must hold; its hash is stamped in the environment once installed. */
+export function requirementsHash() {
+  return short(readFileSync(join(root, "scripts/requirements.txt"), "utf8"));
 }
 
 export const venvPython = join(root, ".venv/bin/python");
@@ -38,9 +57,9 @@ function venvPythonFolder(venv) {
   const version = cfg.match(/^version(?:_info)?\s*=\s*(\d+\.\d+)/m);
   return `python${version ? version[1] : "3.11"}`;
 }
-/** cargo's build of tch is keyed by the libtorch it links, so a change of torch rebuilds. */
+/** cargo's build of tch is keyed by the torch version (torch-sys reruns if LIBTORCH moves). */
 export function cargoTargetDir() {
-  return process.env.CARGO_TARGET_DIR || join(cacheDir, `cargo-target-torch${TORCH_VERSION}-${short(libtorchDir())}`);
+  return process.env.CARGO_TARGET_DIR || join(cacheDir, `cargo-target-torch${TORCH_VERSION}`);
 }
 
 /** Environment for cargo / napi: which libtorch to link and where to build. */
@@ -55,3 +74,6 @@ export function nativeBuildEnv() {
 /** Where `setup` places the bundled pretrained encoder. */
 export const bundledModelName = "all-MiniLM-L6-v2";
 export const bundledModelDir = () => join(cacheDir, "models", bundledModelName);
+
+/** The Chromium the browser tests drive (Debian's package by default). */
+export const chromiumPath = process.env.FTUNE_CHROMIUM || "/usr/bin/chromium";
