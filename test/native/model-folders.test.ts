@@ -1,0 +1,117 @@
+// Model folders as users bring them: the bundled pretrained encoder against transformers,
+// `ftune predict` against transformers, and clear messages for folders we cannot run.
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+
+import { bundledModelPath } from "../../app/core/models/bundled.ts";
+import { native } from "../../app/native/addon.ts";
+import { fixtures, maxAbsDiff, reference, scratch } from "../helpers/python.ts";
+
+const root = join(import.meta.dirname, "../..");
+const sentences = [
+  "Readability is about how easily a reader can understand a written text.",
+  "Short words help.",
+  "The committee's deliberations, notwithstanding their ostensible thoroughness, remained inconclusive.",
+];
+
+test("the bundled encoder gives transformers' hidden states and sentence embeddings", () => {
+  const dir = bundledModelPath();
+  const [want] = reference<{ ids: number[][]; hidden: number[][][] }[]>(
+    "forward",
+    [],
+    [{ dir, texts: sentences, max_length: 64 }],
+  );
+  const model = native.SequenceModel.load(dir, { maxLength: 64, device: "cpu", pooling: "mean" });
+  assert.deepEqual(model.tokenize(sentences), want?.ids);
+  const hidden = model.hiddenStates(sentences);
+  // Sentence embeddings as sentence-transformers makes them: the masked mean of the tokens.
+  const embed = (h: number[][][], ids: number[][]) =>
+    h.map((rows, i) => {
+      const n = ids[i]?.length ?? 0;
+      return (rows[0] ?? []).map((_, d) => rows.slice(0, n).reduce((s, r) => s + (r[d] ?? 0), 0) / n);
+    });
+  const ids = want?.ids ?? [];
+  assert.ok(maxAbsDiff(embed(hidden, ids), embed(want?.hidden ?? [], ids)) < 1e-4);
+  assert.equal(model.info().layers, 6);
+});
+
+test("ftune predict on a saved classifier gives transformers' probabilities", () => {
+  const dir = fixtures()["bert-3class"] as string;
+  const work = scratch("predict");
+  const input = join(work, "in.csv");
+  writeFileSync(input, `id,text\n${sentences.map((s, i) => `r${i},"${s}"`).join("\n")}\n`);
+  const out = join(work, "out.csv");
+  const r = spawnSync(
+    process.execPath,
+    [
+      "bin/ftune.js",
+      "predict",
+      "--model",
+      dir,
+      "--input",
+      input,
+      "--text-column",
+      "text",
+      "--output",
+      out,
+      "--max-length",
+      "32",
+      "--device",
+      "cpu",
+    ],
+    { cwd: root, encoding: "utf8" },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const lines = readFileSync(out, "utf8").trim().split("\n");
+  assert.equal(lines[0], "id,label,prob_easy,prob_medium,prob_hard");
+  const [want] = reference<{ logits: number[][] }[]>("forward", [], [{ dir, texts: sentences, max_length: 32 }]);
+  lines.slice(1).forEach((line, i) => {
+    const [id, label, ...probs] = line.split(",");
+    assert.equal(id, `r${i}`);
+    const logits = want?.logits[i] ?? [];
+    const exps = logits.map((l) => Math.exp(l - Math.max(...logits)));
+    const expected = exps.map((e) => e / exps.reduce((a, b) => a + b, 0));
+    assert.ok(maxAbsDiff(probs.map(Number), expected) < 1e-5, `row ${i}`);
+    assert.equal(label, ["easy", "medium", "hard"][expected.indexOf(Math.max(...expected))]);
+  });
+});
+
+function folderLike(name: string, edit: (dir: string) => void): string {
+  const src = fixtures()["bert-regression"] as string;
+  const dir = join(scratch("folders"), name);
+  mkdirSync(dir);
+  for (const f of ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"])
+    copyFileSync(join(src, f), join(dir, f));
+  edit(dir);
+  return dir;
+}
+
+test("folders we cannot run get one clear message saying what to do", () => {
+  const binOnly = folderLike("bin-only", (d) => {
+    execFileSync("mv", [join(d, "model.safetensors"), join(d, "pytorch_model.bin")]);
+  });
+  assert.throws(
+    () => native.SequenceModel.load(binOnly),
+    /has only pytorch_model.bin; .*Convert it once with: python -c .*save_pretrained/,
+  );
+  const gpt = folderLike("gpt2", (d) => {
+    const c = JSON.parse(readFileSync(join(d, "config.json"), "utf8"));
+    writeFileSync(join(d, "config.json"), JSON.stringify({ ...c, model_type: "gpt2" }));
+  });
+  assert.throws(() => native.SequenceModel.load(gpt), /model type 'gpt2' is not supported; supported: bert .*roberta/);
+  const noTokenizer = folderLike("no-tokenizer", (d) => {
+    execFileSync("rm", [join(d, "tokenizer.json")]);
+  });
+  assert.throws(() => native.SequenceModel.load(noTokenizer), /has no tokenizer.json .*AutoTokenizer.from_pretrained/);
+  assert.throws(
+    () => native.SequenceModel.load(scratch("empty")),
+    /has no config.json: pick a Hugging Face model folder/,
+  );
+  assert.throws(
+    () => native.SequenceModel.load(fixtures()["bert-base"] as string, { maxLength: 100 }),
+    /max_length 100 exceeds what the model supports \(64 tokens\)/,
+  );
+});
