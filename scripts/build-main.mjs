@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-import { join } from "node:path";
 // Bundles the Electron main process, its preload and the training utility-process entry into
 // dist/main/ with esbuild (the app's TypeScript imports other .ts files directly, which tsc
 // cannot emit as is). Native modules (sqlite3, the engine addon) and electron stay external.
+import { join, resolve } from "node:path";
 import { build } from "esbuild";
 
 import { root } from "./env.mjs";
 
-const out = join(root, "dist/main");
+// The output folder: dist/main unless given (the packaging test builds into a temporary one).
+const out = process.argv[2] ? resolve(process.argv[2]) : join(root, "dist/main");
 const common = {
   bundle: true,
   platform: "node",

@@ -11,3 +11,4 @@ export function cargoTargetDir(): string;
 export function nativeBuildEnv(): NodeJS.ProcessEnv;
 export const bundledModelName: string;
 export function bundledModelDir(): string;
+export const chromiumPath: string;

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Idempotent set-up behind `npm run demo` and `npm test`: JavaScript packages, the Python
 // environment with torch 2.11.0 (libtorch for the native build, references for parity tests),
-// the bundled pretrained encoder, and the native addon. Each step is skipped when its stamp
+// the bundled pretrained encoder, the native addon, the renderer build and Chromium for the
+// browser tests. Each step is skipped when its stamp
 // says it is done, so a second run costs seconds. Heavy artefacts live in a per-user cache
 // (scripts/env.mjs) that survives fresh clones.
 import { spawnSync } from "node:child_process";
@@ -20,7 +21,17 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { bundledModelDir, cacheDir, nativeBuildEnv, pythonEnvDir, root, venvPython } from "./env.mjs";
+import {
+  basePython,
+  bundledModelDir,
+  cacheDir,
+  chromiumPath,
+  nativeBuildEnv,
+  pythonEnvDir,
+  requirementsHash,
+  root,
+  venvPython,
+} from "./env.mjs";
 
 const only = process.argv.slice(2);
 const wants = (step) => only.length === 0 || only.includes(`--${step}`);
@@ -77,13 +88,19 @@ function npmPackages() {
 }
 
 // 2. Python environment with torch 2.11.0 (a CUDA 13 wheel by default; it also runs on CPU).
+//    Created once per torch and Python version; upgraded in place when requirements change.
 function pythonEnv() {
   const dir = pythonEnvDir();
-  const done = join(dir, ".complete");
-  if (!existsSync(done)) {
-    log(`creating the Python environment in ${dir} (torch 2.11.0 and references: a few GB, once per machine)`);
-    const python = process.env.PYTHON || "python3";
-    if (!existsSync(join(dir, "bin/python"))) run(python, ["-m", "venv", dir]);
+  const stamp = join(dir, ".requirements-sha");
+  const want = requirementsHash();
+  if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== want) {
+    const fresh = !existsSync(join(dir, "bin/python"));
+    log(
+      fresh
+        ? `creating the Python environment in ${dir} (torch 2.11.0 and references: a few GB, once per machine)`
+        : "updating the Python environment to scripts/requirements.txt",
+    );
+    if (fresh) run(basePython, ["-m", "venv", dir]);
     run(join(dir, "bin/python"), [
       "-m",
       "pip",
@@ -93,10 +110,10 @@ function pythonEnv() {
       "-r",
       join(root, "scripts/requirements.txt"),
     ]);
-    writeFileSync(done, new Date().toISOString());
+    writeFileSync(stamp, want);
   }
   const link = join(root, ".venv");
-  const current = existsSync(link) || isLink(link) ? (isLink(link) ? readlinkSync(link) : link) : null;
+  const current = isLink(link) ? readlinkSync(link) : existsSync(link) ? link : null;
   if (current !== dir) {
     if (current) rmSync(link, { recursive: true, force: true });
     symlinkSync(dir, link);
@@ -188,7 +205,51 @@ function nativeAddon() {
   writeFileSync(stamp, key);
 }
 
+// 5. The renderer (Svelte + Vite) into renderer/dist, which `ftune serve` and the desktop app
+//    load. Skipped while the build is newer than every source file.
+function newestMtime(path) {
+  if (!existsSync(path)) return 0;
+  const s = statSync(path);
+  if (!s.isDirectory()) return s.mtimeMs;
+  return Math.max(0, ...readdirSync(path).map((name) => newestMtime(join(path, name))));
+}
+
+function rendererBuild() {
+  const dir = join(root, "renderer");
+  const sources = ["src", "public", "index.html", "vite.config.ts"].map((p) => newestMtime(join(dir, p)));
+  const built = newestMtime(join(dir, "dist/index.html"));
+  if (built > Math.max(...sources)) {
+    log("renderer build up to date");
+    return;
+  }
+  log("building the renderer (vite build)");
+  run("npx", ["vite", "build", "--config", "renderer/vite.config.ts", "--logLevel", "warn"]);
+}
+
+// 6. Chromium for the browser tests (Debian's package). Installs it only as root with apt-get;
+//    otherwise says how, and the browser tests fail with the same advice.
+function browser() {
+  if (existsSync(chromiumPath)) {
+    log(`chromium ready (${chromiumPath})`);
+    return;
+  }
+  const hasApt = spawnSync("sh", ["-c", "command -v apt-get"], { stdio: "ignore" }).status === 0;
+  if (chromiumPath === "/usr/bin/chromium" && process.getuid?.() === 0 && hasApt) {
+    log("installing chromium (apt-get) for the browser tests");
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+    run("apt-get", ["update", "-qq"], { env });
+    run("apt-get", ["install", "-y", "-qq", "chromium"], { env });
+    return;
+  }
+  log(
+    `chromium is missing (${chromiumPath}); the browser tests need it. Install it with ` +
+      "`sudo apt-get install chromium` (Debian/Ubuntu), or set FTUNE_CHROMIUM to a Chromium or Chrome binary.",
+  );
+}
+
 if (wants("npm")) npmPackages();
 if (wants("python")) pythonEnv();
 if (wants("model")) bundledModel();
 if (wants("native")) nativeAddon();
+if (wants("renderer")) rendererBuild();
+if (wants("browser")) browser();

@@ -3,9 +3,9 @@
 // (unit, bindings, parity against Python references, CLI, browser e2e) on node's test runner.
 // Ends with one "N passed, N failed" line over all suites; exits non-zero if anything failed.
 import { spawn } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import { nativeBuildEnv, root } from "./env.mjs";
+import { chromiumPath, nativeBuildEnv, root } from "./env.mjs";
 
 const totals = { passed: 0, failed: 0, skipped: 0 };
 
@@ -54,6 +54,24 @@ if (filter.length === 0 || filter.includes("rust")) {
 }
 
 const files = testFiles(join(root, "test")).filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)));
+/** Names (and reasons) of skipped tests, listed at the end: nothing is skipped silently. */
+const skippedNames = [];
+
+// The browser tests need the renderer build and Chromium (`npm test` runs the set-up, which
+// makes both). Say so up front; the tests themselves then fail, they are not skipped.
+if (files.some((f) => f.startsWith("test/e2e/"))) {
+  if (!existsSync(join(root, "renderer/dist/index.html"))) {
+    console.error(
+      "test: renderer/dist is missing: run `node scripts/setup.mjs --renderer`; the browser tests will fail.",
+    );
+  }
+  if (!existsSync(chromiumPath)) {
+    console.error(
+      `test: ${chromiumPath} is missing: run \`node scripts/setup.mjs --browser\`; the browser tests will fail.`,
+    );
+  }
+}
+
 if (files.length > 0) {
   const { code, out } = await run(
     process.execPath,
@@ -64,8 +82,15 @@ if (files.length > 0) {
   totals.passed += count("pass");
   totals.failed += count("fail");
   totals.skipped += count("skipped") + count("todo");
+  // The spec reporter marks a skipped test with "﹣ name (…ms) # reason", a todo with "# TODO".
+  for (const m of out.matchAll(/^\s*﹣ (.+?) \([\d.]+ms\)(?: # (.*))?$/gm))
+    skippedNames.push(`${m[1]} (skipped${m[2] && m[2] !== "SKIP" ? `: ${m[2]}` : ""})`);
+  for (const m of out.matchAll(/^\s*\S+ (.+?) \([\d.]+ms\) # TODO(.*)$/gm))
+    skippedNames.push(`${m[1]} (todo${m[2].trim() ? `: ${m[2].trim()}` : ""})`);
   if (code !== 0) failedSuites++;
 }
+
+if (skippedNames.length > 0) console.log(`\nSkipped:\n${skippedNames.map((n) => `  - ${n}`).join("\n")}`);
 
 console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(failedSuites > 0 || totals.failed > 0 ? 1 : 0);

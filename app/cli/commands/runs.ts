@@ -26,7 +26,7 @@ function describeRun(r: Results["getRun"]): string {
     lines.push(`  best:    ${s.metric} ${fmt(f.best_metric)} at step ${f.best_step} (${f.best_source})`);
     lines.push(`  final:   ${s.metric} ${fmt(f.final_metrics[s.metric])}`);
   }
-  for (const c of r.checkpoints) lines.push(`  ${c.kind}:${" ".repeat(8 - c.kind.length)}${c.path}`);
+  for (const c of r.checkpoints) lines.push(`  ${`${c.kind} dir:`.padEnd(11)}${c.path}`);
   if (r.error) lines.push(`  error:   ${r.error}`);
   return lines.join("\n");
 }

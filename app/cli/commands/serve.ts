@@ -19,6 +19,16 @@ export function registerServe(program: Command): void {
     .option("--port <n>", "port (0: any free one)", port, 0)
     .option("--host <host>", "address to bind; anything but 127.0.0.1 exposes the API to the network", "127.0.0.1")
     .action(async (o: { port: number; host: string }) => {
+      // Handlers first: until one is installed, a signal kills the process outright (so a
+      // script that stops the server as soon as it sees the URL would skip the shutdown).
+      const stopped = new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          process.stderr.write(`ftune: ${signal}: stopping (cancelling the run in progress)...\n`);
+          resolve();
+        };
+        process.once("SIGINT", () => stop("SIGINT"));
+        process.once("SIGTERM", () => stop("SIGTERM"));
+      });
       const dataDir = defaultDataDir();
       const core = await openCore(dataDir);
       await core.runs.startQueued();
@@ -36,14 +46,7 @@ export function registerServe(program: Command): void {
       }
       process.stderr.write(`ftune: data folder ${dataDir}\n`);
       process.stdout.write(`Finetune Studio is running at ${server.url}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          process.stderr.write(`ftune: ${signal}: stopping (cancelling the run in progress)...\n`);
-          resolve();
-        };
-        process.once("SIGINT", () => stop("SIGINT"));
-        process.once("SIGTERM", () => stop("SIGTERM"));
-      });
+      await stopped;
       await server.close();
       await core.close();
     });

@@ -98,6 +98,18 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: "experiment datasets and run plans",
+    sql: `
+      -- The dataset an experiment trains on; kept NULL when the dataset is deleted later (its
+      -- runs and results stay, but it cannot start new runs).
+      ALTER TABLE experiments ADD COLUMN dataset_id INTEGER REFERENCES datasets(id) ON DELETE SET NULL;
+      -- What the engine reports when a run's fold starts: optimizer steps and group names.
+      ALTER TABLE runs ADD COLUMN total_steps INTEGER;
+      ALTER TABLE runs ADD COLUMN groups TEXT;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

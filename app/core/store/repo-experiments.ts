@@ -10,6 +10,8 @@ export interface Experiment {
   name: string;
   config: unknown;
   createdAt: string;
+  /** The dataset it trains on (null once that dataset is deleted, or when none was given). */
+  datasetId?: number | null;
 }
 
 export interface Run {
@@ -30,6 +32,7 @@ interface ExperimentRecord {
   name: string;
   config: string;
   created_at: string;
+  dataset_id: number | null;
 }
 
 interface RunRecord {
@@ -62,6 +65,7 @@ const toExperiment = (r: ExperimentRecord): Experiment => ({
   name: r.name,
   config: parseJsonColumn(r.config, `experiments row ${r.id}, config`),
   createdAt: r.created_at,
+  datasetId: r.dataset_id,
 });
 
 const toRun = (r: RunRecord): Run => ({
@@ -77,12 +81,14 @@ const toRun = (r: RunRecord): Run => ({
   summary: parseJsonColumn(r.summary, `runs row ${r.id}, summary`),
 });
 
-export async function createExperiment(db: Queryable, e: { name: string; config: unknown }): Promise<number> {
-  const { lastID } = await db.run("INSERT INTO experiments (name, config, created_at) VALUES (?, ?, ?)", [
-    e.name,
-    JSON.stringify(e.config ?? null),
-    new Date().toISOString(),
-  ]);
+export async function createExperiment(
+  db: Queryable,
+  e: { name: string; config: unknown; datasetId?: number | null },
+): Promise<number> {
+  const { lastID } = await db.run(
+    "INSERT INTO experiments (name, config, created_at, dataset_id) VALUES (?, ?, ?, ?)",
+    [e.name, JSON.stringify(e.config ?? null), new Date().toISOString(), e.datasetId ?? null],
+  );
   return lastID;
 }
 
@@ -121,6 +127,45 @@ export async function getRun(db: Queryable, id: number): Promise<Run | undefined
 export async function listRuns(db: Queryable, experimentId: number): Promise<Run[]> {
   const rows = await db.all<RunRecord>("SELECT * FROM runs WHERE experiment_id = ? ORDER BY fold, id", [experimentId]);
   return rows.map(toRun);
+}
+
+/** Every run, newest first. */
+export async function listAllRuns(db: Queryable): Promise<Run[]> {
+  const rows = await db.all<RunRecord>("SELECT * FROM runs ORDER BY id DESC");
+  return rows.map(toRun);
+}
+
+/** Runs in one status, oldest first (e.g. the queue). */
+export async function runsWithStatus(db: Queryable, status: RunStatus): Promise<Run[]> {
+  const rows = await db.all<RunRecord>("SELECT * FROM runs WHERE status = ? ORDER BY id", [status]);
+  return rows.map(toRun);
+}
+
+export interface RunPlan {
+  totalSteps: number | null;
+  /** Optimizer group names, in the order the engine reports LRs. */
+  groups: string[];
+}
+
+/** Records what the engine reported when the run's fold started. */
+export async function setRunPlan(db: Queryable, id: number, plan: RunPlan): Promise<void> {
+  await db.run("UPDATE runs SET total_steps = ?, groups = ? WHERE id = ?", [
+    plan.totalSteps,
+    JSON.stringify(plan.groups),
+    id,
+  ]);
+}
+
+export async function getRunPlan(db: Queryable, id: number): Promise<RunPlan | undefined> {
+  const row = await db.get<{ total_steps: number | null; groups: string | null }>(
+    "SELECT total_steps, groups FROM runs WHERE id = ?",
+    [id],
+  );
+  if (!row) return undefined;
+  return {
+    totalSteps: row.total_steps,
+    groups: parseJsonColumn<string[]>(row.groups, `runs row ${id}, groups`) ?? [],
+  };
 }
 
 /**
@@ -166,11 +211,15 @@ export async function setRunStatus(
   throw new Error(`Run ${id} cannot go from ${current.status} to ${status}`);
 }
 
-/** At startup: runs still marked running belong to a process that died; mark them interrupted. */
-export async function markInterruptedRuns(db: Queryable): Promise<number> {
+/**
+ * At startup: runs still marked running belong to a process that died; mark them interrupted.
+ * `keep`: runs another live process is training (left alone).
+ */
+export async function markInterruptedRuns(db: Queryable, keep: readonly number[] = []): Promise<number> {
   const { changes } = await db.run(
-    "UPDATE runs SET status = 'interrupted', ended_at = ?, error = COALESCE(error, 'The app stopped while this run was training') WHERE status = 'running'",
-    [new Date().toISOString()],
+    `UPDATE runs SET status = 'interrupted', ended_at = ?, error = COALESCE(error, 'The app stopped while this run was training')
+     WHERE status = 'running' AND id NOT IN (${keep.map(() => "?").join(", ")})`,
+    [new Date().toISOString(), ...keep],
   );
   return changes;
 }

@@ -114,3 +114,18 @@ export async function queryMetrics(
 export async function metricSeries(db: Queryable, runId: number): Promise<{ split: string; name: string }[]> {
   return db.all("SELECT DISTINCT split, name FROM metrics WHERE run_id = ? ORDER BY split, name", [runId]);
 }
+
+/** Drops a run's points after `step`: a resumed run logs those steps again. */
+export async function deleteMetricsAfter(db: Queryable, runId: number, step: number): Promise<number> {
+  const { changes } = await db.run("DELETE FROM metrics WHERE run_id = ? AND step > ?", [runId, step]);
+  return changes;
+}
+
+/** The last optimizer step a run has logged a train point for. */
+export async function lastTrainStep(db: Queryable, runId: number): Promise<number | null> {
+  const row = await db.get<{ step: number | null }>(
+    "SELECT MAX(step) AS step FROM metrics WHERE run_id = ? AND split = 'train'",
+    [runId],
+  );
+  return row?.step ?? null;
+}

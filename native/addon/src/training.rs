@@ -80,7 +80,9 @@ impl From<Event> for TrainEvent {
             message: None,
             cancelled: None,
             summary_json: None,
-            emitted_at_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1e3),
+            emitted_at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64() * 1e3),
         }
     }
 }

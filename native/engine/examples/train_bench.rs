@@ -14,15 +14,27 @@ use ftune_engine::runtime::{autocast_bf16, parse_device, runtime_info};
 use tch::{nn, Kind, Reduction, Tensor};
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned().unwrap_or_else(|| default.to_string())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_string())
 }
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let config_path = args.get(1).ok_or_else(|| anyhow::anyhow!("usage: train_bench CONFIG_JSON [--batch N] [--seq N] [--steps N]"))?;
+    let config_path = args.get(1).ok_or_else(|| {
+        anyhow::anyhow!("usage: train_bench CONFIG_JSON [--batch N] [--seq N] [--steps N]")
+    })?;
     let config: HfConfig = serde_json::from_str(&std::fs::read_to_string(config_path)?)?;
-    let (batch, seq): (i64, i64) = (arg(&args, "--batch", "32").parse()?, arg(&args, "--seq", "256").parse()?);
-    let (steps, warmup): (usize, usize) = (arg(&args, "--steps", "30").parse()?, arg(&args, "--warmup", "5").parse()?);
+    let (batch, seq): (i64, i64) = (
+        arg(&args, "--batch", "32").parse()?,
+        arg(&args, "--seq", "256").parse()?,
+    );
+    let (steps, warmup): (usize, usize) = (
+        arg(&args, "--steps", "30").parse()?,
+        arg(&args, "--warmup", "5").parse()?,
+    );
     let device = parse_device(&arg(&args, "--device", "auto"))?;
     let bf16 = device.is_cuda();
     tch::manual_seed(0);
@@ -32,8 +44,19 @@ fn main() -> anyhow::Result<()> {
     let head = Head::new(&vs.root(), &config, config.arch()?, Pooling::Cls, 1, 0.1);
     let params: Vec<Tensor> = vs.trainable_variables();
     let n_params: i64 = params.iter().map(|p| p.numel() as i64).sum();
-    let group = ParamGroup { name: "all".into(), lr: 2e-5, weight_decay: 0.01, params: params.iter().map(Tensor::shallow_clone).collect() };
-    let mut opt = AdamW::new(vec![group], AdamWConfig { eps: 1e-6, ..Default::default() });
+    let group = ParamGroup {
+        name: "all".into(),
+        lr: 2e-5,
+        weight_decay: 0.01,
+        params: params.iter().map(Tensor::shallow_clone).collect(),
+    };
+    let mut opt = AdamW::new(
+        vec![group],
+        AdamWConfig {
+            eps: 1e-6,
+            ..Default::default()
+        },
+    );
 
     let ids = Tensor::randint_low(5, config.vocab_size, [batch, seq], (Kind::Int64, device));
     let mask = Tensor::ones([batch, seq], (Kind::Int64, device));
@@ -48,8 +71,15 @@ fn main() -> anyhow::Result<()> {
             started = Instant::now();
         }
         let forward = || head.forward(&encoder.forward(&ids, &mask, &types, true), &mask, true);
-        let logits = if bf16 { autocast_bf16(forward) } else { forward() };
-        let loss = logits.to_kind(Kind::Float).squeeze_dim(-1).mse_loss(&target, Reduction::Mean);
+        let logits = if bf16 {
+            autocast_bf16(forward)
+        } else {
+            forward()
+        };
+        let loss = logits
+            .to_kind(Kind::Float)
+            .squeeze_dim(-1)
+            .mse_loss(&target, Reduction::Mean);
         loss.backward();
         ftune_engine::train::clip_grad_norm(&params, 1.0);
         opt.step();

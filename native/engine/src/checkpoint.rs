@@ -82,14 +82,27 @@ pub fn save(
     }
     Tensor::write_safetensors(&tensors, tmp.join("tensors.safetensors"))?;
     std::fs::write(tmp.join("state.json"), serde_json::to_string_pretty(state)?)?;
-    let _ = std::fs::remove_dir_all(dir);
+    // The previous state steps aside before the new one moves in, so a kill at any moment
+    // leaves one complete state (`load` falls back to the one aside).
+    let old = dir.with_extension("old");
+    let _ = std::fs::remove_dir_all(&old);
+    if dir.exists() {
+        std::fs::rename(dir, &old)?;
+    }
     std::fs::rename(&tmp, dir)
         .with_context(|| format!("cannot write training state to {}", dir.display()))?;
+    let _ = std::fs::remove_dir_all(&old);
     Ok(())
 }
 
 /// Reads a state written by `save` for a model with `n_params` parameters.
 pub fn load(dir: &Path, n_params: usize) -> Result<Option<Saved>> {
+    let aside = dir.with_extension("old");
+    let dir = if !dir.join("state.json").exists() && aside.join("state.json").exists() {
+        aside.as_path()
+    } else {
+        dir
+    };
     let json = dir.join("state.json");
     if !json.exists() {
         return Ok(None);

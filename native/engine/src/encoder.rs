@@ -207,7 +207,8 @@ impl Encoder {
         // A batch without padding needs no mask, which lets SDPA pick its fused kernels.
         let kind = xs.kind();
         let padded = attention_mask.min().int64_value(&[]) == 0;
-        let mask = padded.then(|| (1.0 - attention_mask.to_kind(kind).unsqueeze(1).unsqueeze(1)) * lowest(kind));
+        let mask = padded
+            .then(|| (1.0 - attention_mask.to_kind(kind).unsqueeze(1).unsqueeze(1)) * lowest(kind));
         for layer in &self.layers {
             xs = self.layer_forward(layer, &xs, mask.as_ref(), train);
         }

@@ -558,6 +558,7 @@ pub fn train_fold(
             serde_json::to_string_pretty(&outcome)?,
         )?;
         let _ = std::fs::remove_dir_all(out.join("state"));
+        let _ = std::fs::remove_dir_all(out.join("state.old"));
     }
     Ok(outcome)
 }

@@ -1,0 +1,59 @@
+// Configs as the API receives them: completed from the dataset when one is given, normalized
+// by the engine, and checked against the model's structure (layers for re-init and grouped
+// LLRD) with the engine's schedule code, so a bad setting fails before anything is queued.
+
+import { type LrSchedule, native } from "../../native/addon.ts";
+import { badRequest } from "../api/errors.ts";
+import { MIN_ROWS_PER_FOLD } from "../datasets/import.ts";
+import { ConfigError, normalizeConfig } from "../experiments/config-file.ts";
+import type { ExperimentConfig } from "../experiments/config-types.ts";
+import { configForDataset, datasetLabels } from "../experiments/dataset-data.ts";
+import { foldTrainRows, stepsPerEpoch } from "../experiments/steps.ts";
+import type { Dataset } from "../store/types.ts";
+
+/** Normalizes a config (with its data section taken from `dataset`, if given). */
+export function normalizeFor(raw: Record<string, unknown>, dataset?: Dataset): ExperimentConfig {
+  const full = dataset ? configForDataset(raw, dataset) : raw;
+  try {
+    return normalizeConfig(full);
+  } catch (err) {
+    // normalizeConfig throws ConfigError; resolving "bundled" without set-up throws plainly.
+    throw err instanceof ConfigError ? err : new ConfigError((err as Error).message);
+  }
+}
+
+/** Number of outputs the head has: classes for classification, 1 for regression. */
+export function numLabels(config: ExperimentConfig, dataset?: Dataset): number {
+  if (config.task !== "classification") return 1;
+  return (dataset && datasetLabels(dataset)?.length) || 2;
+}
+
+/** The engine's LR plan for a config; its errors name the field (as ConfigErrors). */
+export function schedulePlan(config: ExperimentConfig, spe: number, labels: number): LrSchedule {
+  try {
+    return native.LrSchedule.create(JSON.stringify(config), spe, labels);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
+/** Steps per epoch of a fold of `dataset` under `config`. */
+export function datasetStepsPerEpoch(config: ExperimentConfig, dataset: Dataset): number {
+  return stepsPerEpoch(foldTrainRows(dataset.rowCount, config), config);
+}
+
+/** Checks that `config` can train on `dataset` at all (fold count, group column, model layers). */
+export function checkTrainable(config: ExperimentConfig, dataset: Dataset): void {
+  if (config.folds.strategy === "group" && !dataset.mapping.group) {
+    throw badRequest(
+      `folds.strategy is "group" but dataset "${dataset.name}" has no group column; import it with a group column or use another strategy.`,
+    );
+  }
+  const needed = config.folds.k * MIN_ROWS_PER_FOLD;
+  if (dataset.rowCount < needed) {
+    throw badRequest(
+      `folds.k is ${config.folds.k} but dataset "${dataset.name}" has ${dataset.rowCount} rows; ${config.folds.k} folds need at least ${needed}.`,
+    );
+  }
+  schedulePlan(config, datasetStepsPerEpoch(config, dataset), numLabels(config, dataset));
+}

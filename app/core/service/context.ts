@@ -1,0 +1,36 @@
+// What the API handlers share: the store, the data folder, the run queue, the models library
+// and the event hub, plus look-ups that turn a missing id into a 404.
+import { notFound } from "../api/errors.ts";
+import type { EventHub } from "../events.ts";
+import type { RunService } from "../runs/service.ts";
+import type { Queryable } from "../store/db.ts";
+import { getDataset } from "../store/repo-datasets.ts";
+import { type Experiment, getExperiment, getRun, type Run } from "../store/repo-experiments.ts";
+import type { Dataset } from "../store/types.ts";
+import type { ModelLibrary } from "./models.ts";
+
+export interface Context {
+  store: Queryable;
+  dataDir: string;
+  events: EventHub;
+  runs: RunService;
+  models: ModelLibrary;
+}
+
+export async function datasetOr404(db: Queryable, id: number): Promise<Dataset> {
+  const dataset = await getDataset(db, id);
+  if (!dataset) throw notFound(`Dataset ${id} does not exist`);
+  return dataset;
+}
+
+export async function experimentOr404(db: Queryable, id: number): Promise<Experiment> {
+  const experiment = await getExperiment(db, id);
+  if (!experiment) throw notFound(`Experiment ${id} does not exist`);
+  return experiment;
+}
+
+export async function runOr404(db: Queryable, id: number): Promise<Run> {
+  const run = await getRun(db, id);
+  if (!run) throw notFound(`Run ${id} does not exist`);
+  return run;
+}

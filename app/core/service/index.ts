@@ -1,0 +1,69 @@
+// The app core behind every front end: opens the data folder, recovers runs a crash left
+// behind, registers the bundled encoder, and implements every API method (`handlers`), which
+// transports call through `dispatch` (app/core/api/dispatch.ts).
+
+import { native } from "../../native/addon.ts";
+import type { Handlers } from "../api/dispatch.ts";
+import { EventHub } from "../events.ts";
+import { RunService } from "../runs/service.ts";
+import type { WorkerTransport } from "../runs/worker.ts";
+import { defaultDataDir, openStore, type Store } from "../store/index.ts";
+import type { Context } from "./context.ts";
+import { datasetHandlers } from "./datasets.ts";
+import { experimentHandlers } from "./experiments.ts";
+import { ModelLibrary } from "./models.ts";
+import { resultHandlers } from "./results.ts";
+import { runHandlers, runLoader } from "./runs.ts";
+
+export function createHandlers(ctx: Context): Handlers {
+  return {
+    async runtimeInfo() {
+      const { torchVersion, cudaAvailable, cudaDeviceCount, threads } = native.runtimeInfo();
+      return { torchVersion, cudaAvailable, cudaDeviceCount, threads };
+    },
+    listModels: () => ctx.models.list(),
+    addModel: (input) => ctx.models.add(input.path, input.name),
+    ...datasetHandlers(ctx),
+    ...experimentHandlers(ctx),
+    ...runHandlers(ctx),
+    ...resultHandlers(ctx),
+  };
+}
+
+export interface Core extends Context {
+  store: Store;
+  handlers: Handlers;
+  /** Cancels the run in progress, waits for its worker, closes the store. */
+  close(): Promise<void>;
+}
+
+export interface CoreOptions {
+  transport?: WorkerTransport;
+  stateIntervalSeconds?: number;
+  progressIntervalMs?: number;
+}
+
+export async function openCore(dataDir: string = defaultDataDir(), options: CoreOptions = {}): Promise<Core> {
+  const store = await openStore(dataDir);
+  const events = new EventHub();
+  const runs = new RunService({ store, dataDir, events, load: runLoader(store), ...options });
+  const models = new ModelLibrary(store);
+  try {
+    await runs.recover();
+    await models.registerBundled();
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw err;
+  }
+  const ctx: Context = { store, dataDir, events, runs, models };
+  let closing: Promise<void> | undefined;
+  return {
+    ...ctx,
+    store,
+    handlers: createHandlers(ctx),
+    close: () => {
+      closing ??= runs.close().finally(() => store.close());
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,86 @@
+// Ready-made configs for the experiment builder: "Basic" fine-tuning, the article's full
+// recipe, and one preset per technique. Values follow examples/commonlit-article.yaml (the
+// article's recipe scaled to a small encoder). Each preset names every field it means to set
+// (null included), so merging it over any config cannot leave a contradiction behind (say,
+// both swa.start_epoch and swa.start_step).
+import type { Preset } from "../api/contract.ts";
+
+// Pooling stays the builder's choice: only `cls` exports a folder that transformers'
+// AutoModelForSequenceClassification runs exactly as trained.
+const shared = {
+  head: { dropout: 0.0 },
+  encoder_dropout: 0.0,
+  train: { epochs: 3, batch_size: 8, eval_batch_size: 32, max_grad_norm: 1.0 },
+  optimizer: { lr: 5e-5, weight_decay: 0.01, betas: [0.9, 0.999], eps: 1e-6 },
+};
+
+const llrd = { llrd: { mode: "layerwise", top_lr: 5e-5, decay: 0.9, head_lr: 1e-3 } };
+const warmup = { schedule: { name: "cosine", warmup_ratio: 0.06, warmup_steps: null } };
+const reinit = { reinit: { top_layers: 1, pooler: false } };
+const swa = { swa: { start_epoch: 3, start_step: null, lr: 2e-5, anneal_steps: 20, anneal_strategy: "cos" } };
+const frequentEval = { eval: { every_steps: 40 } };
+
+/** Three sets of consecutive layers, bottom to top, with rising LRs (every layer covered). */
+function groupedSets(layers: number): { layers: string; lr: number }[] {
+  const lrs = [2.5e-5, 3.75e-5, 5e-5];
+  const sets = Math.min(3, layers);
+  return Array.from({ length: sets }, (_, s) => {
+    const from = Math.floor((s * layers) / sets);
+    const to = Math.floor(((s + 1) * layers) / sets) - 1;
+    return { layers: `${from}-${to}`, lr: lrs[lrs.length - sets + s] as number };
+  });
+}
+
+/** The presets, grouped LLRD sized for an encoder with `layers` layers. */
+export function presets(layers: number): Preset[] {
+  return [
+    {
+      name: "Basic",
+      description: "Plain fine-tuning: one learning rate, linear decay without warm-up, evaluation once per epoch.",
+      config: {
+        ...shared,
+        llrd: null,
+        schedule: { name: "linear", warmup_steps: null, warmup_ratio: null },
+        reinit: { top_layers: 0, pooler: false },
+        swa: null,
+        eval: { every_steps: null },
+      },
+    },
+    {
+      name: "Article: all techniques",
+      description:
+        "The article's recipe: layer-wise LR decay, cosine schedule with warm-up, the top layer re-initialized, SWA over the last epoch and evaluation every 40 steps.",
+      config: { ...shared, ...llrd, ...warmup, ...reinit, ...swa, ...frequentEval },
+    },
+    {
+      name: "LLRD",
+      description: "Layer-wise LR decay: 5e-5 at the top layer, ×0.9 per layer below it, 1e-3 for the head.",
+      config: llrd,
+    },
+    {
+      name: "Grouped LLRD",
+      description: `Grouped LR decay: the ${layers} layers in ${Math.min(3, layers)} sets with rising LRs (embeddings with the lowest), 1e-3 for the head.`,
+      config: { llrd: { mode: "grouped", head_lr: 1e-3, groups: groupedSets(layers) } },
+    },
+    {
+      name: "Warm-up",
+      description: "Cosine schedule with a warm-up over the first 6% of the optimizer steps.",
+      config: warmup,
+    },
+    {
+      name: "Re-init",
+      description: "Re-initialize the top encoder layer before fine-tuning.",
+      config: reinit,
+    },
+    {
+      name: "SWA",
+      description: "Stochastic weight averaging from epoch 3 (needs 3 or more epochs), SWALR at 2e-5.",
+      config: swa,
+    },
+    {
+      name: "Frequent evaluation",
+      description: "Evaluate (and keep the best checkpoint) every 40 optimizer steps instead of once per epoch.",
+      config: frequentEval,
+    },
+  ];
+}

@@ -1,0 +1,130 @@
+// The desktop app's main process: opens the app core (store, run queue, handlers) on the same
+// data folder as the CLI, shows the renderer from app://renderer/ in a locked-down window, and
+// connects the two through one IPC channel plus server events. Built by scripts/build-main.mjs
+// into dist/main/ (main.js, preload.cjs, worker.js).
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { app, BrowserWindow, dialog, Menu, screen, session } from "electron";
+
+import { type Core, openCore } from "../core/service/index.ts";
+import { defaultDataDir } from "../core/store/index.ts";
+import { registerSchemePrivileges, rendererIndexExists, serveRenderer } from "./app-protocol.ts";
+import { CHANNELS } from "./bridge.ts";
+import { registerIpc } from "./ipc.ts";
+import { buildMenu } from "./menu.ts";
+import { APP_ORIGIN, hardenContents, hardenSession } from "./security.ts";
+import { utilityTransport } from "./utility-transport.ts";
+import {
+  loadWindowState,
+  saveWindowState,
+  visiblePosition,
+  type WindowState,
+  windowStateFile,
+} from "./window-state.ts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const rendererDir = join(here, "../../renderer/dist");
+const stateFile = () => windowStateFile(app.getPath("userData"));
+
+let core: Core | undefined;
+let win: BrowserWindow | null = null;
+let state: WindowState;
+
+registerSchemePrivileges();
+app.on("web-contents-created", (_event, contents) => hardenContents(contents));
+
+// One instance per user: two would share one store and one GPU queue.
+if (!app.requestSingleInstanceLock()) app.quit();
+app.on("second-instance", () => {
+  if (win?.isMinimized()) win.restore();
+  win?.focus();
+});
+
+function createWindow(): BrowserWindow {
+  const window = new BrowserWindow({
+    width: state.width,
+    height: state.height,
+    ...visiblePosition(
+      state,
+      screen.getAllDisplays().map((d) => d.workArea),
+    ),
+    minWidth: 900,
+    minHeight: 600,
+    title: "Finetune Studio",
+    show: false,
+    webPreferences: {
+      preload: join(here, "preload.cjs"),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+      webviewTag: false,
+      spellcheck: false,
+    },
+  });
+  if (state.maximized) window.maximize();
+  window.once("ready-to-show", () => window.show());
+  window.on("close", () => {
+    const bounds = window.getNormalBounds();
+    state = { ...state, ...bounds, maximized: window.isMaximized() };
+    saveWindowState(stateFile(), state);
+  });
+  window.on("closed", () => {
+    win = null;
+  });
+  void window.loadURL(`${APP_ORIGIN}/index.html#view=${encodeURIComponent(state.view)}`);
+  return window;
+}
+
+async function start(): Promise<void> {
+  if (!rendererIndexExists(rendererDir)) {
+    throw new Error(`The user interface is not built (${rendererDir}). Run \`npm run build:renderer\`.`);
+  }
+  state = loadWindowState(stateFile());
+  hardenSession(session.defaultSession);
+  serveRenderer(rendererDir);
+  // The worker transport is swapped here: training runs in Electron utility processes
+  // (dist/main/worker.js) instead of the forked Node children the CLI and server use.
+  core = await openCore(defaultDataDir(), { transport: utilityTransport(join(here, "worker.js")) });
+  await core.runs.startQueued();
+  core.events.subscribe((event) => win?.webContents.send(CHANNELS.event, event));
+  registerIpc(
+    core.handlers,
+    () => win,
+    (view) => {
+      state = { ...state, view };
+      saveWindowState(stateFile(), state);
+    },
+  );
+  Menu.setApplicationMenu(buildMenu(() => win));
+  win = createWindow();
+}
+
+app.whenReady().then(start).catch(fail);
+
+function fail(err: unknown): void {
+  dialog.showErrorBox("Finetune Studio cannot start", err instanceof Error ? err.message : String(err));
+  app.exit(1);
+}
+
+app.on("activate", () => {
+  if (core && BrowserWindow.getAllWindows().length === 0) win = createWindow();
+});
+
+app.on("window-all-closed", () => {
+  if (process.platform !== "darwin") app.quit();
+});
+
+// Stop the run in progress and close the store before exiting; the run becomes resumable.
+let closed = false;
+app.on("before-quit", (event) => {
+  if (closed || !core) return;
+  event.preventDefault();
+  core
+    .close()
+    .catch(() => {})
+    .finally(() => {
+      closed = true;
+      app.quit();
+    });
+});

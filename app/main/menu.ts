@@ -1,0 +1,46 @@
+// The native menu: open a dataset, switch views (Ctrl/Cmd+1…6), reload, developer tools in
+// development only, quit. Commands reach the page as "ftune:menu" messages.
+import { app, type BrowserWindow, Menu, type MenuItemConstructorOptions } from "electron";
+
+import { VIEWS } from "../../renderer/src/lib/views.ts";
+import { CHANNELS, type MenuCommand } from "./bridge.ts";
+
+export function buildMenu(window: () => BrowserWindow | null): Menu {
+  const send = (command: MenuCommand) => window()?.webContents.send(CHANNELS.menu, command);
+  const isMac = process.platform === "darwin";
+  const template: MenuItemConstructorOptions[] = [
+    ...(isMac ? [{ role: "appMenu" as const }] : []),
+    {
+      label: "&File",
+      submenu: [
+        { label: "Open Dataset…", accelerator: "CmdOrCtrl+O", click: () => send("open-dataset") },
+        { type: "separator" },
+        isMac ? { role: "close" } : { role: "quit", accelerator: "CmdOrCtrl+Q" },
+      ],
+    },
+    { role: "editMenu" },
+    {
+      label: "&View",
+      submenu: [
+        ...VIEWS.map(
+          (v, i): MenuItemConstructorOptions => ({
+            label: v.label,
+            accelerator: `CmdOrCtrl+${i + 1}`,
+            click: () => send(`view:${v.id}`),
+          }),
+        ),
+        { type: "separator" },
+        { role: "reload" },
+        ...(app.isPackaged ? [] : [{ role: "toggleDevTools" as const }]),
+        { type: "separator" },
+        { role: "resetZoom" },
+        { role: "zoomIn" },
+        { role: "zoomOut" },
+        { type: "separator" },
+        { role: "togglefullscreen" },
+      ],
+    },
+    { role: "windowMenu" },
+  ];
+  return Menu.buildFromTemplate(template);
+}

@@ -1,0 +1,130 @@
+// `ftune serve`: the API over HTTP (+ WebSocket events) for the browser UI. Binds 127.0.0.1
+// unless told otherwise; every /api request needs the token printed at start.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { WebSocketServer } from "ws";
+
+import { dispatch, type Handlers, toApiError } from "../core/api/dispatch.ts";
+import { DEFAULT_MAX_FILE_BYTES } from "../core/datasets/table.ts";
+import type { EventHub } from "../core/events.ts";
+import { bearer, newToken, tokenMatches } from "./auth.ts";
+import { baseHeaders, HttpError, readJson, sendJson } from "./http-util.ts";
+import { serveStatic } from "./static.ts";
+import { receiveUpload } from "./upload.ts";
+
+export const DEFAULT_RENDERER_DIR = fileURLToPath(new URL("../../renderer/dist", import.meta.url));
+
+export interface ServerOptions {
+  handlers: Handlers;
+  events: EventHub;
+  dataDir: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  token?: string;
+  rendererDir?: string;
+  maxJsonBytes?: number;
+  maxUploadBytes?: number;
+}
+
+export interface RunningServer {
+  host: string;
+  port: number;
+  token: string;
+  /** The address to open, token included (in the fragment, so it never reaches a log). */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A slow client whose socket buffers this much is dropped (it reloads and catches up). */
+const MAX_SOCKET_BUFFER = 16 * 1024 * 1024;
+
+export async function startServer(o: ServerOptions): Promise<RunningServer> {
+  const host = o.host ?? "127.0.0.1";
+  const token = o.token ?? newToken();
+  const rendererDir = o.rendererDir ?? DEFAULT_RENDERER_DIR;
+  const maxJson = o.maxJsonBytes ?? 1024 * 1024;
+  const maxUpload = o.maxUploadBytes ?? DEFAULT_MAX_FILE_BYTES;
+
+  async function api(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (!tokenMatches(bearer(req), token)) {
+      sendJson(res, 401, { error: "Missing or wrong token: open the URL that `ftune serve` printed." });
+      return;
+    }
+    const rpc = /^\/api\/rpc\/([^/]+)$/.exec(url.pathname);
+    if (rpc && req.method === "POST") {
+      const input = await readJson(req, maxJson);
+      try {
+        sendJson(res, 200, await dispatch(o.handlers, decodeURIComponent(rpc[1] as string), input));
+      } catch (err) {
+        const e = toApiError(err);
+        sendJson(res, e.status, e.body);
+      }
+      return;
+    }
+    if (url.pathname === "/api/upload" && req.method === "POST") {
+      const name = url.searchParams.get("name");
+      if (!name) throw new HttpError(400, "Give the file name: /api/upload?name=<file name>");
+      sendJson(res, 200, { path: await receiveUpload(req, o.dataDir, name, maxUpload) });
+      return;
+    }
+    sendJson(res, 404, { error: `No such endpoint: ${req.method} ${url.pathname}` });
+  }
+
+  const server = createServer((req, res) => {
+    baseHeaders(res);
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (!url.pathname.startsWith("/api/")) {
+      serveStatic(rendererDir, req, res, url.pathname);
+      return;
+    }
+    api(req, res, url).catch((err: unknown) => {
+      const status = err instanceof HttpError ? err.status : 500;
+      if (!res.headersSent) sendJson(res, status, { error: (err as Error).message });
+      else res.destroy();
+      // Stop reading a body we refused (e.g. over the limit).
+      if (status === 413) req.destroy();
+    });
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  server.on("upgrade", (req, socket, head) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (url.pathname !== "/api/events" || !tokenMatches(url.searchParams.get("token"), token)) {
+      socket.end("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const unsubscribe = o.events.subscribe((event) => {
+        if (ws.bufferedAmount > MAX_SOCKET_BUFFER) ws.terminate();
+        else ws.send(JSON.stringify(event));
+      });
+      ws.on("close", unsubscribe);
+      ws.on("error", unsubscribe);
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shown = host.includes(":") ? `[${host}]` : host;
+  let closing: Promise<void> | undefined;
+  return {
+    host,
+    port,
+    token,
+    url: `http://${shown}:${port}/#token=${token}`,
+    close: () => {
+      closing ??= new Promise<void>((resolve) => {
+        for (const ws of wss.clients) ws.terminate();
+        wss.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}

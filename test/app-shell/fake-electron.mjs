@@ -1,0 +1,130 @@
+// A stand-in for the "electron" module, enough to run the bundled main process under plain
+// Node (the Electron binary cannot be downloaded where the tests run). It records what the main
+// process asks of Electron in globalThis.__electron so a driver can inspect and poke it.
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const rec = {
+  listeners: {},
+  windows: [],
+  handlers: {},
+  ipcListeners: {},
+  protocols: {},
+  privileged: [],
+  menu: null,
+  headersHook: null,
+  permissionHook: null,
+  errors: [],
+  quit: 0,
+  userData: process.env.FAKE_ELECTRON_USER_DATA ?? "/tmp",
+};
+globalThis.__electron = rec;
+
+export const app = {
+  isPackaged: false,
+  requestSingleInstanceLock: () => true,
+  on(event, listener) {
+    rec.listeners[event] ??= [];
+    rec.listeners[event].push(listener);
+    return app;
+  },
+  whenReady: () => Promise.resolve(),
+  getPath: (name) => (name === "userData" ? rec.userData : "/tmp"),
+  quit() {
+    rec.quit++;
+  },
+  exit(code) {
+    rec.exitCode = code;
+  },
+};
+
+export class BrowserWindow {
+  static getAllWindows = () => rec.windows;
+
+  constructor(options) {
+    this.options = options;
+    this.sent = [];
+    this.events = {};
+    this.webContents = { send: (channel, value) => this.sent.push([channel, value]) };
+    rec.windows.push(this);
+  }
+
+  loadURL(url) {
+    this.url = url;
+    return Promise.resolve();
+  }
+
+  once(event, listener) {
+    this.events[event] = listener;
+  }
+
+  on(event, listener) {
+    this.events[event] = listener;
+  }
+
+  maximize() {}
+  show() {}
+  focus() {}
+  restore() {}
+  isMinimized = () => false;
+  isMaximized = () => false;
+  getNormalBounds = () => ({ x: 40, y: 30, width: 1111, height: 777 });
+}
+
+export const screen = { getAllDisplays: () => [{ workArea: { x: 0, y: 0, width: 1920, height: 1080 } }] };
+
+export const session = {
+  defaultSession: {
+    webRequest: {
+      onHeadersReceived(hook) {
+        rec.headersHook = hook;
+      },
+    },
+    setPermissionRequestHandler(hook) {
+      rec.permissionHook = hook;
+    },
+  },
+};
+
+export const dialog = {
+  showErrorBox(title, message) {
+    rec.errors.push(`${title}: ${message}`);
+  },
+  showOpenDialog: async () => ({ canceled: true, filePaths: [] }),
+};
+
+export const Menu = {
+  buildFromTemplate: (template) => ({ template }),
+  setApplicationMenu(menu) {
+    rec.menu = menu;
+  },
+};
+
+export const ipcMain = {
+  handle(channel, handler) {
+    rec.handlers[channel] = handler;
+  },
+  on(channel, listener) {
+    rec.ipcListeners[channel] = listener;
+  },
+};
+
+export const protocol = {
+  registerSchemesAsPrivileged(schemes) {
+    rec.privileged.push(...schemes);
+  },
+  handle(scheme, handler) {
+    rec.protocols[scheme] = handler;
+  },
+};
+
+// Electron's net.fetch reads file: URLs; Node's fetch does not.
+export const net = {
+  fetch: async (url) => new Response(readFileSync(fileURLToPath(url))),
+};
+
+export const utilityProcess = {
+  fork() {
+    throw new Error("the fake Electron starts no utility process");
+  },
+};

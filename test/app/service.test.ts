@@ -1,0 +1,292 @@
+// The app core behind the API: datasets → experiments → runs (one worker per fold) with
+// metrics and checkpoints in the store; cancel; the results table; export to a folder that
+// transformers loads; presets and the LR preview through the engine; input validation.
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+
+import { ApiError } from "../../app/core/api/errors.ts";
+import { mergeConfig } from "../../app/core/experiments/ablation.ts";
+import { normalizeConfig } from "../../app/core/experiments/config-file.ts";
+import { requestCancel, runDir } from "../../app/core/runs/control.ts";
+import type { Core } from "../../app/core/service/index.ts";
+import { presets } from "../../app/core/service/presets.ts";
+import type { Dataset } from "../../app/core/store/types.ts";
+import type { Summary } from "../../app/engine/training.ts";
+import { native } from "../../app/native/addon.ts";
+import { maxAbsDiff, reference } from "../helpers/python.ts";
+import { api, scratchHome, testCore, tinyConfig, tinyDataset, tinyModel, tinyRows } from "./helpers.ts";
+
+const home = scratchHome("service");
+let core: Core;
+let dataset: Dataset;
+before(async () => {
+  core = await testCore(home.dir);
+  dataset = await tinyDataset(core, 24);
+});
+after(async () => {
+  await core.close();
+  home.cleanup();
+});
+
+const rejectsWith = (p: Promise<unknown>, status: number, message: RegExp) =>
+  assert.rejects(p, (e: unknown) => e instanceof ApiError && e.status === status && message.test(e.message));
+
+describe("datasets and models", () => {
+  test("import measures token lengths with the chosen model's tokenizer", async () => {
+    assert.equal(dataset.rowCount, 24);
+    const tokens = dataset.stats?.tokens;
+    assert.ok(tokens, "token stats");
+    const lengths = native.SequenceModel.load(tinyModel(), { device: "cpu" })
+      .tokenize(tinyRows(24).map((r) => r.text))
+      .map((ids) => ids.length);
+    assert.equal(tokens.max, Math.max(...lengths));
+    assert.equal(tokens.maxLength, 32);
+    const models = await api(core, "listModels", {});
+    const tiny = models.find((m) => m.name === "tiny");
+    assert.deepEqual([tiny?.modelType, tiny?.layers, tiny?.hiddenSize], ["bert", 3, 32]);
+    assert.ok((tiny?.parameters ?? 0) > 1000);
+    const page = await api(core, "datasetRows", { id: dataset.id, offset: 20, limit: 10 });
+    assert.equal(page.total, 24);
+    assert.deepEqual(
+      page.rows.map((r) => r.id),
+      ["r20", "r21", "r22", "r23"],
+    );
+  });
+
+  test("inputs are validated once, with the field named; unknown ids are 404", async () => {
+    await assert.rejects(
+      api(core, "importDataset", { path: "x.csv", mapping: { text: "text" }, task: "regression" } as never),
+      (e: unknown) => e instanceof ApiError && e.status === 400 && e.details.issues?.[0]?.path === "mapping.label",
+    );
+    await rejectsWith(api(core, "nope" as never, {} as never), 404, /Unknown method "nope"/);
+    await rejectsWith(api(core, "getDataset", { id: 999 }), 404, /Dataset 999 does not exist/);
+    await rejectsWith(api(core, "addModel", { path: home.dir }), 400, /not a Hugging Face model folder/);
+    const bad = await api(core, "importDataset", {
+      path: join(home.dir, "tiny-24.csv"),
+      mapping: { text: "text", label: "missing" },
+      task: "regression",
+    }).catch((e: unknown) => e);
+    assert.ok(
+      bad instanceof ApiError && bad.status === 400 && /label column "missing" is not in the file/.test(bad.message),
+    );
+    assert.ok(bad.details.problems?.length);
+  });
+});
+
+describe("presets and the LR preview", () => {
+  test("every preset, over Basic, is a valid config the engine plans on a 3-layer model", () => {
+    const list = presets(3);
+    const basic = list[0]?.config as Record<string, unknown>;
+    assert.deepEqual(
+      list.map((p) => p.name),
+      ["Basic", "Article: all techniques", "LLRD", "Grouped LLRD", "Warm-up", "Re-init", "SWA", "Frequent evaluation"],
+    );
+    for (const p of list) {
+      const base = mergeConfig(tinyConfig({ data: { train: "x.csv", text: "t", label: "y", max_length: 32 } }), basic);
+      const config = normalizeConfig(mergeConfig(base, p.config), "/");
+      const plan = native.LrSchedule.create(JSON.stringify(config), 10, 1);
+      assert.ok(plan.totalSteps === 30, p.name);
+    }
+    const grouped = list.find((p) => p.name === "Grouped LLRD")?.config as { llrd: { groups: { layers: string }[] } };
+    assert.deepEqual(
+      grouped.llrd.groups.map((g) => g.layers),
+      ["0-0", "1-1", "2-2"],
+    );
+  });
+
+  test("previewSchedule fills the data from the dataset and reports engine errors as 400 naming the field", async () => {
+    const preview = await api(core, "previewSchedule", {
+      config: tinyConfig({ schedule: { name: "linear", warmup_steps: 2 } }),
+      datasetId: dataset.id,
+    });
+    // 24 rows, 2 folds → 12 training rows, batch 4 → 3 steps per epoch, 2 epochs.
+    assert.equal(preview.stepsPerEpoch, 3);
+    assert.equal(preview.totalSteps, 6);
+    assert.equal(preview.warmupSteps, 2);
+    assert.equal(preview.curves.length, preview.groups.length);
+    assert.ok(preview.curves.every((c) => c.length === 6));
+    assert.equal(preview.curves[0]?.[0], 0);
+    await rejectsWith(
+      api(core, "previewSchedule", { config: tinyConfig({ schedule: { name: "cosin" } }), datasetId: dataset.id }),
+      400,
+      /schedule\.name/,
+    );
+    await rejectsWith(
+      api(core, "previewSchedule", { config: tinyConfig({ reinit: { top_layers: 5 } }), datasetId: dataset.id }),
+      400,
+      /reinit\.top_layers is 5 but the model has only 3/,
+    );
+    await rejectsWith(api(core, "previewSchedule", { config: tinyConfig() }), 400, /Give datasetId or stepsPerEpoch/);
+  });
+});
+
+describe("experiments and runs", () => {
+  let summaries: Summary[] = [];
+  let experimentId = 0;
+  let runIds: number[] = [];
+
+  test("startRuns trains one worker per fold; metrics, plan and checkpoints land in the store", async () => {
+    const config = tinyConfig({
+      swa: { start_epoch: 2, lr: 5e-4, anneal_steps: 1 },
+      eval: { every_steps: 2 },
+    });
+    const experiment = await api(core, "createExperiment", { name: "swa", datasetId: dataset.id, config });
+    experimentId = experiment.id;
+    assert.equal(experiment.datasetId, dataset.id);
+    const statuses: string[] = [];
+    const stop = core.events.subscribe((e) => {
+      if (e.type === "run-status") statuses.push(`${e.run.id}:${e.run.status}`);
+    });
+    const runs = await api(core, "startRuns", { experimentId });
+    assert.deepEqual(
+      runs.map((r) => [r.fold, r.status]),
+      [
+        [0, "queued"],
+        [1, "queued"],
+      ],
+    );
+    runIds = runs.map((r) => r.id);
+    const ended = await Promise.all(runIds.map((id) => core.runs.waitFor(id)));
+    stop();
+    assert.deepEqual(
+      ended.map((r) => r.status),
+      ["completed", "completed"],
+      ended.map((r) => r.error).join("; "),
+    );
+    assert.deepEqual(statuses, [
+      `${runIds[0]}:queued`,
+      `${runIds[1]}:queued`,
+      `${runIds[0]}:running`,
+      `${runIds[0]}:completed`,
+      `${runIds[1]}:running`,
+      `${runIds[1]}:completed`,
+    ]);
+    summaries = ended.map((r) => r.summary as Summary);
+
+    const detail = await api(core, "getRun", { id: runIds[1] as number });
+    assert.equal(detail.experimentName, "swa");
+    assert.equal(detail.totalSteps, 6);
+    assert.equal(detail.stepsDone, 6);
+    assert.ok(detail.groups.includes("head"));
+    assert.deepEqual(detail.checkpoints.map((c) => c.kind).sort(), ["best", "final"]);
+    for (const c of detail.checkpoints) assert.ok(existsSync(join(c.path, "model.safetensors")), c.path);
+    assert.ok(detail.checkpoints.every((c) => c.path.startsWith(join(home.dir, "runs", String(runIds[1])))));
+
+    const points = await api(core, "runMetrics", { id: runIds[1] as number });
+    const names = (split: string) => new Set(points.filter((p) => p.split === split).map((p) => p.name));
+    assert.ok(names("train").has("loss") && names("train").has("grad_norm") && names("train").has("lr/head"));
+    assert.ok(names("valid").has("rmse") && names("valid").has("pearson"));
+    assert.ok(names("valid_swa").has("rmse"), "SWA evaluations after SWA starts");
+    assert.deepEqual(
+      points.filter((p) => p.split === "train" && p.name === "loss").map((p) => p.step),
+      [1, 2, 3, 4, 5, 6],
+    );
+    const evalSteps = points.filter((p) => p.split === "valid" && p.name === "rmse").map((p) => p.step);
+    assert.deepEqual(evalSteps, [2, 3, 4, 6]);
+    const later = await api(core, "runMetrics", { id: runIds[1] as number, afterStep: 4 });
+    assert.ok(later.length > 0 && later.every((p) => p.step > 4));
+  });
+
+  test("compare: mean ± std of each fold's best metric, with the techniques", async () => {
+    const basic = await api(core, "createExperiment", {
+      name: "basic, no runs",
+      datasetId: dataset.id,
+      config: tinyConfig(),
+    });
+    const rows = await api(core, "compare", { experimentIds: [experimentId, basic.id] });
+    const best = summaries.map((s) => s.folds[0]?.best_metric as number);
+    const [b0 = Number.NaN, b1 = Number.NaN] = best;
+    const mean = (b0 + b1) / 2;
+    assert.equal(rows[0]?.metric, "rmse");
+    assert.deepEqual(
+      rows[0]?.folds,
+      best.map((value, fold) => ({ fold, value })),
+    );
+    assert.ok(Math.abs((rows[0]?.mean ?? 0) - mean) < 1e-12);
+    assert.ok(Math.abs((rows[0]?.std ?? 0) - Math.abs(b0 - b1) / Math.SQRT2) < 1e-12);
+    assert.ok(rows[0]?.techniques.some((t) => t.startsWith("SWA")));
+    assert.deepEqual(rows[1], {
+      experimentId: basic.id,
+      name: "basic, no runs",
+      techniques: ["basic fine-tuning"],
+      metric: "rmse",
+      folds: [],
+      mean: null,
+      std: null,
+    });
+  });
+
+  test("exportRun writes a folder transformers loads, predicting what the engine predicts", async () => {
+    const out = join(home.dir, "exported");
+    const result = await api(core, "exportRun", { id: runIds[0] as number, kind: "best", outDir: out });
+    assert.equal(result.path, out);
+    assert.equal(
+      result.python,
+      `from transformers import AutoModelForSequenceClassification, AutoTokenizer\nmodel = AutoModelForSequenceClassification.from_pretrained("${out}"); tokenizer = AutoTokenizer.from_pretrained("${out}")`,
+    );
+    const probe = tinyRows(5).map((r) => r.text);
+    const [theirs] = reference<{ logits: number[][] }[]>("forward", [], [{ dir: out, texts: probe, max_length: 32 }]);
+    const ours = native.SequenceModel.load(out, { device: "cpu", maxLength: 32 }).predict(probe);
+    assert.ok(maxAbsDiff(ours, theirs?.logits) < 1e-4, `differ by ${maxAbsDiff(ours, theirs?.logits)}`);
+    await rejectsWith(api(core, "exportRun", { id: runIds[0] as number, kind: "best", outDir: out }), 400, /not empty/);
+  });
+
+  test("cancel: a queued run at once, a running one within a step", async () => {
+    const long = tinyConfig({ train: { epochs: 200, batch_size: 2, device: "cpu" } });
+    const experiment = await api(core, "createExperiment", { name: "long", datasetId: dataset.id, config: long });
+    let steps = 0;
+    const started = new Promise<void>((resolve) => {
+      const stop = core.runs.onTrainEvent((_id, e) => {
+        if (e.kind === "step" && ++steps === 1) {
+          stop();
+          resolve();
+        }
+      });
+    });
+    const [first, second] = await api(core, "startRuns", { experimentId: experiment.id });
+    const queued = await api(core, "cancelRun", { id: second?.id as number });
+    assert.equal(queued.status, "cancelled");
+    await started;
+    const cancelled = await api(core, "cancelRun", { id: first?.id as number });
+    assert.equal(cancelled.status, "cancelled");
+    assert.equal(cancelled.error, null);
+    const detail = await api(core, "getRun", { id: first?.id as number });
+    assert.ok(detail.stepsDone < 50, `stopped after ${detail.stepsDone} steps`);
+    await rejectsWith(api(core, "cancelRun", { id: first?.id as number }), 400, /already ended \(cancelled\)/);
+    await rejectsWith(api(core, "resumeRun", { id: first?.id as number }), 400, /only interrupted runs can resume/);
+    assert.equal(core.runs.active, null);
+
+    // Another process (say `ftune runs cancel` next to a server) asks through the run's folder.
+    const [third] = await api(core, "startRuns", { experimentId: experiment.id, folds: [0] });
+    const id = third?.id as number;
+    const stop = core.runs.onTrainEvent((runId, e) => {
+      if (runId === id && e.kind === "step") {
+        stop();
+        requestCancel(runDir(home.dir, id));
+      }
+    });
+    const ended = await core.runs.waitFor(id);
+    assert.equal(ended.status, "cancelled");
+    assert.ok(!existsSync(join(runDir(home.dir, id), "cancel-requested")), "the request is cleared");
+  });
+
+  test("a deleted dataset leaves its experiments' results but no new runs", async () => {
+    const other = await tinyDataset(core, 12);
+    const experiment = await api(core, "createExperiment", {
+      name: "orphan",
+      datasetId: other.id,
+      config: tinyConfig(),
+    });
+    assert.deepEqual(await api(core, "deleteDataset", { id: other.id }), { deleted: true });
+    const after = await api(core, "getExperiment", { id: experiment.id });
+    assert.equal(after.datasetId, null);
+    await rejectsWith(api(core, "startRuns", { experimentId: experiment.id }), 400, /has no dataset/);
+    await rejectsWith(
+      api(core, "startRuns", { experimentId: experimentId, folds: [2] }),
+      400,
+      /folds: 2 not in this experiment/,
+    );
+  });
+});
