@@ -193,3 +193,22 @@ test("a run stopped mid-way resumes from its saved state and ends exactly as an 
   );
   assert.ok(!existsSync(join(out, "fold-1/state")), "the state is removed once the fold is done");
 });
+
+test("WeightAverage keeps torch's equal average of the weights it is given", () => {
+  const model = native.SequenceModel.load(fixtures()["bert-regression"] as string, { device: "cpu", maxLength: 32 });
+  const name = "bert.encoder.layer.2.attention.self.query.weight";
+  const average = new native.WeightAverage(model);
+  assert.equal(average.nAveraged, 0);
+  model.reinit(1);
+  const first = model.variable(name);
+  average.update(model); // the first update copies
+  model.reinit(1);
+  const second = model.variable(name);
+  average.update(model);
+  assert.equal(average.nAveraged, 2);
+  average.applyTo(model);
+  const averaged = model.variable(name);
+  averaged.forEach((v, i) => {
+    assert.ok(Math.abs(v - ((first[i] as number) + (second[i] as number)) / 2) < 1e-7, `element ${i}`);
+  });
+});
