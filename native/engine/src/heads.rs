@@ -65,9 +65,6 @@ pub struct Head {
     pub pooling: Pooling,
 }
 
-/// Prefixes of the head's variables, for LLRD (head LR) and re-init of the pooler.
-pub const HEAD_PREFIXES: [&str; 2] = ["classifier.", "head."];
-
 impl Head {
     pub fn new(
         root: &nn::Path,
