@@ -2,7 +2,7 @@
 // writes results.md, results.json and chart.svg, resuming where a previous run stopped.
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { resultsMarkdown, runAblation } from "../../core/experiments/ablation.ts";
+import { resultsMarkdown, runAblation, writeAblationPlan } from "../../core/experiments/ablation.ts";
 import { humanProgress } from "../progress.ts";
 
 export function registerAblate(program: Command): void {
@@ -11,23 +11,37 @@ export function registerAblate(program: Command): void {
     .description("run an ablation (a base config and named variants) and print the results table")
     .option("--out <dir>", "output folder; rerunning with the same folder resumes", "runs/ablation")
     .option("--json", "print JSON event lines")
-    .action(async (path: string, o: { out: string; json?: boolean }) => {
+    .option("--report", "run nothing: write the table and chart from the results already in --out")
+    .option("--plan <dir>", "write the ablation as a plan for the engine's ablate_plan binary instead of running it")
+    .action(async (path: string, o: { out: string; json?: boolean; plan?: string; report?: boolean }) => {
+      if (o.plan) {
+        const model = await writeAblationPlan(path, resolve(o.plan));
+        process.stderr.write(
+          `ftune: plan in ${resolve(o.plan)}/plan.json; put the model folder (${model}) there as model/\n`,
+        );
+        return;
+      }
       const out = resolve(o.out);
       let current = "";
       let reporter = humanProgress("rmse");
-      const results = await runAblation(path, out, (name, e) => {
-        if (o.json) {
-          process.stdout.write(`${JSON.stringify({ experiment: name, ...e })}\n`);
-          return;
-        }
-        if (name !== current) {
-          reporter.stop();
-          current = name;
-          reporter = humanProgress("rmse");
-          process.stderr.write(`\n== ${name}\n`);
-        }
-        reporter.event(e);
-      });
+      const results = await runAblation(
+        path,
+        out,
+        (name, e) => {
+          if (o.json) {
+            process.stdout.write(`${JSON.stringify({ experiment: name, ...e })}\n`);
+            return;
+          }
+          if (name !== current) {
+            reporter.stop();
+            current = name;
+            reporter = humanProgress("rmse");
+            process.stderr.write(`\n== ${name}\n`);
+          }
+          reporter.event(e);
+        },
+        { reportOnly: o.report },
+      );
       reporter.stop();
       process.stdout.write(`${resultsMarkdown(results)}\n`);
       process.stderr.write(`ftune: results in ${out}/results.md, results.json and chart.svg\n`);

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { parse } from "yaml";
 
 import { type Summary, startExperiment } from "../../engine/training.ts";
-import type { TrainEvent } from "../../native/addon.ts";
+import type { TrainEvent, TrainingData } from "../../native/addon.ts";
 import { barChartSvg } from "./chart-svg.ts";
 import { ConfigError, normalizeConfig } from "./config-file.ts";
 import type { ExperimentConfig } from "./config-types.ts";
@@ -88,15 +88,17 @@ export async function runAblation(
   path: string,
   outDir: string,
   onEvent: (name: string, e: TrainEvent) => void = () => {},
+  options: { reportOnly?: boolean } = {},
 ): Promise<AblationResult[]> {
   const { configs } = loadAblation(path);
   mkdirSync(outDir, { recursive: true });
   const resultsFile = join(outDir, "results.json");
   const done: AblationResult[] = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, "utf8")) : [];
   const first = configs[0]?.config as ExperimentConfig;
-  const { data } = await loadExperimentData(first);
+  let data: TrainingData | undefined;
   for (const { name, config } of configs) {
-    if (done.some((r) => r.name === name)) continue;
+    if (options.reportOnly || done.some((r) => r.name === name)) continue;
+    data ??= (await loadExperimentData(first)).data;
     const dir = join(outDir, name.replace(/[^\w.-]+/g, "_"));
     const record = metricsWriter(dir);
     const summary = await startExperiment(JSON.stringify(config), data, config.eval.save_best ? dir : null, (e) => {
@@ -106,7 +108,37 @@ export async function runAblation(
     done.push({ name, techniques: techniques(config), summary });
     writeResults(outDir, done);
   }
-  return configs.map(({ name }) => done.find((r) => r.name === name) as AblationResult);
+  // Also when nothing ran: results brought back from `ablate_plan` get their table and chart.
+  const results = configs.flatMap(({ name }) => done.filter((r) => r.name === name));
+  if (results.length === 0) throw new ConfigError(`${resultsFile} holds no results of this ablation`);
+  writeResults(outDir, results);
+  return results;
+}
+
+/** The file `ablate_plan` (an engine binary, for machines without Node) reads. */
+export const PLAN_FILE = "plan.json";
+
+/**
+ * Writes the ablation as a plan for `ablate_plan`: every normalized config, with the model
+ * as `model` (a folder beside the plan, which the caller fills) and the data inline.
+ * Returns the model folder the configs used.
+ */
+export async function writeAblationPlan(path: string, planDir: string): Promise<string> {
+  const { configs } = loadAblation(path);
+  const first = configs[0]?.config as ExperimentConfig;
+  for (const { name, config } of configs) {
+    if (config.model !== first.model || JSON.stringify(config.data) !== JSON.stringify(first.data))
+      throw new ConfigError(`${name}: a plan needs every experiment on the same model and data`);
+  }
+  const { data } = await loadExperimentData(first);
+  const experiments = configs.map(({ name, config }) => ({
+    name,
+    techniques: techniques(config),
+    config: { ...config, model: "model" },
+  }));
+  mkdirSync(planDir, { recursive: true });
+  writeFileSync(join(planDir, PLAN_FILE), JSON.stringify({ source_model: first.model, data, experiments }));
+  return first.model;
 }
 
 function writeResults(outDir: string, results: AblationResult[]): void {

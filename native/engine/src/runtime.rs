@@ -74,16 +74,35 @@ pub fn parse_device(name: &str) -> anyhow::Result<tch::Device> {
 }
 
 extern "C" {
-    fn ftune_autocast_use_bf16() -> i32;
+    fn ftune_autocast_enter_bf16() -> i32;
+    fn ftune_autocast_exit(was_enabled: i32);
+    fn ftune_autocast_is_enabled() -> i32;
+}
+
+/// Leaves the autocast region on drop, so a panic inside it (CUDA OOM) leaves the thread clean.
+struct AutocastRegion(i32);
+
+impl Drop for AutocastRegion {
+    fn drop(&mut self) {
+        // SAFETY: restores the thread-local state saved on entry; the shim catches exceptions.
+        unsafe { ftune_autocast_exit(self.0) }
+    }
 }
 
 /// Runs `f` under CUDA autocast in bf16 (weights stay fp32: the master copy AdamW updates).
-/// Autocast state is thread-local, so the dtype is set on the calling thread each time.
+/// Autocast state is thread-local; tensors on the CPU are not affected.
 pub fn autocast_bf16<T>(f: impl FnOnce() -> T) -> T {
-    // SAFETY: the shim only sets a thread-local dtype and catches C++ exceptions.
-    let failed = unsafe { ftune_autocast_use_bf16() } != 0;
-    assert!(!failed, "libtorch refused bf16 autocast");
-    tch::autocast(true, f)
+    // SAFETY: the shim only touches thread-local autocast state and catches C++ exceptions.
+    let was_enabled = unsafe { ftune_autocast_enter_bf16() };
+    assert!(was_enabled >= 0, "libtorch refused bf16 autocast");
+    let _region = AutocastRegion(was_enabled);
+    f()
+}
+
+/// Whether CUDA autocast is on for the calling thread.
+pub fn cuda_autocast_enabled() -> bool {
+    // SAFETY: reads thread-local state.
+    unsafe { ftune_autocast_is_enabled() == 1 }
 }
 
 #[cfg(test)]
@@ -96,5 +115,17 @@ mod tests {
         assert!(info.torch_version.starts_with("2.11.0"), "got {info:?}");
         assert!(info.threads >= 1);
         assert_eq!(info.cuda_available, info.cuda_device_count > 0);
+    }
+
+    #[test]
+    fn autocast_regions_nest_and_restore_even_on_panic() {
+        assert!(!cuda_autocast_enabled());
+        let inner =
+            autocast_bf16(|| autocast_bf16(cuda_autocast_enabled) && cuda_autocast_enabled());
+        assert!(inner);
+        assert!(!cuda_autocast_enabled());
+        let panicked = std::panic::catch_unwind(|| autocast_bf16(|| panic!("out of memory")));
+        assert!(panicked.is_err());
+        assert!(!cuda_autocast_enabled(), "a panic left autocast on");
     }
 }

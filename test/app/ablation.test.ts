@@ -1,0 +1,101 @@
+// `ftune ablate`: every experiment over the same folds, the results table and chart, resuming
+// without retraining; and the plan path for machines without Node (the engine's ablate_plan
+// binary), which must give the very results the app gives.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+
+import { type AblationResult, runAblation, writeAblationPlan } from "../../app/core/experiments/ablation.ts";
+import { scratchHome, tinyConfig, tinyModel, writeTinyCsv } from "./helpers.ts";
+
+const root = join(import.meta.dirname, "../..");
+const home = scratchHome("ablation");
+after(() => home.cleanup());
+
+let spec: string;
+let appResults: AblationResult[];
+before(() => {
+  const csv = writeTinyCsv(home.dir, 24);
+  const base = tinyConfig({
+    data: { train: csv, text: "text", label: "target", max_length: 32 },
+    train: { epochs: 2, batch_size: 4, device: "cpu", seed: 11 },
+  });
+  spec = join(home.dir, "ablation.yaml");
+  // JSON is YAML.
+  writeFileSync(
+    spec,
+    JSON.stringify({
+      base,
+      experiments: [
+        { name: "basic" },
+        { name: "+ SWA", set: { swa: { start_epoch: 2, lr: 1e-4 }, eval: { every_steps: 1 } } },
+      ],
+    }),
+  );
+});
+
+describe("ftune ablate", () => {
+  test("runs every experiment over the same folds, writes the table and chart, and a rerun trains nothing", async () => {
+    const out = join(home.dir, "app");
+    const seen = new Set<string>();
+    appResults = await runAblation(spec, out, (name) => seen.add(name));
+    assert.deepEqual([...seen], ["basic", "+ SWA"]);
+    assert.deepEqual(
+      appResults.map((r) => [r.name, r.summary.folds.map((f) => f.fold)]),
+      [
+        ["basic", [0, 1]],
+        ["+ SWA", [0, 1]],
+      ],
+    );
+    assert.deepEqual(appResults[1]?.techniques, ["SWA (lr 0.0001)", "eval every 1 steps"]);
+    const table = readFileSync(join(out, "results.md"), "utf8");
+    assert.match(table, /^\| basic \| basic fine-tuning \| \d\.\d{4} ± \d\.\d{4} \|/m);
+    assert.match(table, /^\| \+ SWA \|/m);
+    assert.match(readFileSync(join(out, "chart.svg"), "utf8"), /<svg[^>]*>[\s\S]*\+ SWA/);
+
+    let events = 0;
+    const again = await runAblation(spec, out, () => events++);
+    assert.equal(events, 0, "a finished ablation retrained");
+    assert.deepEqual(again, appResults);
+  });
+
+  test("a plan run by the engine's ablate_plan binary gives the app's results, and --report tables them", async () => {
+    const plan = join(home.dir, "plan");
+    assert.equal(await writeAblationPlan(spec, plan), tinyModel());
+    const written = JSON.parse(readFileSync(join(plan, "plan.json"), "utf8"));
+    assert.equal(written.data.texts.length, 24);
+    assert.deepEqual(
+      written.experiments.map((e: { name: string; config: { model: string } }) => [e.name, e.config.model]),
+      [
+        ["basic", "model"],
+        ["+ SWA", "model"],
+      ],
+    );
+    symlinkSync(tinyModel(), join(plan, "model"));
+
+    const build = spawnSync(
+      "node",
+      ["scripts/cargo.mjs", "build", "--release", "-p", "ftune-engine", "--example", "ablate_plan"],
+      { cwd: root, encoding: "utf8" },
+    );
+    assert.equal(build.status, 0, build.stderr);
+    const { cargoTargetDir } = await import("../../scripts/env.mjs");
+    const out = join(home.dir, "plan-out");
+    const run = spawnSync(join(cargoTargetDir(), "release/examples/ablate_plan"), [plan, out], { encoding: "utf8" });
+    assert.equal(run.status, 0, run.stderr);
+    const planResults: AblationResult[] = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
+    const metrics = (rs: AblationResult[]) => rs.map((r) => r.summary.folds.map((f) => f.best_metric));
+    assert.equal(metrics(planResults).flat().length, 4);
+    metrics(planResults)
+      .flat()
+      .forEach((m, i) => {
+        assert.ok(Math.abs(m - (metrics(appResults).flat()[i] as number)) < 1e-6, `fold result ${i}: ${m}`);
+      });
+
+    await runAblation(spec, out, () => assert.fail("--report trained"), { reportOnly: true });
+    assert.ok(existsSync(join(out, "chart.svg")));
+    assert.match(readFileSync(join(out, "results.md"), "utf8"), /^\| \+ SWA \|/m);
+  });
+});
