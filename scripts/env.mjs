@@ -2,7 +2,16 @@
 // Shared by setup.mjs (which creates them) and test.mjs / the CLI (which use them).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, realpathSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -62,8 +71,31 @@ export function cargoTargetDir() {
   return process.env.CARGO_TARGET_DIR || join(cacheDir, `cargo-target-torch${TORCH_VERSION}`);
 }
 
+/**
+ * The cargo target folder is shared by every checkout of this user (tch takes ~10 min to
+ * build), and cargo's fingerprints are relative to the workspace: after another checkout built
+ * there, this checkout's sources would look older than the artifacts and be taken as built.
+ * When the last checkout to build differs, mark this one's native sources as just changed.
+ */
+function claimCargoTarget() {
+  const dir = cargoTargetDir();
+  const marker = join(dir, ".ftune-checkout");
+  if (existsSync(marker) && readFileSync(marker, "utf8") === root) return;
+  const now = new Date();
+  const touch = (path) => {
+    if (!existsSync(path)) return;
+    if (statSync(path).isDirectory()) {
+      for (const name of readdirSync(path)) if (name !== "target" && name !== "node_modules") touch(join(path, name));
+    } else if (/\.(rs|toml|cpp|h)$/.test(path)) utimesSync(path, now, now);
+  };
+  touch(join(root, "native"));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(marker, root);
+}
+
 /** Environment for cargo / napi: which libtorch to link and where to build. */
 export function nativeBuildEnv() {
+  claimCargoTarget();
   return {
     ...process.env,
     LIBTORCH: libtorchDir(),

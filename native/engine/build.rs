@@ -13,16 +13,17 @@ fn main() {
     // Dependents (the addon) get the same dir through DEP_FTUNE_ENGINE_LIBTORCH_LIB.
     println!("cargo:libtorch_lib={lib}");
 
-    // The small C++ shim for bf16 autocast (see cpp/autocast.cpp).
+    // Small C++ shims for what tch does not bind: bf16 autocast and the foreach updates.
     let include = std::path::Path::new(&lib).join("../include");
-    println!("cargo:rerun-if-changed=cpp/autocast.cpp");
+    println!("cargo:rerun-if-changed=cpp");
     cc::Build::new()
         .cpp(true)
         .file("cpp/autocast.cpp")
+        .file("cpp/foreach.cpp")
         .include(&include)
         .include(include.join("torch/csrc/api/include"))
         .flag("-std=c++17")
         .define("_GLIBCXX_USE_CXX11_ABI", "1")
         .warnings(false)
-        .compile("ftune_autocast");
+        .compile("ftune_shims");
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod encoder;
 pub mod experiment;
 pub mod folds;
+pub mod foreach;
 pub mod groups;
 pub mod heads;
 pub mod hf_config;

@@ -7,6 +7,8 @@
 
 use tch::Tensor;
 
+use crate::foreach;
+
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AdamWConfig {
     pub beta1: f64,
@@ -61,9 +63,10 @@ impl AdamW {
         }
     }
 
+    /// torch's default `zero_grad(set_to_none=True)`.
     pub fn zero_grad(&mut self) {
-        for p in self.groups.iter_mut().flat_map(|g| g.params.iter_mut()) {
-            p.zero_grad();
+        for group in &self.groups {
+            foreach::grads_to_none(&group.params);
         }
     }
 
@@ -120,7 +123,9 @@ impl AdamW {
         Ok(())
     }
 
-    /// One update of every parameter that has a gradient (others are skipped, as in torch).
+    /// One update of every parameter that has a gradient (others are skipped, as in torch),
+    /// group by group with the multi-tensor kernels torch.optim.AdamW uses on CUDA; on the CPU
+    /// they run the same per-tensor operations as its single-tensor path.
     pub fn step(&mut self) {
         let AdamWConfig {
             beta1,
@@ -129,9 +134,12 @@ impl AdamW {
             bias_correction,
         } = self.config;
         tch::no_grad(|| {
-            for (group, states) in self.groups.iter_mut().zip(self.state.iter_mut()) {
-                let (lr, wd) = (group.lr, group.weight_decay);
-                for (param, state) in group.params.iter_mut().zip(states.iter_mut()) {
+            for (group, states) in self.groups.iter().zip(self.state.iter_mut()) {
+                let lr = group.lr;
+                let (mut params, mut grads, mut exp_avgs, mut exp_avg_sqs) =
+                    (vec![], vec![], vec![], vec![]);
+                let (mut step_sizes, mut bc2_sqrts) = (vec![], vec![]);
+                for (param, state) in group.params.iter().zip(states.iter_mut()) {
                     let grad = param.grad();
                     if !grad.defined() {
                         continue;
@@ -142,21 +150,32 @@ impl AdamW {
                         exp_avg_sq: param.zeros_like(),
                     });
                     s.step += 1;
-                    if wd != 0.0 {
-                        let _ = param.g_mul_scalar_(1.0 - lr * wd);
-                    }
-                    let _ = s.exp_avg.lerp_(&grad, 1.0 - beta1);
-                    let _ = s.exp_avg_sq.g_mul_scalar_(beta2);
-                    let _ = s.exp_avg_sq.addcmul_(&(&grad * (1.0 - beta2)), &grad);
-                    let (step_size, denom) = if bias_correction {
-                        let bc1 = 1.0 - beta1.powi(s.step as i32);
-                        let bc2 = 1.0 - beta2.powi(s.step as i32);
-                        (lr / bc1, s.exp_avg_sq.sqrt() / bc2.sqrt() + eps)
+                    // As torch: Python's float power of the step count.
+                    let t = s.step as f64;
+                    let (step_size, bc2_sqrt) = if bias_correction {
+                        (-(lr / (1.0 - beta1.powf(t))), (1.0 - beta2.powf(t)).sqrt())
                     } else {
-                        (lr, s.exp_avg_sq.sqrt() + eps)
+                        (-lr, 1.0)
                     };
-                    let _ = param.addcdiv_(&(&s.exp_avg * -step_size), &denom);
+                    params.push(param.shallow_clone());
+                    grads.push(grad);
+                    exp_avgs.push(s.exp_avg.shallow_clone());
+                    exp_avg_sqs.push(s.exp_avg_sq.shallow_clone());
+                    step_sizes.push(step_size);
+                    bc2_sqrts.push(bc2_sqrt);
                 }
+                if params.is_empty() {
+                    continue;
+                }
+                let tensors = foreach::AdamwTensors {
+                    params: &params,
+                    grads: &grads,
+                    exp_avgs: &exp_avgs,
+                    exp_avg_sqs: &exp_avg_sqs,
+                    step_sizes: &step_sizes,
+                    bc2_sqrts: &bc2_sqrts,
+                };
+                foreach::adamw(&tensors, lr, group.weight_decay, beta1, beta2, eps);
             }
         });
     }

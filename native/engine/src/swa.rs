@@ -3,6 +3,8 @@
 
 use tch::Tensor;
 
+use crate::foreach;
+
 pub struct AveragedModel {
     average: Vec<Tensor>,
     /// How many models have been averaged so far (torch's `n_averaged`).
@@ -19,9 +21,16 @@ impl AveragedModel {
         }
     }
 
-    /// `update_parameters`: avg ← avg + (p − avg)/(n + 1); the first update copies p.
+    /// `update_parameters`: avg ← avg + (p − avg)/(n + 1) on the CPU, lerp(avg, p, 1/(n + 1))
+    /// on CUDA (torch's two paths); the first update copies p.
     pub fn update(&mut self, params: &[Tensor]) {
+        let cuda = self.average.first().is_some_and(|t| t.device().is_cuda());
         tch::no_grad(|| {
+            if self.n_averaged > 0 && cuda {
+                // As AveragedModel on CUDA: one foreach lerp.
+                foreach::lerp(&self.average, params, 1.0 / (self.n_averaged + 1) as f64);
+                return;
+            }
             for (avg, p) in self.average.iter_mut().zip(params) {
                 if self.n_averaged == 0 {
                     avg.copy_(p);

@@ -13,6 +13,7 @@ use tch::{Device, Kind, Reduction, Tensor};
 use crate::checkpoint;
 use crate::config::{ExperimentConfig, Loss, Precision, Task};
 use crate::folds::{seeded, shuffle};
+use crate::foreach;
 use crate::groups::{build_groups, GroupSpec};
 use crate::model::{ModelOptions, SequenceModel};
 use crate::optim::{AdamW, AdamWConfig, ParamGroup};
@@ -361,7 +362,9 @@ pub fn train_fold(
             for (g, lr) in opt.groups.iter_mut().zip(&lrs) {
                 g.lr = *lr;
             }
-            let (mut loss_sum, mut rows) = (0.0, 0usize);
+            // Losses stay on the device until the whole step is queued: reading one is a sync,
+            // and on a GPU an early sync leaves it idle while the optimizer's launches follow.
+            let (mut losses, mut rows) = (vec![], 0usize);
             for batch_rows in window {
                 let examples: Vec<&Encoded> = batch_rows.iter().map(|&i| data.train[i]).collect();
                 let targets: Vec<f64> = batch_rows.iter().map(|&i| data.train_targets[i]).collect();
@@ -373,11 +376,19 @@ pub fn train_fold(
                 };
                 let loss = loss_of(config.loss(), &logits, &targets, device);
                 (&loss / window.len() as f64).backward();
-                let value = loss.double_value(&[]);
-                loss_sum += value * batch_rows.len() as f64;
+                losses.push((loss.detach(), batch_rows.len()));
                 rows += batch_rows.len();
             }
-            let loss = loss_sum / rows as f64;
+            let grad_norm = t.max_grad_norm.and_then(|max| clip_grad_norm(&params, max));
+            opt.step();
+            opt.zero_grad();
+            let loss = losses
+                .iter()
+                .map(|(l, n)| l.double_value(&[]) * *n as f64)
+                .sum::<f64>()
+                / rows as f64;
+            // A non-finite loss ends the run before anything of this step is averaged, evaluated
+            // or saved.
             if !loss.is_finite() {
                 bail!(
                     "the training loss became {} at optimizer step {} (epoch {epoch}, fold {fold}); lower the learning rate, turn on gradient clipping (train.max_grad_norm), or check the labels for extreme values",
@@ -385,9 +396,7 @@ pub fn train_fold(
                     step + 1
                 );
             }
-            let grad_norm = t.max_grad_norm.map(|max| clip_grad_norm(&params, max));
-            opt.step();
-            opt.zero_grad();
+            let grad_norm = grad_norm.map(|n| n.double_value(&[]));
             if let Some(avg) = swa.as_mut() {
                 avg.update(&params);
             }
@@ -596,25 +605,15 @@ fn loss_of(loss: Loss, logits: &Tensor, targets: &[f64], device: Device) -> Tens
 }
 
 /// torch.nn.utils.clip_grad_norm_: scales all gradients by min(1, max/(total + 1e-6)), where
-/// total is the 2-norm of the per-parameter gradient norms; returns the total.
-pub fn clip_grad_norm(params: &[Tensor], max_norm: f64) -> f64 {
-    tch::no_grad(|| {
-        let grads: Vec<Tensor> = params
-            .iter()
-            .map(Tensor::grad)
-            .filter(Tensor::defined)
-            .collect();
-        if grads.is_empty() {
-            return 0.0;
-        }
-        let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
-        let total = Tensor::stack(&norms, 0).norm().double_value(&[]);
-        let coef = (max_norm / (total + 1e-6)).min(1.0);
-        for mut g in grads {
-            let _ = g.g_mul_scalar_(coef);
-        }
-        total
-    })
+/// total is the 2-norm of the per-parameter gradient norms; returns the total as a tensor, so
+/// that reading it (a device sync) can wait until the whole step is queued. None: no gradients.
+pub fn clip_grad_norm(params: &[Tensor], max_norm: f64) -> Option<Tensor> {
+    let grads: Vec<Tensor> = params
+        .iter()
+        .map(Tensor::grad)
+        .filter(Tensor::defined)
+        .collect();
+    (!grads.is_empty()).then(|| foreach::clip_grad_norm(&grads, max_norm))
 }
 
 /// The groups and the LR plan a run of this config would use on this model, for previews
