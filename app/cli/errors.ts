@@ -4,6 +4,7 @@ import { ApiError } from "../core/api/errors.ts";
 import { DatasetError } from "../core/datasets/index.ts";
 import { ConfigError } from "../core/experiments/config-file.ts";
 import { TrainingError } from "../engine/training.ts";
+import { EngineLoadError } from "../native/addon.ts";
 
 export const EXIT = {
   ok: 0,
@@ -28,6 +29,10 @@ export class UserError extends Error {
 export function report(error: unknown): number {
   const say = (text: string) => process.stderr.write(`ftune: ${text}\n`);
   if (error instanceof DatasetError) {
+    say(error.message);
+    return EXIT.failed;
+  }
+  if (error instanceof EngineLoadError) {
     say(error.message);
     return EXIT.failed;
   }

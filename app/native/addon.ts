@@ -6,18 +6,36 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import type * as Native from "../../native/index.js";
+import { addonLoadMessage, EngineLoadError, libtorchOverride, preloadLibtorch } from "./libtorch.ts";
+
+export { EngineLoadError };
 
 const nativeDir = join(dirname(fileURLToPath(import.meta.url)), "../../native");
 
 function load(): typeof Native {
   const entry = join(nativeDir, "index.js");
   if (!existsSync(entry)) {
-    throw new Error("The native engine is not built yet. Run `npm run setup` (it builds native/ against libtorch).");
+    throw new EngineLoadError(
+      "The native engine is not built yet. Run `npm run setup` (it builds native/ against libtorch).",
+    );
   }
-  return createRequire(import.meta.url)(entry) as typeof Native;
+  const libtorch = libtorchOverride();
+  if (libtorch) preloadLibtorch(libtorch);
+  try {
+    return createRequire(import.meta.url)(entry) as typeof Native;
+  } catch (err) {
+    throw new EngineLoadError(addonLoadMessage(err, libtorch));
+  }
 }
 
-export const native: typeof Native = load();
+let loaded: typeof Native | undefined;
+/**
+ * The addon, loaded on first use: a failure (no libtorch, say) then surfaces where the app
+ * handles errors (the CLI's message, the desktop app's error box), not at import time.
+ */
+export const native: typeof Native = new Proxy({} as typeof Native, {
+  get: (_target, key) => Reflect.get((loaded ??= load()), key),
+});
 export type {
   LrSchedule,
   ModelInfo,

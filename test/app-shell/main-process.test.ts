@@ -26,15 +26,24 @@ before(() => {
   for (const name of ["sqlite3", "tsx"]) symlinkSync(join(root, "node_modules", name), join(dir, "node_modules", name));
   writeFileSync(join(dir, "node_modules/electron/package.json"), JSON.stringify({ type: "module", main: "index.js" }));
   copyFileSync(join(import.meta.dirname, "fake-electron.mjs"), join(dir, "node_modules/electron/index.js"));
-  const userData = join(dir, "user-data");
+  r = drive("user-data");
+});
+
+/** Starts the bundled main process against the fake Electron; returns the driver's report. */
+// biome-ignore lint/suspicious/noExplicitAny: the driver's JSON report
+function drive(userDataName: string, env: NodeJS.ProcessEnv = {}): any {
+  const userData = join(dir, userDataName);
   mkdirSync(userData);
   const stdout = execFileSync(
     process.execPath,
     [join(import.meta.dirname, "electron-main-driver.mjs"), join(dir, "dist/main/main.js"), userData],
-    { env: { ...process.env, FTUNE_HOME: join(dir, "home"), FAKE_ELECTRON_USER_DATA: userData }, encoding: "utf8" },
+    {
+      env: { ...process.env, FTUNE_HOME: join(dir, "home"), FAKE_ELECTRON_USER_DATA: userData, ...env },
+      encoding: "utf8",
+    },
   );
-  r = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}");
-});
+  return JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}");
+}
 
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -99,4 +108,14 @@ test("the window state (size, position, view) is saved; a foreign page cannot ch
 
 test("quitting waits for the core to close, then quits", () => {
   assert.deepEqual(r.quit, { prevented: true, quit: 1 });
+});
+
+test("an engine that cannot load ends in one error box saying what to set, not a crash", () => {
+  const broken = drive("user-data-broken", { FTUNE_LIBTORCH: join(dir, "no-torch-here") });
+  assert.equal(broken.errors.length, 1);
+  assert.match(
+    broken.errors[0],
+    /^Finetune Studio cannot start: FTUNE_LIBTORCH=\S+no-torch-here has no libc10\.so: set FTUNE_LIBTORCH to the torch\/lib folder of a PyTorch 2\.11 install/,
+  );
+  assert.doesNotMatch(broken.errors[0], /\n\s+at /, "a stack trace");
 });

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parse } from "yaml";
 
-import { native } from "../../native/addon.ts";
+import { EngineLoadError, native } from "../../native/addon.ts";
 import { resolveModel } from "../models/bundled.ts";
 import type { ExperimentConfig } from "./config-types.ts";
 
@@ -33,6 +33,7 @@ export function normalizeConfig(raw: unknown, baseDir = process.cwd()): Experime
   try {
     return JSON.parse(native.normalizeConfig(JSON.stringify(config))) as ExperimentConfig;
   } catch (e) {
+    if (e instanceof EngineLoadError) throw e;
     throw new ConfigError((e as Error).message);
   }
 }

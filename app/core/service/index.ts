@@ -44,6 +44,8 @@ export interface CoreOptions {
 }
 
 export async function openCore(dataDir: string = defaultDataDir(), options: CoreOptions = {}): Promise<Core> {
+  // Every front end needs the engine: one that cannot load stops here, with its own message.
+  native.runtimeInfo();
   const store = await openStore(dataDir);
   const events = new EventHub();
   const runs = new RunService({ store, dataDir, events, load: runLoader(store), ...options });

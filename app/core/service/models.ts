@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 
-import { type ModelInfo, native, type SequenceModel } from "../../native/addon.ts";
+import { EngineLoadError, type ModelInfo, native, type SequenceModel } from "../../native/addon.ts";
 import type { ModelEntry } from "../api/contract.ts";
 import { badRequest, notFound } from "../api/errors.ts";
 import { BUNDLED_MODEL, bundledModelPath } from "../models/bundled.ts";
@@ -86,6 +86,7 @@ export class ModelLibrary {
       // Not cached: a large model added to the library should not stay in memory.
       info = native.SequenceModel.load(dir, { device: "cpu" }).info();
     } catch (err) {
+      if (err instanceof EngineLoadError) throw err;
       throw badRequest(`Cannot use ${dir} as a model: ${(err as Error).message}`);
     }
     const { initialized: _i, unused: _u, ...summary } = info;
