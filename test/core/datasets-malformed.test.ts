@@ -7,6 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { parquetWriteBuffer } from "hyparquet-writer";
 
 import { DatasetError, type ImportOptions, importDataset, MAX_LISTED } from "../../app/core/datasets/index.ts";
+import { readLabelledFile } from "../../app/core/experiments/data.ts";
 import type { Store } from "../../app/core/store/index.ts";
 import { assertStoreEmpty, freshStore, scratchDir, writeFixture } from "./helpers.ts";
 
@@ -395,6 +396,13 @@ const cases: Case[] = [
   },
 ];
 
+/** Checks of the import alone: its options, and whole-dataset checks (the engine has its own). */
+const importOnly = new Set([
+  "classification with a single class",
+  "constant regression label",
+  "an empty column name in the mapping",
+]);
+
 describe("malformed files are refused with one clear message each, leaving nothing behind", () => {
   before(() => {
     mkdirSync(join(scratch.dir, "folder.csv"));
@@ -418,6 +426,14 @@ describe("malformed files are refused with one clear message each, leaving nothi
       if (c.row !== undefined) assert.equal(err.problems[0]?.row, c.row);
       if (c.problems !== undefined) assert.equal(err.problems.length + err.more, c.problems);
       await assertStoreEmpty(store);
+      // An experiment's data file (`ftune train`, ablations) is read and validated by the same
+      // code: the same file fails with the same message.
+      const plainOptions = Object.keys(c.options ?? {}).every((k) => k === "mapping" || k === "task");
+      if (plainOptions && !importOnly.has(c.name)) {
+        const asData = await readLabelledFile(path, options.mapping, options.task).catch((e: unknown) => e);
+        assert.ok(asData instanceof DatasetError, "the experiment's data path accepted the file");
+        assert.equal(asData.message, err.message);
+      }
     });
   }
 

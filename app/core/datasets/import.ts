@@ -8,11 +8,11 @@ import { z } from "zod";
 import type { Queryable } from "../store/db.ts";
 import { createDataset, finishDataset, getDataset, insertDatasetRows } from "../store/repo-datasets.ts";
 import { type ColumnMapping, ColumnMappingSchema, type Dataset, type Task, TaskSchema } from "../store/types.ts";
-import { DatasetError, ProblemCollector, rowNumbering } from "./errors.ts";
-import { openTable } from "./read.ts";
+import { DatasetError, type ProblemCollector } from "./errors.ts";
 import { StatsCollector } from "./stats.ts";
 import type { ReadOptions } from "./table.ts";
-import { RowValidator, type ValidRow } from "./validate.ts";
+import { openValidated } from "./valid-rows.ts";
+import type { ValidRow } from "./validate.ts";
 
 /** Each fold's validation split needs a couple of rows for its metrics to mean anything. */
 export const MIN_ROWS_PER_FOLD = 2;
@@ -72,46 +72,21 @@ export async function importDataset(store: Queryable, options: ImportOptions): P
   checkOptions(options);
   const { mapping, task } = options;
   const path = resolve(options.path);
-  const scan = await openTable(path, options);
-  const problems = new ProblemCollector(path);
-  const note = rowNumbering(scan.format);
-  const validator = new RowValidator(mapping, task, scan.format, problems);
+  const table = await openValidated(path, mapping, task, options);
   const stats = new StatsCollector(task, { histogramBins: options.histogramBins });
-  const maxRows = options.maxRows ?? Number.POSITIVE_INFINITY;
 
   const id = await store.transaction(async (tx) => {
     const datasetId = await createDataset(tx, {
       name: options.name?.trim() || basename(path, extname(path)),
       sourcePath: path,
-      format: scan.format,
+      format: table.format,
       task,
       mapping,
     });
-    // JSON Lines columns are only known at the end; the others know theirs before the first row.
-    let columnsChecked = false;
-    const checkColumns = () => {
-      columnsChecked = true;
-      if (!validator.checkColumns(scan.format === "jsonl" ? undefined : scan.columns)) throw problems.toError(note);
-    };
-    let records = 0;
     let index = 0;
-    for await (const batch of scan.batches(problems)) {
-      if (!columnsChecked) checkColumns();
-      const valid: ValidRow[] = [];
-      for (const record of batch) {
-        if (++records > maxRows) {
-          problems.fatal(
-            {
-              message: `The file has more than ${options.maxRows} rows, the most this import accepts. Import a smaller file or raise the limit (maxRows).`,
-            },
-            note,
-          );
-        }
-        const row = validator.check(record);
-        if (row) valid.push(row);
-      }
+    for await (const valid of table.batches()) {
       for (const row of valid) stats.add(row);
-      if (problems.count > 0) continue; // the import will fail: skip the writes and the tokenizer
+      if (table.problems.count > 0) continue; // the import will fail: skip the writes and the tokenizer
       await insertDatasetRows(
         tx,
         datasetId,
@@ -119,14 +94,12 @@ export async function importDataset(store: Queryable, options: ImportOptions): P
       );
       if (options.tokenLengths) await addTokenLengths(options.tokenLengths, valid, stats);
     }
-    if (!columnsChecked) checkColumns();
-    validator.finish(scan.columns);
-    if (problems.count === 0) checkDataset(options, stats, problems);
-    if (problems.count > 0) throw problems.toError(note);
+    if (table.problems.count === 0) checkDataset(options, stats, table.problems);
+    table.throwIfProblems();
 
     await finishDataset(tx, datasetId, {
       rowCount: stats.rows,
-      columns: [...scan.columns],
+      columns: [...table.columns],
       stats: stats.finish(options.maxLength),
     });
     return datasetId;

@@ -3,32 +3,17 @@
 
 import type { TrainingData } from "../../native/addon.ts";
 import type { ValidRow } from "../datasets/index.ts";
-import { DatasetError, openTable, ProblemCollector, rowNumbering } from "../datasets/index.ts";
-import { RowValidator } from "../datasets/validate.ts";
+import { DatasetError } from "../datasets/index.ts";
+import { openValidated } from "../datasets/valid-rows.ts";
 import type { ColumnMapping } from "../store/types.ts";
 import type { ExperimentConfig, Task } from "./config-types.ts";
 
 /** Reads and validates every row of a labelled file; throws a DatasetError listing problems. */
 export async function readLabelledFile(path: string, mapping: ColumnMapping, task: Task): Promise<ValidRow[]> {
-  const scan = await openTable(path);
-  const problems = new ProblemCollector(path);
-  const note = rowNumbering(scan.format);
-  const validator = new RowValidator(mapping, task, scan.format, problems);
+  const table = await openValidated(path, mapping, task);
   const rows: ValidRow[] = [];
-  let checked = false;
-  for await (const batch of scan.batches(problems)) {
-    if (!checked) {
-      checked = true;
-      if (!validator.checkColumns(scan.format === "jsonl" ? undefined : scan.columns)) throw problems.toError(note);
-    }
-    for (const record of batch) {
-      const row = validator.check(record);
-      if (row) rows.push(row);
-    }
-  }
-  if (!checked && !validator.checkColumns(scan.columns)) throw problems.toError(note);
-  validator.finish(scan.columns);
-  if (problems.count > 0) throw problems.toError(note);
+  for await (const valid of table.batches()) for (const row of valid) rows.push(row);
+  table.throwIfProblems();
   if (rows.length === 0) throw new DatasetError(path, [{ message: "The file has no data rows." }]);
   return rows;
 }
