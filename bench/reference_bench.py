@@ -11,7 +11,7 @@ import time
 import torch
 
 sys.path.insert(0, __file__.rsplit("/", 2)[0] + "/test/reference")
-from reference import llrd_groups  # noqa: E402
+from reference import llrd_groups, recipe_step  # noqa: E402
 
 
 def batches(tok, texts, bs, seq):
@@ -36,15 +36,7 @@ def plain_loop(req, model, tok):
             swa_model, swalr = AveragedModel(model), SWALR(opt, swa_lr=1e-5, anneal_epochs=0)
         out = model(**enc).logits.squeeze(-1)
         loss = torch.nn.functional.mse_loss(out, y[k * req["batch"] : (k + 1) * req["batch"]].float())
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad()
-        if swa_model is not None:
-            swa_model.update_parameters(model)
-            swalr.step()
-        else:
-            sched.step()
+        recipe_step(loss, model, opt, sched, swa_model, swalr, 1.0)
     return (steps - skip) * req["batch"] / (time.perf_counter() - t0)
 
 

@@ -223,6 +223,20 @@ def schedule(request_file):
     print(json.dumps(out))
 
 
+def recipe_step(loss, model, opt, sched, swa_model, swalr, max_grad_norm):
+    """One optimizer step of the article's recipe once the loss is computed: backward, clipping,
+    AdamW, then either the warm-up schedule or, once SWA started, the average and SWALR."""
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    opt.step()
+    opt.zero_grad()
+    if swa_model is not None:
+        swa_model.update_parameters(model)
+        swalr.step()
+    else:
+        sched.step()
+
+
 def train(request_file):
     """The reference training loop (article-style, in plain PyTorch + transformers): LLRD groups,
     torch.optim.AdamW, clip_grad_norm_, a transformers warm-up schedule, AveragedModel + SWALR.
@@ -260,15 +274,7 @@ def train(request_file):
                 loss = torch.nn.functional.cross_entropy(logits, torch.tensor(y, dtype=torch.long))
             else:
                 loss = torch.nn.functional.mse_loss(logits.squeeze(-1), torch.tensor(y, dtype=torch.float32))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), req["max_grad_norm"])
-            opt.step()
-            opt.zero_grad()
-            if swa_model is not None:
-                swa_model.update_parameters(model)
-                swalr.step()
-            else:
-                sched.step()
+            recipe_step(loss, model, opt, sched, swa_model, swalr, req["max_grad_norm"])
             losses.append(loss.item())
             step += 1
     final = (swa_model.module if swa_model is not None else model).state_dict()
