@@ -44,6 +44,35 @@ if (e.errors.length === 0) {
   await until(() => win.sent.some(([channel]) => channel === "ftune:event"));
   out.sent = win.sent.map(([channel, value]) => [channel, value.type]);
 
+  // Training in utility processes (the fake forks Node children that only have parentPort).
+  if (process.env.TINY_MODEL) {
+    const config = {
+      model: process.env.TINY_MODEL,
+      data: { max_length: 16 },
+      folds: { k: 2, strategy: "random", seed: 1 },
+      train: { epochs: 1, batch_size: 4, device: "cpu", seed: 1 },
+      optimizer: { lr: 1e-3 },
+    };
+    const experiment = await call(own, "createExperiment", {
+      name: "utility",
+      datasetId: out.imported.result.id,
+      config,
+    });
+    const started = await call(own, "startRuns", { experimentId: experiment.result.id });
+    const ids = started.result.map((run) => run.id);
+    const terminal = new Set(["completed", "failed", "cancelled", "interrupted"]);
+    let runs = [];
+    for (const end = Date.now() + 120_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+      runs = await Promise.all(ids.map(async (id) => (await call(own, "getRun", { id })).result));
+      if (runs.every((run) => terminal.has(run.status))) break;
+    }
+    out.training = {
+      forks: e.utilityForks ?? 0,
+      runs: runs.map((run) => ({ fold: run.fold, status: run.status, error: run.error, steps: run.stepsDone })),
+      events: [...new Set(win.sent.filter(([c]) => c === "ftune:event").map(([, v]) => v.type))],
+    };
+  }
+
   const serve = e.protocols.app;
   const index = await serve({ url: "app://renderer/index.html" });
   out.index = {

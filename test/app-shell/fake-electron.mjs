@@ -1,6 +1,7 @@
 // A stand-in for the "electron" module, enough to run the bundled main process under plain
 // Node (the Electron binary cannot be downloaded where the tests run). It records what the main
 // process asks of Electron in globalThis.__electron so a driver can inspect and poke it.
+import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
@@ -123,8 +124,33 @@ export const net = {
   fetch: async (url) => new Response(readFileSync(fileURLToPath(url))),
 };
 
+// Utility processes as Node children that see only what Electron gives one: messages through
+// process.parentPort (fake-parent-port.mjs), not Node's process.send/"message" IPC.
 export const utilityProcess = {
-  fork() {
-    throw new Error("the fake Electron starts no utility process");
+  fork(entry, args = [], options = {}) {
+    const stdio = options.stdio ?? "inherit";
+    const child = fork(entry, args, {
+      stdio: [...(Array.isArray(stdio) ? stdio : [stdio, stdio, stdio]), "ipc"],
+      execArgv: ["--import", fileURLToPath(new URL("./fake-parent-port.mjs", import.meta.url))],
+    });
+    rec.utilityForks = (rec.utilityForks ?? 0) + 1;
+    return {
+      get pid() {
+        return child.pid;
+      },
+      stderr: child.stderr,
+      postMessage: (data) => child.send({ [PORT]: data }),
+      on(event, listener) {
+        if (event === "message") child.on("message", (m) => m && PORT in m && listener(m[PORT]));
+        else child.on(event, listener);
+      },
+      once(event, listener) {
+        // Electron's "exit" carries the exit code only.
+        if (event === "exit") child.once("exit", (code, signal) => listener(code ?? (signal ? 1 : 0)));
+        else child.once(event, listener);
+      },
+      kill: () => child.kill("SIGTERM"),
+    };
   },
 };
+const PORT = "__fakeParentPort";

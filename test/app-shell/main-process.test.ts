@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
+import { fixtures } from "../helpers/python.ts";
+
 const root = join(import.meta.dirname, "../..");
 const dir = mkdtempSync(join(tmpdir(), "ftune-electron-"));
 // biome-ignore lint/suspicious/noExplicitAny: the driver's JSON report
@@ -26,7 +28,11 @@ before(() => {
   for (const name of ["sqlite3", "tsx"]) symlinkSync(join(root, "node_modules", name), join(dir, "node_modules", name));
   writeFileSync(join(dir, "node_modules/electron/package.json"), JSON.stringify({ type: "module", main: "index.js" }));
   copyFileSync(join(import.meta.dirname, "fake-electron.mjs"), join(dir, "node_modules/electron/index.js"));
-  r = drive("user-data");
+  copyFileSync(
+    join(import.meta.dirname, "fake-parent-port.mjs"),
+    join(dir, "node_modules/electron/fake-parent-port.mjs"),
+  );
+  r = drive("user-data", { TINY_MODEL: fixtures()["bert-regression"] as string });
 });
 
 /** Starts the bundled main process against the fake Electron; returns the driver's report. */
@@ -108,6 +114,27 @@ test("the window state (size, position, view) is saved; a foreign page cannot ch
 
 test("quitting waits for the core to close, then quits", () => {
   assert.deepEqual(r.quit, { prevented: true, quit: 1 });
+});
+
+test("training runs in utility processes, which have only parentPort: both folds finish, progress reaches the window", () => {
+  assert.equal(r.training.forks, 2, "one utility process per fold");
+  assert.deepEqual(
+    r.training.runs.map((run: { fold: number; status: string; error: string | null }) => [
+      run.fold,
+      run.status,
+      run.error,
+    ]),
+    [
+      [0, "completed", null],
+      [1, "completed", null],
+    ],
+  );
+  // 12 rows, 2 folds, batch 4: 2 optimizer steps per fold.
+  assert.deepEqual(
+    r.training.runs.map((run: { steps: number }) => run.steps),
+    [2, 2],
+  );
+  assert.ok(r.training.events.includes("run-progress") && r.training.events.includes("run-status"));
 });
 
 test("an engine that cannot load ends in one error box saying what to set, not a crash", () => {
