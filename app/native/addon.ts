@@ -34,7 +34,10 @@ let loaded: typeof Native | undefined;
  * handles errors (the CLI's message, the desktop app's error box), not at import time.
  */
 export const native: typeof Native = new Proxy({} as typeof Native, {
-  get: (_target, key) => Reflect.get((loaded ??= load()), key),
+  get: (_target, key) => {
+    loaded ??= load();
+    return Reflect.get(loaded, key);
+  },
 });
 export type {
   LrSchedule,
