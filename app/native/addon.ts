@@ -47,6 +47,7 @@ export type {
   RuntimeInfo,
   SequenceModel,
   StartOptions,
+  Tokenizer,
   TrainEvent,
   TrainingData,
 } from "../../native/index.js";

@@ -115,3 +115,19 @@ test("folders we cannot run get one clear message saying what to do", () => {
     /max_length 100 exceeds what the model supports \(64 tokens\)/,
   );
 });
+
+test("the tokenizer alone counts tokens up to the model's own limit, past the default max_length", () => {
+  // Token-length statistics must see the texts that a max_length of 256 would cut.
+  const dir = bundledModelPath();
+  const long = "word ".repeat(600);
+  const tokenizer = native.Tokenizer.forModel(dir);
+  const model = native.SequenceModel.load(dir, { device: "cpu" });
+  assert.equal(tokenizer.tokenize([long])[0]?.length, 512, "MiniLM's 512 positions");
+  assert.equal(model.tokenize([long])[0]?.length, 256, "the model's default max_length");
+  assert.deepEqual(tokenizer.tokenize(sentences), model.tokenize(sentences));
+  // RoBERTa numbers positions from pad_token_id + 1: those positions are not usable.
+  const roberta = fixtures()["roberta-regression"] as string;
+  const config = JSON.parse(readFileSync(join(roberta, "config.json"), "utf8"));
+  const limit = config.max_position_embeddings - config.pad_token_id - 1;
+  assert.equal(native.Tokenizer.forModel(roberta).tokenize([long])[0]?.length, limit);
+});

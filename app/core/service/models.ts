@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 
-import { EngineLoadError, type ModelInfo, native, type SequenceModel } from "../../native/addon.ts";
+import { EngineLoadError, type ModelInfo, native, type Tokenizer } from "../../native/addon.ts";
 import type { ModelEntry } from "../api/contract.ts";
 import { badRequest, notFound } from "../api/errors.ts";
 import { BUNDLED_MODEL, bundledModelPath } from "../models/bundled.ts";
@@ -27,7 +27,8 @@ export function toEntry(m: Model): ModelEntry {
 
 export class ModelLibrary {
   readonly #db: Queryable;
-  readonly #loaded = new Map<string, SequenceModel>();
+  /** Tokenizers by model folder, for token counts at import (no weights loaded). */
+  readonly #tokenizers = new Map<string, Tokenizer>();
 
   constructor(db: Queryable) {
     this.#db = db;
@@ -64,20 +65,18 @@ export class ModelLibrary {
     return (await listModels(this.#db)).find((m) => m.bundled);
   }
 
-  /** Token counts (special tokens included) per text, with the folder's tokenizer. */
+  /**
+   * Token counts (special tokens included) per text, with the folder's tokenizer alone (no
+   * weights), cut only at the model's own input limit so that texts past `max_length` show.
+   */
   tokenLengths(dir: string): (texts: string[], pairs?: string[]) => number[] {
-    const model = this.#load(dir);
-    return (texts, pairs) => model.tokenize(texts, pairs).map((ids) => ids.length);
-  }
-
-  #load(dir: string): SequenceModel {
-    let model = this.#loaded.get(dir);
-    if (!model) {
-      // Without maxLength the tokenizer truncates at the model's limit, so long texts still count.
-      model = native.SequenceModel.load(dir, { device: "cpu" });
-      this.#loaded.set(dir, model);
+    let tokenizer = this.#tokenizers.get(dir);
+    if (!tokenizer) {
+      tokenizer = native.Tokenizer.forModel(dir);
+      this.#tokenizers.set(dir, tokenizer);
     }
-    return model;
+    const t = tokenizer;
+    return (texts, pairs) => t.tokenize(texts, pairs).map((ids) => ids.length);
   }
 
   async #register(dir: string, name: string, bundled: boolean): Promise<Model> {

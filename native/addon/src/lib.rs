@@ -4,6 +4,7 @@ mod model;
 mod runtime;
 mod schedule;
 mod swa;
+mod tokenizer;
 mod training;
 
 pub(crate) fn js_error(e: impl std::fmt::Display) -> napi::Error {

@@ -91,6 +91,29 @@ struct FtuneMeta {
     max_length: Option<usize>,
 }
 
+/// RoBERTa numbers positions from pad_id + 1: that many positions are not usable.
+fn position_offset(config: &HfConfig, arch: Arch) -> i64 {
+    if arch == Arch::Roberta {
+        config.pad_id() + 1
+    } else {
+        0
+    }
+}
+
+/// The most tokens one input may have, special tokens included.
+fn longest_input(config: &HfConfig, arch: Arch) -> usize {
+    (config.max_position_embeddings - position_offset(config, arch)).max(2) as usize
+}
+
+/// The folder's tokenizer truncating at the model's own limit, without building the network:
+/// for counting tokens (a dataset's token-length statistics), where a lower cut would hide
+/// exactly the texts that the chosen `max_length` truncates.
+pub fn full_length_tokenizer(dir: &Path) -> Result<TextTokenizer> {
+    let config = HfConfig::read(dir)?;
+    let arch = config.arch()?;
+    TextTokenizer::from_dir(dir, longest_input(&config, arch), config.pad_id())
+}
+
 impl SequenceModel {
     /// Loads config, tokenizer and weights from a Hugging Face folder.
     pub fn load(dir: &Path, opts: &ModelOptions) -> Result<Self> {
@@ -119,17 +142,15 @@ impl SequenceModel {
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default();
-        let position_offset = if arch == Arch::Roberta {
-            config.pad_id() + 1
-        } else {
-            0
-        };
-        let longest = (config.max_position_embeddings - position_offset).max(2) as usize;
         let max_length = opts
             .max_length
             .or(meta.max_length)
-            .unwrap_or(256.min(longest));
-        check_max_length(max_length, config.max_position_embeddings, position_offset)?;
+            .unwrap_or(256.min(longest_input(&config, arch)));
+        check_max_length(
+            max_length,
+            config.max_position_embeddings,
+            position_offset(&config, arch),
+        )?;
         let tokenizer = TextTokenizer::from_dir(dir, max_length, config.pad_id())?;
 
         let labels = config.labels();
