@@ -19,7 +19,16 @@ const pairs = [
   "Ancient story of the river",
 ];
 const maxLength = 24; // shorter than the longest text, so truncation is exercised
-const names = ["bert-regression", "bert-3class", "roberta-regression", "roberta-3class", "bert-base", "roberta-base"];
+const names = [
+  "bert-regression",
+  "bert-3class",
+  "roberta-regression",
+  "roberta-3class",
+  "bert-base",
+  "roberta-base",
+  "distilbert-regression",
+  "distilbert-3class",
+];
 const cases = names.flatMap((name) => [false, true].map((withPairs) => ({ name, withPairs })));
 
 type Forward = { ids: number[][]; hidden: number[][][]; logits?: number[][] };

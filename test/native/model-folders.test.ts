@@ -102,6 +102,15 @@ test("folders we cannot run get one clear message saying what to do", () => {
     writeFileSync(join(d, "config.json"), JSON.stringify({ ...c, model_type: "gpt2" }));
   });
   assert.throws(() => native.SequenceModel.load(gpt), /model type 'gpt2' is not supported; supported: bert .*roberta/);
+  const sinusoidal = join(scratch("folders"), "distilbert-sinusoidal");
+  mkdirSync(sinusoidal);
+  const distil = fixtures()["distilbert-regression"] as string;
+  const c = JSON.parse(readFileSync(join(distil, "config.json"), "utf8"));
+  writeFileSync(join(sinusoidal, "config.json"), JSON.stringify({ ...c, sinusoidal_pos_embds: true }));
+  assert.throws(
+    () => native.SequenceModel.load(sinusoidal),
+    /DistilBERT with sinusoidal position embeddings is not supported/,
+  );
   const noTokenizer = folderLike("no-tokenizer", (d) => {
     execFileSync("rm", [join(d, "tokenizer.json")]);
   });

@@ -25,6 +25,11 @@ const texts = [
 for (const { fixture, task, targets } of [
   { fixture: "bert-regression", task: "regression", targets: [0.5, -1.2, 0.3, 2.0, -0.7, 1.1, 0.0, -2.2, 0.9, 1.4] },
   { fixture: "roberta-3class", task: "classification", targets: [0, 2, 1, 0, 2, 0, 1, 1, 2, 0] },
+  {
+    fixture: "distilbert-regression",
+    task: "regression",
+    targets: [1.5, -0.2, 0.8, -1.0, 0.4, 2.1, -0.6, 0.1, 1.0, -1.7],
+  },
 ]) {
   test(`${fixture}: losses and final SWA weights match the PyTorch reference loop`, async () => {
     const dir = fixtures()[fixture] as string;

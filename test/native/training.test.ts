@@ -1,7 +1,7 @@
 // The engine's behaviour around the loop: re-init, cancellation, NaN stops, config errors,
 // K-fold summaries, and checkpoints that transformers loads with the same predictions.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 
@@ -99,6 +99,42 @@ test("an exported checkpoint loads in transformers and predicts what we predict"
     out,
   ).done;
   const dir = summary.folds[0]?.final_dir as string;
+  const probe = texts.slice(0, 5);
+  const [theirs] = reference<{ logits: number[][] }[]>("forward", [], [{ dir, texts: probe, max_length: 32 }]);
+  const ours = native.SequenceModel.load(dir, { device: "cpu", maxLength: 32 }).predict(probe);
+  assert.ok(maxAbsDiff(ours, theirs?.logits) < 1e-4, `differ by ${maxAbsDiff(ours, theirs?.logits)}`);
+});
+
+test("DistilBERT: re-init touches its own norms, and the export loads in transformers under DistilBERT's names", async () => {
+  const model = native.SequenceModel.load(fixtures()["distilbert-regression"] as string, { device: "cpu" });
+  const touched = model.reinit(1, false);
+  assert.ok(touched.includes("distilbert.transformer.layer.2.sa_layer_norm.weight"));
+  assert.ok(touched.includes("distilbert.transformer.layer.2.ffn.lin1.weight"));
+  assert.ok(!touched.some((n) => n.includes("layer.1.")));
+  const norm = model.variable("distilbert.transformer.layer.2.output_layer_norm.weight");
+  assert.ok(
+    norm.every((x) => x === 1),
+    "a re-initialized LayerNorm weight is 1",
+  );
+
+  const out = scratch("export-distilbert");
+  const summary = await startExperiment(
+    JSON.stringify(
+      config({
+        model: fixtures()["distilbert-regression"],
+        folds: { k: 2, run: [0] },
+        reinit: { top_layers: 1 },
+        swa: { start_epoch: 2, lr: 1e-4 },
+      }),
+    ),
+    { texts, targets },
+    out,
+  ).done;
+  const dir = summary.folds[0]?.final_dir as string;
+  const saved = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+  assert.deepEqual([saved.dim, saved.n_layers, saved.n_heads, saved.hidden_dim], [32, 3, 4, 64]);
+  assert.equal(saved.hidden_size, undefined, "ours, not DistilBERT's, name");
+  assert.deepEqual(saved.architectures, ["DistilBertForSequenceClassification"]);
   const probe = texts.slice(0, 5);
   const [theirs] = reference<{ logits: number[][] }[]>("forward", [], [{ dir, texts: probe, max_length: 32 }]);
   const ours = native.SequenceModel.load(dir, { device: "cpu", maxLength: 32 }).predict(probe);

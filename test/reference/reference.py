@@ -75,13 +75,17 @@ def bpe_tokenizer():
 
 
 def fixtures(out):
-    from transformers import BertConfig, BertForSequenceClassification, BertModel, RobertaConfig, RobertaForSequenceClassification, RobertaModel
+    from transformers import (
+        BertConfig, BertForSequenceClassification, BertModel, DistilBertConfig, DistilBertForSequenceClassification,
+        RobertaConfig, RobertaForSequenceClassification, RobertaModel,
+    )
 
     out = Path(out)
     wp, bpe = wordpiece_tokenizer(), bpe_tokenizer()
     common = dict(hidden_size=32, num_hidden_layers=3, num_attention_heads=4, intermediate_size=64, initializer_range=0.2)
     bert = BertConfig(vocab_size=len(wp), max_position_embeddings=64, **common)
     roberta = RobertaConfig(vocab_size=len(bpe), max_position_embeddings=66, pad_token_id=1, bos_token_id=0, eos_token_id=2, type_vocab_size=1, **common)
+    distilbert = DistilBertConfig(vocab_size=len(wp), max_position_embeddings=64, dim=32, n_layers=3, n_heads=4, hidden_dim=64, initializer_range=0.2)
     made = {}
     for name, cls, config, tok, labels in [
         ("bert-regression", BertForSequenceClassification, bert, wp, 1),
@@ -90,6 +94,8 @@ def fixtures(out):
         ("roberta-3class", RobertaForSequenceClassification, roberta, bpe, 3),
         ("bert-base", BertModel, bert, wp, None),
         ("roberta-base", RobertaModel, roberta, bpe, None),
+        ("distilbert-regression", DistilBertForSequenceClassification, distilbert, wp, 1),
+        ("distilbert-3class", DistilBertForSequenceClassification, distilbert, wp, 3),
     ]:
         torch.manual_seed(len(made))
         cfg = config.__class__.from_dict(config.to_dict())
@@ -105,6 +111,13 @@ def fixtures(out):
     print(json.dumps(made))
 
 
+def model_inputs(model, enc):
+    """The tokenizer's output as the model takes it: DistilBERT has no token types."""
+    if model.config.model_type == "distilbert":
+        return {k: v for k, v in enc.items() if k != "token_type_ids"}
+    return enc
+
+
 def forward(request_file):
     """Each request: {"dir", "texts", "pairs"?, "max_length"}; one result per request."""
     from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
@@ -118,7 +131,7 @@ def forward(request_file):
         model = (AutoModelForSequenceClassification if is_classifier else AutoModel).from_pretrained(model_dir).eval()
         enc = tok(req["texts"], req.get("pairs"), padding=True, truncation=True, max_length=req["max_length"], return_tensors="pt")
         with torch.no_grad():
-            out = model(**enc, output_hidden_states=True)
+            out = model(**model_inputs(model, enc), output_hidden_states=True)
         ids, mask = enc["input_ids"].tolist(), enc["attention_mask"].tolist()
         result = {"ids": [[i for i, m in zip(r, ms) if m] for r, ms in zip(ids, mask)], "hidden": out.hidden_states[-1].tolist()}
         if is_classifier:
@@ -149,7 +162,7 @@ def llrd_groups(model, req):
     def part(name):
         if name.startswith(prefix + "embeddings."):
             return "embeddings"
-        if name.startswith(prefix + "encoder.layer."):
+        if name.startswith(prefix + "encoder.layer.") or name.startswith(prefix + "transformer.layer."):
             return "layer." + name.split(".")[3]
         return "head"
 
@@ -172,7 +185,8 @@ def llrd_groups(model, req):
     order = ["embeddings"] + [f"layer.{i}" for i in range(n_layers)] + ["head"]
     groups = {}
     for name, param in sorted(model.named_parameters()):
-        nd = any(x in name for x in ["bias", "LayerNorm.weight", "LayerNorm.bias"])
+        # DistilBERT's norms are sa_layer_norm / output_layer_norm: not decayed either.
+        nd = any(x in name for x in ["bias", "LayerNorm.weight", "LayerNorm.bias", "layer_norm.weight"])
         key = part(name) + ("/no_decay" if nd else "")
         g = groups.setdefault(key, {"name": key, "params": [], "variables": [], "lr": base_lr(part(name)), "weight_decay": 0.0 if nd else wd})
         g["params"].append(param)
@@ -244,13 +258,14 @@ def train(request_file):
     difference from the safetensors file `ours`."""
     from safetensors.torch import load_file
     from torch.optim.swa_utils import SWALR, AveragedModel
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
     req = json.loads(Path(request_file).read_text())
     torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        req["dir"], hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0
-    ).train()
+    no_dropout = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0)
+    if AutoConfig.from_pretrained(req["dir"]).model_type == "distilbert":
+        no_dropout = dict(dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)
+    model = AutoModelForSequenceClassification.from_pretrained(req["dir"], **no_dropout).train()
     tok = AutoTokenizer.from_pretrained(req["dir"])
     opt = torch.optim.AdamW(
         [{"params": g["params"], "lr": g["lr"], "weight_decay": g["weight_decay"]} for g in llrd_groups(model, req)],
@@ -268,7 +283,7 @@ def train(request_file):
                 swa_model = AveragedModel(model)
                 swalr = SWALR(opt, swa_lr=swa["lr"], anneal_epochs=swa["anneal_steps"], anneal_strategy=swa["strategy"])
             enc = tok(texts[at : at + bs], padding=True, truncation=True, max_length=req["max_length"], return_tensors="pt")
-            logits = model(**enc).logits
+            logits = model(**model_inputs(model, enc)).logits
             y = targets[at : at + bs]
             if req["task"] == "classification":
                 loss = torch.nn.functional.cross_entropy(logits, torch.tensor(y, dtype=torch.long))

@@ -1,7 +1,9 @@
-//! The BERT-family encoder (BERT, RoBERTa) with Hugging Face parameter names.
+//! The BERT-family encoder (BERT, RoBERTa, DistilBERT) with Hugging Face parameter names.
 //!
-//! Variables live under `<prefix>.embeddings...` and `<prefix>.encoder.layer.<i>...`, exactly as
-//! in transformers checkpoints, so loading and saving need no mapping tables.
+//! Variables live under `<prefix>.embeddings...` and `<prefix>.encoder.layer.<i>...` (DistilBERT:
+//! `<prefix>.transformer.layer.<i>...`), exactly as in transformers checkpoints, so loading and
+//! saving need no mapping tables. The three share one post-LayerNorm block; DistilBERT has no
+//! token types and no dropout after the attention's output projection.
 
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
@@ -73,8 +75,39 @@ pub struct EncoderDropout {
 struct Embeddings {
     word: nn::Embedding,
     position: nn::Embedding,
-    token_type: nn::Embedding,
+    /// None for DistilBERT.
+    token_type: Option<nn::Embedding>,
     layer_norm: nn::LayerNorm,
+}
+
+/// Each block's sub-modules, as paths under `<prefix>.<layers>.<i>`, in the order of `Layer`'s
+/// fields: query, key, value, attention output, its norm, intermediate, output, its norm.
+const BERT_BLOCK: [&str; 8] = [
+    "attention/self/query",
+    "attention/self/key",
+    "attention/self/value",
+    "attention/output/dense",
+    "attention/output/LayerNorm",
+    "intermediate/dense",
+    "output/dense",
+    "output/LayerNorm",
+];
+const DISTILBERT_BLOCK: [&str; 8] = [
+    "attention/q_lin",
+    "attention/k_lin",
+    "attention/v_lin",
+    "attention/out_lin",
+    "sa_layer_norm",
+    "ffn/lin1",
+    "ffn/lin2",
+    "output_layer_norm",
+];
+
+/// `p / "a" / "b"` for the path "a/b".
+fn sub<'a>(p: &nn::Path<'a>, path: &str) -> nn::Path<'a> {
+    let mut parts = path.split(['/', '.']);
+    let first = parts.next().unwrap_or_default();
+    parts.fold(p / first, |p, part| p / part)
 }
 
 struct Layer {
@@ -124,32 +157,34 @@ impl Encoder {
                 h,
                 emb_cfg,
             ),
-            token_type: nn::embedding(
-                &e / "token_type_embeddings",
-                config.type_vocab_size,
-                h,
-                emb_cfg,
-            ),
+            token_type: (arch != Arch::DistilBert).then(|| {
+                nn::embedding(
+                    &e / "token_type_embeddings",
+                    config.type_vocab_size,
+                    h,
+                    emb_cfg,
+                )
+            }),
             layer_norm: hf_layer_norm(&e / "LayerNorm", h, eps),
         };
+        let block = if arch == Arch::DistilBert {
+            DISTILBERT_BLOCK
+        } else {
+            BERT_BLOCK
+        };
+        let inter = config.intermediate_size;
         let layers = (0..config.num_hidden_layers)
             .map(|i| {
-                let l = &p / "encoder" / "layer" / i;
-                let a = &l / "attention";
+                let l = sub(&p, arch.layers_path()) / i;
                 Layer {
-                    query: hf_linear(&a / "self" / "query", h, h, r),
-                    key: hf_linear(&a / "self" / "key", h, h, r),
-                    value: hf_linear(&a / "self" / "value", h, h, r),
-                    attention_out: hf_linear(&a / "output" / "dense", h, h, r),
-                    attention_norm: hf_layer_norm(&a / "output" / "LayerNorm", h, eps),
-                    intermediate: hf_linear(
-                        &l / "intermediate" / "dense",
-                        h,
-                        config.intermediate_size,
-                        r,
-                    ),
-                    output: hf_linear(&l / "output" / "dense", config.intermediate_size, h, r),
-                    output_norm: hf_layer_norm(&l / "output" / "LayerNorm", h, eps),
+                    query: hf_linear(sub(&l, block[0]), h, h, r),
+                    key: hf_linear(sub(&l, block[1]), h, h, r),
+                    value: hf_linear(sub(&l, block[2]), h, h, r),
+                    attention_out: hf_linear(sub(&l, block[3]), h, h, r),
+                    attention_norm: hf_layer_norm(sub(&l, block[4]), h, eps),
+                    intermediate: hf_linear(sub(&l, block[5]), h, inter, r),
+                    output: hf_linear(sub(&l, block[6]), inter, h, r),
+                    output_norm: hf_layer_norm(sub(&l, block[7]), h, eps),
                 }
             })
             .collect();
@@ -176,7 +211,7 @@ impl Encoder {
     fn position_ids(&self, input_ids: &Tensor) -> Tensor {
         let (batch, seq) = input_ids.size2().unwrap();
         match self.arch {
-            Arch::Bert => Tensor::arange(seq, (Kind::Int64, input_ids.device()))
+            Arch::Bert | Arch::DistilBert => Tensor::arange(seq, (Kind::Int64, input_ids.device()))
                 .unsqueeze(0)
                 .expand([batch, seq], true),
             Arch::Roberta => {
@@ -195,9 +230,10 @@ impl Encoder {
         train: bool,
     ) -> Tensor {
         let e = &self.embeddings;
-        let xs = e.word.forward(input_ids)
-            + e.position.forward(&self.position_ids(input_ids))
-            + e.token_type.forward(token_type_ids);
+        let mut xs = e.word.forward(input_ids) + e.position.forward(&self.position_ids(input_ids));
+        if let Some(token_type) = &e.token_type {
+            xs += token_type.forward(token_type_ids);
+        }
         let mut xs = e
             .layer_norm
             .forward(&xs)
@@ -226,12 +262,11 @@ impl Encoder {
         let p = if train { self.dropout.attention } else { 0.0 };
         let ctx = Tensor::scaled_dot_product_attention(&q, &k, &v, mask, p, false, None, false);
         let ctx = ctx.transpose(1, 2).reshape([b, s, h]);
-        let attended = l.attention_norm.forward(
-            &(l.attention_out
-                .forward(&ctx)
-                .dropout(self.dropout.hidden, train)
-                + xs),
-        );
+        let mut projected = l.attention_out.forward(&ctx);
+        if self.arch != Arch::DistilBert {
+            projected = projected.dropout(self.dropout.hidden, train);
+        }
+        let attended = l.attention_norm.forward(&(projected + xs));
         let inner = self.activation.apply(&l.intermediate.forward(&attended));
         l.output_norm
             .forward(&(l.output.forward(&inner).dropout(self.dropout.hidden, train) + attended))

@@ -74,11 +74,15 @@ pub struct AdamwTensors<'a> {
 /// One step of torch.optim.AdamW's foreach implementation over a group's tensors.
 pub fn adamw(t: &AdamwTensors, lr: f64, weight_decay: f64, beta1: f64, beta2: f64, eps: f64) {
     let n = t.params.len();
+    let lens = [
+        t.grads.len(),
+        t.exp_avgs.len(),
+        t.exp_avg_sqs.len(),
+        t.step_sizes.len(),
+        t.bc2_sqrts.len(),
+    ];
     assert!(
-        [t.grads.len(), t.exp_avgs.len(), t.exp_avg_sqs.len()]
-            .iter()
-            .chain([t.step_sizes.len(), t.bc2_sqrts.len()].iter())
-            .all(|&len| len == n),
+        lens.iter().all(|&len| len == n),
         "adamw: lists of different lengths"
     );
     let (p, g, m, v) = (

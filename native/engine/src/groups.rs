@@ -19,9 +19,11 @@ pub struct GroupSpec {
     pub numel: i64,
 }
 
-/// Names the article's code excludes from weight decay.
+/// Names the article's code excludes from weight decay: biases and LayerNorm weights, under
+/// DistilBERT's names too (`sa_layer_norm`, `output_layer_norm`), which the article's name
+/// list would miss.
 pub fn no_decay(name: &str) -> bool {
-    name.contains("bias") || name.contains("LayerNorm.weight") || name.contains("LayerNorm.bias")
+    name.contains("bias") || name.contains("LayerNorm.weight") || name.contains("layer_norm.weight")
 }
 
 /// Base LR of each part of the network under the config's LLRD choice.

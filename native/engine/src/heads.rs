@@ -48,6 +48,11 @@ enum HeadKind {
         dense: nn::Linear,
         out_proj: nn::Linear,
     },
+    /// DistilBERT: pre_classifier(h[:, 0]) → ReLU → dropout → classifier.
+    DistilBertCls {
+        pre_classifier: nn::Linear,
+        classifier: nn::Linear,
+    },
     /// Masked mean of the tokens → dropout → head.out.
     Mean { out: nn::Linear },
     /// softmax over tokens of head.attention.score(tanh(head.attention.dense(h))) → weighted
@@ -84,6 +89,10 @@ impl Head {
                 dense: hf_linear(root / "classifier" / "dense", h, h, r),
                 out_proj: hf_linear(root / "classifier" / "out_proj", h, num_labels, r),
             },
+            (Pooling::Cls, Arch::DistilBert) => HeadKind::DistilBertCls {
+                pre_classifier: hf_linear(root / "pre_classifier", h, h, r),
+                classifier: hf_linear(root / "classifier", h, num_labels, r),
+            },
             (Pooling::Mean, _) => HeadKind::Mean {
                 out: hf_linear(root / "head" / "out", h, num_labels, r),
             },
@@ -111,6 +120,13 @@ impl Head {
             HeadKind::RobertaCls { dense, out_proj } => {
                 let x = dense.forward(&hidden.select(1, 0).dropout(p, train)).tanh();
                 out_proj.forward(&x.dropout(p, train))
+            }
+            HeadKind::DistilBertCls {
+                pre_classifier,
+                classifier,
+            } => {
+                let x = pre_classifier.forward(&hidden.select(1, 0)).relu();
+                classifier.forward(&x.dropout(p, train))
             }
             HeadKind::Mean { out } => {
                 let mask = attention_mask.to_kind(hidden.kind()).unsqueeze(-1);

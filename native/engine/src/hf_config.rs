@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub enum Arch {
     Bert,
     Roberta,
+    DistilBert,
 }
 
 impl Arch {
@@ -19,6 +20,15 @@ impl Arch {
         match self {
             Arch::Bert => "bert",
             Arch::Roberta => "roberta",
+            Arch::DistilBert => "distilbert",
+        }
+    }
+
+    /// Where the encoder layers sit under the prefix: `<prefix>.<layers>.<i>.…`.
+    pub fn layers_path(self) -> &'static str {
+        match self {
+            Arch::Bert | Arch::Roberta => "encoder.layer",
+            Arch::DistilBert => "transformer.layer",
         }
     }
 
@@ -27,11 +37,36 @@ impl Arch {
         match self {
             Arch::Bert => "BertForSequenceClassification",
             Arch::Roberta => "RobertaForSequenceClassification",
+            Arch::DistilBert => "DistilBertForSequenceClassification",
         }
     }
 }
 
-pub const SUPPORTED: &str = "bert (BERT, MiniLM, most sentence-transformers encoders), roberta (RoBERTa, DistilRoBERTa), xlm-roberta, camembert";
+pub const SUPPORTED: &str = "bert (BERT, MiniLM, most sentence-transformers encoders), roberta (RoBERTa, DistilRoBERTa), xlm-roberta, camembert, distilbert";
+
+/// DistilBERT's config.json names for the fields below (its own, then ours). Read in, they are
+/// renamed to ours; written out, back to its own, so that transformers reads the export.
+const DISTILBERT_NAMES: [(&str, &str); 8] = [
+    ("dim", "hidden_size"),
+    ("n_layers", "num_hidden_layers"),
+    ("n_heads", "num_attention_heads"),
+    ("hidden_dim", "intermediate_size"),
+    ("activation", "hidden_act"),
+    ("dropout", "hidden_dropout_prob"),
+    ("attention_dropout", "attention_probs_dropout_prob"),
+    ("seq_classif_dropout", "classifier_dropout"),
+];
+
+fn rename_keys(
+    obj: &mut serde_json::Map<String, serde_json::Value>,
+    pairs: impl Iterator<Item = (&'static str, &'static str)>,
+) {
+    for (from, to) in pairs {
+        if let Some(v) = obj.remove(from) {
+            obj.insert(to.to_string(), v);
+        }
+    }
+}
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct HfConfig {
@@ -88,8 +123,20 @@ impl HfConfig {
         let path = dir.join("config.json");
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("{} has no config.json: pick a Hugging Face model folder (config.json, model.safetensors, tokenizer.json)", dir.display()))?;
-        let config: HfConfig = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid model config", path.display()))?;
+        let invalid = || format!("{} is not a valid model config", path.display());
+        let mut raw: serde_json::Value = serde_json::from_str(&text).with_context(invalid)?;
+        if let Some(obj) = raw.as_object_mut() {
+            if obj.get("model_type").and_then(|t| t.as_str()) == Some("distilbert") {
+                if obj.get("sinusoidal_pos_embds").and_then(|v| v.as_bool()) == Some(true) {
+                    bail!(
+                        "{}: DistilBERT with sinusoidal position embeddings is not supported",
+                        path.display()
+                    );
+                }
+                rename_keys(obj, DISTILBERT_NAMES.into_iter());
+            }
+        }
+        let config: HfConfig = serde_json::from_value(raw).with_context(invalid)?;
         config.arch()?;
         if config.hidden_size % config.num_attention_heads != 0 {
             bail!(
@@ -101,10 +148,27 @@ impl HfConfig {
         Ok(config)
     }
 
+    /// The config as transformers writes it for this architecture (DistilBERT's own names).
+    pub fn to_hf_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).expect("config serializes");
+        if self.arch().ok() == Some(Arch::DistilBert) {
+            let obj = value.as_object_mut().expect("config is an object");
+            rename_keys(
+                obj,
+                DISTILBERT_NAMES
+                    .into_iter()
+                    .map(|(theirs, ours)| (ours, theirs)),
+            );
+            obj.remove("type_vocab_size");
+        }
+        value
+    }
+
     pub fn arch(&self) -> Result<Arch> {
         match self.model_type.as_str() {
             "bert" => Ok(Arch::Bert),
             "roberta" | "xlm-roberta" | "camembert" => Ok(Arch::Roberta),
+            "distilbert" => Ok(Arch::DistilBert),
             other => bail!("model type '{other}' is not supported; supported: {SUPPORTED}"),
         }
     }

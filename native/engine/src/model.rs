@@ -204,7 +204,10 @@ impl SequenceModel {
         };
         if rest.starts_with("embeddings.") {
             Place::Embeddings
-        } else if let Some(layer) = rest.strip_prefix("encoder.layer.") {
+        } else if let Some(layer) = rest
+            .strip_prefix(self.arch.layers_path())
+            .and_then(|r| r.strip_prefix('.'))
+        {
             Place::Layer(
                 layer
                     .split('.')
@@ -374,7 +377,7 @@ impl SequenceModel {
     }
 
     fn export_config(&self) -> serde_json::Value {
-        let mut config = serde_json::to_value(&self.config).expect("config serializes");
+        let mut config = self.config.to_hf_json();
         let labels: Vec<String> = if self.labels.is_empty() {
             (0..self.num_labels).map(|i| format!("LABEL_{i}")).collect()
         } else {

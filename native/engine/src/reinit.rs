@@ -1,5 +1,6 @@
 //! Re-initializing the top encoder layers (and optionally the pooler) as transformers'
-//! `_init_weights` does: Linear weights ~ N(0, initializer_range), biases 0, LayerNorm 1/0.
+//! `_init_weights` does: Linear weights ~ N(0, initializer_range), biases 0, LayerNorm 1/0
+//! (BERT's `LayerNorm`, DistilBERT's `sa_layer_norm` / `output_layer_norm`).
 
 use anyhow::{ensure, Result};
 
@@ -30,7 +31,7 @@ pub fn reinit_top_layers(
             if !hit {
                 continue;
             }
-            if name.ends_with("LayerNorm.weight") {
+            if name.ends_with("LayerNorm.weight") || name.ends_with("layer_norm.weight") {
                 let _ = var.fill_(1.0);
             } else if name.ends_with(".bias") {
                 let _ = var.fill_(0.0);
