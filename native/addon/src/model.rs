@@ -9,6 +9,7 @@ use ftune_engine::heads::Pooling;
 use ftune_engine::model::{ModelOptions, SequenceModel as Engine};
 
 use crate::js_error_chain;
+use crate::tokenizer::token_ids;
 
 #[napi(object)]
 #[derive(Default)]
@@ -92,11 +93,7 @@ impl SequenceModel {
         texts: Vec<String>,
         pairs: Option<Vec<String>>,
     ) -> Result<Vec<Vec<i64>>> {
-        let enc = self
-            .inner
-            .encode(&texts, pairs.as_deref())
-            .map_err(js_error_chain)?;
-        Ok(enc.into_iter().map(|e| e.ids).collect())
+        token_ids(&self.inner.tokenizer, &texts, pairs.as_deref())
     }
 
     /// Last hidden states [text][token][hidden] of one padded batch, in eval mode.

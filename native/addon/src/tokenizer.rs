@@ -31,10 +31,16 @@ impl Tokenizer {
         texts: Vec<String>,
         pairs: Option<Vec<String>>,
     ) -> Result<Vec<Vec<i64>>> {
-        let enc = self
-            .inner
-            .encode(&texts, pairs.as_deref())
-            .map_err(js_error_chain)?;
-        Ok(enc.into_iter().map(|e| e.ids).collect())
+        token_ids(&self.inner, &texts, pairs.as_deref())
     }
+}
+
+/// Token ids of each text (or pair), as both `Tokenizer` and `SequenceModel` return them.
+pub(crate) fn token_ids(
+    tokenizer: &TextTokenizer,
+    texts: &[String],
+    pairs: Option<&[String]>,
+) -> Result<Vec<Vec<i64>>> {
+    let enc = tokenizer.encode(texts, pairs).map_err(js_error_chain)?;
+    Ok(enc.into_iter().map(|e| e.ids).collect())
 }
