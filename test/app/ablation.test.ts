@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
 import { type AblationResult, runAblation, writeAblationPlan } from "../../app/core/experiments/ablation.ts";
-import { scratchHome, tinyConfig, tinyModel, writeTinyCsv } from "./helpers.ts";
+import { ftune, scratchHome, tinyConfig, tinyModel, writeTinyCsv } from "./helpers.ts";
 
 const root = join(import.meta.dirname, "../..");
 const home = scratchHome("ablation");
@@ -97,5 +97,12 @@ describe("ftune ablate", () => {
     await runAblation(spec, out, () => assert.fail("--report trained"), { reportOnly: true });
     assert.ok(existsSync(join(out, "chart.svg")));
     assert.match(readFileSync(join(out, "results.md"), "utf8"), /^\| \+ SWA \|/m);
+  });
+
+  test("ftune ablate --report with no results says what to do, and trains nothing", async () => {
+    const r = await ftune(["ablate", spec, "--out", join(home.dir, "no-results"), "--report"], home.dir);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^ftune: --report needs results: \S+results\.json does not exist\. Run the ablation/);
+    assert.ok(!existsSync(join(home.dir, "no-results", "results.md")));
   });
 });

@@ -1,8 +1,10 @@
 // ftune ablate: the article's ablation (basic, each technique, all) over the same folds;
 // writes results.md, results.json and chart.svg, resuming where a previous run stopped.
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { resultsMarkdown, runAblation, writeAblationPlan } from "../../core/experiments/ablation.ts";
+import { EXIT, UserError } from "../errors.ts";
 import { humanProgress } from "../progress.ts";
 
 export function registerAblate(program: Command): void {
@@ -22,6 +24,12 @@ export function registerAblate(program: Command): void {
         return;
       }
       const out = resolve(o.out);
+      if (o.report && !existsSync(join(out, "results.json"))) {
+        throw new UserError(
+          `--report needs results: ${join(out, "results.json")} does not exist. Run the ablation into --out first, or copy ablate_plan's results.json there.`,
+          EXIT.usage,
+        );
+      }
       let current = "";
       let reporter = humanProgress("rmse");
       const results = await runAblation(

@@ -110,7 +110,9 @@ export async function runAblation(
   }
   // Also when nothing ran: results brought back from `ablate_plan` get their table and chart.
   const results = configs.flatMap(({ name }) => done.filter((r) => r.name === name));
-  if (results.length === 0) throw new ConfigError(`${resultsFile} holds no results of this ablation`);
+  if (results.length === 0) {
+    throw new ConfigError(`${resultsFile} holds no results of the experiments named in ${path}`);
+  }
   writeResults(outDir, results);
   return results;
 }
