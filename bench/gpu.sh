@@ -4,7 +4,8 @@
 #   npm run bench:gpu-build     # bench/bin (engine binaries) and bench/gpu-plan (ablation plan)
 # then on the GPU machine, from the repository root, carrying bench/bin and bench/gpu-plan:
 #   bash bench/gpu.sh [--ablation]
-# 1. forward parity: the engine's encoder vs transformers on CUDA, fp32;
+# 1. parity on CUDA, fp32: the engine's encoder vs transformers, and the whole training loop
+#    (LLRD, warm-up, clipping, AdamW, SWA) vs PyTorch's on tiny BERT, RoBERTa and DistilBERT;
 # 2. training throughput, roberta-base shape, sequence length 256, bf16: ours vs PyTorch eager
 #    with SDPA, samples/s and model FLOPs utilisation (PEAK_TFLOPS, default 989 = H100/H200
 #    SXM dense bf16);
@@ -28,6 +29,9 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>
 
 echo "== forward parity"
 "$PY" bench/gpu_forward_check.py bench/bin/forward_dump bench/gpu-plan/model 2>/dev/null | tee "$RES/forward-check.json" || status=1
+
+echo "== training-loop parity"
+"$PY" bench/gpu_train_check.py bench/bin/ablate_plan 2>/dev/null | tee "$RES/train-check.json" || status=1
 
 echo "== training throughput (batch $BATCH, seq $SEQ, $STEPS steps)"
 ours=$(bench/bin/train_bench bench/roberta-base.json --batch "$BATCH" --seq "$SEQ" --steps "$STEPS") || status=1

@@ -1,6 +1,6 @@
 // `ftune ablate`: every experiment over the same folds, the results table and chart, resuming
 // without retraining; and the plan path for machines without Node (the engine's ablate_plan
-// binary), which must give the very results the app gives.
+// binary), which must give the very results the app gives, and the GPU machine's checks.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
 import { type AblationResult, runAblation, writeAblationPlan } from "../../app/core/experiments/ablation.ts";
+import { cargoTargetDir, venvPython } from "../../scripts/env.mjs";
 import { ftune, scratchHome, tinyConfig, tinyModel, writeTinyCsv } from "./helpers.ts";
 
 const root = join(import.meta.dirname, "../..");
@@ -16,7 +17,15 @@ after(() => home.cleanup());
 
 let spec: string;
 let appResults: AblationResult[];
+/** The engine's ablate_plan binary (an example of native/engine), built once here. */
+const ablatePlan = join(cargoTargetDir(), "release/examples/ablate_plan");
 before(() => {
+  const build = spawnSync(
+    "node",
+    ["scripts/cargo.mjs", "build", "--release", "-p", "ftune-engine", "--example", "ablate_plan"],
+    { cwd: root, encoding: "utf8" },
+  );
+  assert.equal(build.status, 0, build.stderr);
   const csv = writeTinyCsv(home.dir, 24);
   const base = tinyConfig({
     data: { train: csv, text: "text", label: "target", max_length: 32 },
@@ -75,15 +84,8 @@ describe("ftune ablate", () => {
     );
     symlinkSync(tinyModel(), join(plan, "model"));
 
-    const build = spawnSync(
-      "node",
-      ["scripts/cargo.mjs", "build", "--release", "-p", "ftune-engine", "--example", "ablate_plan"],
-      { cwd: root, encoding: "utf8" },
-    );
-    assert.equal(build.status, 0, build.stderr);
-    const { cargoTargetDir } = await import("../../scripts/env.mjs");
     const out = join(home.dir, "plan-out");
-    const run = spawnSync(join(cargoTargetDir(), "release/examples/ablate_plan"), [plan, out], { encoding: "utf8" });
+    const run = spawnSync(ablatePlan, [plan, out], { encoding: "utf8" });
     assert.equal(run.status, 0, run.stderr);
     const planResults: AblationResult[] = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
     const metrics = (rs: AblationResult[]) => rs.map((r) => r.summary.folds.map((f) => f.best_metric));
@@ -97,6 +99,25 @@ describe("ftune ablate", () => {
     await runAblation(spec, out, () => assert.fail("--report trained"), { reportOnly: true });
     assert.ok(existsSync(join(out, "chart.svg")));
     assert.match(readFileSync(join(out, "results.md"), "utf8"), /^\| \+ SWA \|/m);
+  });
+
+  test("the GPU machine's training-loop check passes here on the CPU (so it has not rotted)", async () => {
+    const r = spawnSync(venvPython, [join(root, "bench/gpu_train_check.py"), ablatePlan, "--device", "cpu"], {
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const checks = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      checks.map((c) => [c.model, c.ok, c.steps]),
+      [
+        ["bert-regression", true, 9],
+        ["roberta-3class", true, 9],
+        ["distilbert-regression", true, 9],
+      ],
+    );
   });
 
   test("ftune ablate --report with no results says what to do, and trains nothing", async () => {

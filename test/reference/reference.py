@@ -254,8 +254,8 @@ def recipe_step(loss, model, opt, sched, swa_model, swalr, max_grad_norm):
 def train(request_file):
     """The reference training loop (article-style, in plain PyTorch + transformers): LLRD groups,
     torch.optim.AdamW, clip_grad_norm_, a transformers warm-up schedule, AveragedModel + SWALR.
-    Batches in order, dynamic padding. Returns per-step losses and the final weights' largest
-    difference from the safetensors file `ours`."""
+    Batches in order, dynamic padding, on `device` (default cpu). Returns per-step losses and
+    the final weights' largest difference from the safetensors file `ours`."""
     from safetensors.torch import load_file
     from torch.optim.swa_utils import SWALR, AveragedModel
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
@@ -265,7 +265,8 @@ def train(request_file):
     no_dropout = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0)
     if AutoConfig.from_pretrained(req["dir"]).model_type == "distilbert":
         no_dropout = dict(dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)
-    model = AutoModelForSequenceClassification.from_pretrained(req["dir"], **no_dropout).train()
+    device = req.get("device", "cpu")
+    model = AutoModelForSequenceClassification.from_pretrained(req["dir"], **no_dropout).to(device).train()
     tok = AutoTokenizer.from_pretrained(req["dir"])
     opt = torch.optim.AdamW(
         [{"params": g["params"], "lr": g["lr"], "weight_decay": g["weight_decay"]} for g in llrd_groups(model, req)],
@@ -283,18 +284,18 @@ def train(request_file):
                 swa_model = AveragedModel(model)
                 swalr = SWALR(opt, swa_lr=swa["lr"], anneal_epochs=swa["anneal_steps"], anneal_strategy=swa["strategy"])
             enc = tok(texts[at : at + bs], padding=True, truncation=True, max_length=req["max_length"], return_tensors="pt")
-            logits = model(**model_inputs(model, enc)).logits
+            logits = model(**model_inputs(model, enc.to(device))).logits
             y = targets[at : at + bs]
             if req["task"] == "classification":
-                loss = torch.nn.functional.cross_entropy(logits, torch.tensor(y, dtype=torch.long))
+                loss = torch.nn.functional.cross_entropy(logits, torch.tensor(y, dtype=torch.long, device=device))
             else:
-                loss = torch.nn.functional.mse_loss(logits.squeeze(-1), torch.tensor(y, dtype=torch.float32))
+                loss = torch.nn.functional.mse_loss(logits.squeeze(-1), torch.tensor(y, dtype=torch.float32, device=device))
             recipe_step(loss, model, opt, sched, swa_model, swalr, req["max_grad_norm"])
             losses.append(loss.item())
             step += 1
     final = (swa_model.module if swa_model is not None else model).state_dict()
     ours = load_file(req["ours"])
-    diffs = {k: (final[k] - ours[k]).abs().max().item() for k in ours}
+    diffs = {k: (final[k].cpu() - ours[k]).abs().max().item() for k in ours}
     worst = max(diffs, key=diffs.get)
     print(json.dumps({"losses": losses, "max_weight_diff": diffs[worst], "worst": worst, "compared": len(diffs), "missing": sorted(set(final) - set(ours))}))
 

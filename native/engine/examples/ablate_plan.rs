@@ -3,11 +3,16 @@
 //! `run_experiment`, results written after each one in the shape `ftune ablate` reads back.
 //!
 //!   ablate_plan PLAN_DIR OUT_DIR [--deadline-seconds N] [--precision auto|fp32|bf16]
+//!               [--checkpoints DIR] [--events FILE]
+//!
+//! `--checkpoints` keeps each experiment's run folders (final and best checkpoints) under
+//! DIR/<experiment>; `--events` writes every step's loss as a JSON line, for parity checks.
 //!
 //! PLAN_DIR holds plan.json and the model folder the configs name (relative paths resolve
 //! against PLAN_DIR). No experiment starts once the deadline has passed; a rerun skips the
 //! experiments already in OUT_DIR/results.json.
 
+use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -63,6 +68,14 @@ fn main() -> Result<()> {
         Some(v) => v.context("--deadline-seconds needs a value")?.parse()?,
         None => f64::INFINITY,
     };
+    let checkpoints = match flag("--checkpoints") {
+        Some(v) => Some(Path::new(v.context("--checkpoints needs a folder")?).to_path_buf()),
+        None => None,
+    };
+    let mut events = match flag("--events") {
+        Some(v) => Some(std::fs::File::create(v.context("--events needs a file")?)?),
+        None => None,
+    };
     let precision: Option<Precision> = match flag("--precision") {
         Some(v) => Some(serde_json::from_value(serde_json::json!(
             v.context("--precision needs a value")?
@@ -114,7 +127,7 @@ fn main() -> Result<()> {
             eprintln!("deadline reached: {} not started", planned.name);
             continue;
         }
-        let mut config: ExperimentConfig = serde_json::from_value(planned.config)
+        let mut config = ExperimentConfig::from_json(&planned.config.to_string())
             .with_context(|| format!("{}: invalid config", planned.name))?;
         if let Some(p) = precision {
             config.train.precision = p;
@@ -129,11 +142,22 @@ fn main() -> Result<()> {
                     e.total_steps.unwrap_or(0)
                 );
             }
+            if let (Some(file), "step") = (events.as_mut(), e.kind) {
+                let line = serde_json::json!({ "experiment": planned.name, "fold": e.fold, "step": e.step, "loss": e.loss });
+                let _ = writeln!(file, "{line}");
+            }
         };
+        let run_dir = checkpoints.as_ref().map(|d| {
+            d.join(
+                planned
+                    .name
+                    .replace(|c: char| !c.is_alphanumeric() && c != '-', "_"),
+            )
+        });
         let summary = run_experiment(
             &config,
             &data,
-            None,
+            run_dir.as_deref(),
             StateOptions::default(),
             &never,
             &mut emit,
