@@ -5,6 +5,7 @@ import { registerAblate } from "./commands/ablate.ts";
 import { registerDatasets } from "./commands/datasets.ts";
 import { registerDemo } from "./commands/demo.ts";
 import { registerExport } from "./commands/export.ts";
+import { registerInfo } from "./commands/info.ts";
 import { registerPredict } from "./commands/predict.ts";
 import { registerRuns } from "./commands/runs.ts";
 import { registerSchedule } from "./commands/schedule.ts";
@@ -27,6 +28,7 @@ registerRuns(program);
 registerExport(program);
 registerServe(program);
 registerDemo(program);
+registerInfo(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -65,6 +65,17 @@ test("FTUNE_LIBTORCH points the engine at another PyTorch 2.11 install", (t) => 
   assert.deepEqual(loaded, [join(lib, "libtorch_cpu.so")], "libtorch loaded from the build's folder as well");
   assert.equal(info.torchLibDir, lib);
   assert.match(info.torchVersion, /^2\.11\.0/);
+
+  // `ftune info` is how a user checks it.
+  const cli = spawnSync(process.execPath, [join(root, "bin/ftune.js"), "info", "--json"], {
+    env: { ...process.env, FTUNE_LIBTORCH: lib },
+    encoding: "utf8",
+  });
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.deepEqual((({ torchLibDir, source }) => ({ torchLibDir, source }))(JSON.parse(cli.stdout)), {
+    torchLibDir: lib,
+    source: "FTUNE_LIBTORCH",
+  });
 });
 
 test("a FTUNE_LIBTORCH without libtorch is one message saying what to set", () => {

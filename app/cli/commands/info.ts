@@ -1,0 +1,38 @@
+// ftune info: which libtorch the engine loaded, from where, and whether it sees a GPU — the
+// first thing to check after setting FTUNE_LIBTORCH.
+import type { Command } from "commander";
+
+import { native } from "../../native/addon.ts";
+import { libtorchOverride } from "../../native/libtorch.ts";
+
+const SOURCES = {
+  rpath: "the set-up's torch, found through the build's rpath",
+  FTUNE_LIBTORCH: "set by FTUNE_LIBTORCH",
+  bundled: "bundled with the app",
+} as const;
+
+export function registerInfo(program: Command): void {
+  program
+    .command("info")
+    .description("show the libtorch the engine runs on (version, folder, CUDA devices, CPU threads)")
+    .option("--json", "print one JSON object")
+    .action((o: { json?: boolean }) => {
+      const info = native.runtimeInfo();
+      const source = !libtorchOverride() ? "rpath" : process.env.FTUNE_LIBTORCH ? "FTUNE_LIBTORCH" : "bundled";
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ ...info, source })}\n`);
+        return;
+      }
+      const devices = info.cudaAvailable
+        ? `${info.cudaDeviceCount} CUDA device(s)`
+        : "no CUDA device: training runs on the CPU";
+      process.stdout.write(
+        [
+          `libtorch ${info.torchVersion}`,
+          `  from   ${info.torchLibDir} (${SOURCES[source]})`,
+          `  GPU    ${devices}`,
+          `  CPU    ${info.threads} threads`,
+        ].join("\n") + "\n",
+      );
+    });
+}
