@@ -26,13 +26,13 @@ a = p.parse_args()
 
 # The recipe and data of test/native/training-parity.test.ts.
 texts = [
-    "The river carries old stories.",
-    "Science is a careful way of knowing.",
-    "A teacher reads to the children.",
-    "Ancient history, difficult vocabulary.",
-    "Easy words.",
-    "The mountain story grows harder as it goes on.",
-    "Energy moves through every living thing.",
+    "The quick brown fox jumps over the lazy dog.",
+    "Science!",
+    "Children learn history from an old teacher by the river.",
+    "a",
+    "Difficult vocabulary in a complex paragraph about ancient energy.",
+    "Easy story.",
+    "The student writes a large number.",
     "Modern language is simple.",
     "Old mountain, new river, quick teacher.",
     "Reading passage",

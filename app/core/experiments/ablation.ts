@@ -139,7 +139,7 @@ export async function writeAblationPlan(path: string, planDir: string): Promise<
     config: { ...config, model: "model" },
   }));
   mkdirSync(planDir, { recursive: true });
-  writeFileSync(join(planDir, PLAN_FILE), JSON.stringify({ source_model: first.model, data, experiments }));
+  writeFileSync(join(planDir, PLAN_FILE), JSON.stringify({ data, experiments }));
   return first.model;
 }
 
