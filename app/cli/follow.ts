@@ -4,7 +4,7 @@ import type { Core } from "../core/service/index.ts";
 import type { Run } from "../core/store/repo-experiments.ts";
 import { humanProgress, type TrainingReporter } from "./progress.ts";
 
-export async function followRuns(core: Core, runIds: number[], o: { json?: boolean; metric?: string }): Promise<Run[]> {
+export async function followRuns(core: Core, runIds: number[], o: { json?: boolean; metric: string }): Promise<Run[]> {
   const reporters = new Map<number, TrainingReporter>();
   const stopTap = core.runs.onTrainEvent((runId, e) => {
     if (!runIds.includes(runId)) return;
@@ -15,7 +15,7 @@ export async function followRuns(core: Core, runIds: number[], o: { json?: boole
     let reporter = reporters.get(runId);
     if (!reporter) {
       for (const r of reporters.values()) r.stop();
-      reporter = humanProgress(o.metric ?? "rmse");
+      reporter = humanProgress(o.metric);
       reporters.set(runId, reporter);
       process.stderr.write(`\n== run ${runId}\n`);
     }

@@ -40,10 +40,12 @@ export const native: typeof Native = new Proxy({} as typeof Native, {
   },
 });
 export type {
+  FoldPlanInfo,
   LrSchedule,
   ModelInfo,
   ModelLoadOptions,
   ParamGroupInfo,
+  RunPlanInfo,
   RuntimeInfo,
   SequenceModel,
   StartOptions,

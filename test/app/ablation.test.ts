@@ -7,9 +7,16 @@ import { existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { type AblationResult, runAblation, writeAblationPlan } from "../../app/core/experiments/ablation.ts";
+import {
+  type AblationResult,
+  type AblationTrainer,
+  runAblation,
+  writeAblationPlan,
+} from "../../app/core/experiments/ablation.ts";
+import { loadExperimentData } from "../../app/core/experiments/data.ts";
+import { trainFileExperiment } from "../../app/core/runs/orchestrate.ts";
 import { cargoTargetDir, venvPython } from "../../scripts/env.mjs";
-import { ftune, scratchHome, tinyConfig, tinyModel, writeTinyCsv } from "./helpers.ts";
+import { ftune, scratchHome, testCore, tinyConfig, tinyModel, writeTinyCsv } from "./helpers.ts";
 
 const root = join(import.meta.dirname, "../..");
 const home = scratchHome("ablation");
@@ -48,9 +55,19 @@ before(() => {
 describe("ftune ablate", () => {
   test("runs every experiment over the same folds, writes the table and chart, and a rerun trains nothing", async () => {
     const out = join(home.dir, "app");
-    const seen = new Set<string>();
-    appResults = await runAblation(spec, out, (name) => seen.add(name));
-    assert.deepEqual([...seen], ["basic", "+ SWA"]);
+    const core = await testCore(join(home.dir, "data"));
+    const seen: string[] = [];
+    const train: AblationTrainer = async (name, config, dir) => {
+      seen.push(name);
+      const { data } = await loadExperimentData(config);
+      return (await trainFileExperiment(core, { name, config, data, outDir: dir })).summary;
+    };
+    try {
+      appResults = await runAblation(spec, out, train);
+    } finally {
+      await core.close();
+    }
+    assert.deepEqual(seen, ["basic", "+ SWA"]);
     assert.deepEqual(
       appResults.map((r) => [r.name, r.summary.folds.map((f) => f.fold)]),
       [
@@ -64,9 +81,7 @@ describe("ftune ablate", () => {
     assert.match(table, /^\| \+ SWA \|/m);
     assert.match(readFileSync(join(out, "chart.svg"), "utf8"), /<svg[^>]*>[\s\S]*\+ SWA/);
 
-    let events = 0;
-    const again = await runAblation(spec, out, () => events++);
-    assert.equal(events, 0, "a finished ablation retrained");
+    const again = await runAblation(spec, out, () => assert.fail("a finished ablation retrained"));
     assert.deepEqual(again, appResults);
   });
 

@@ -3,7 +3,20 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { baseDraft, fieldOfError, getPath, merge, setPath, techniques } from "../../renderer/src/lib/config.ts";
+import { native } from "../../app/native/addon.ts";
+import { type Draft, fieldOfError, getPath, merge, setPath, techniques } from "../../renderer/src/lib/config.ts";
+
+/** The builder's starting draft: the engine's defaults (what the defaultConfig API returns). */
+const baseDraft = (): Draft => JSON.parse(native.defaultConfig("regression"));
+
+test("the builder starts from the engine's defaults: cls pooling, the task's metric and loss", () => {
+  const d = baseDraft();
+  assert.equal(getPath(d, "head.pooling"), "cls");
+  assert.equal(getPath(d, "eval.metric"), "rmse");
+  assert.equal(getPath(d, "train.loss"), "mse");
+  const c: Draft = JSON.parse(native.defaultConfig("classification"));
+  assert.deepEqual([getPath(c, "eval.metric"), getPath(c, "train.loss")], ["accuracy", "cross_entropy"]);
+});
 
 test("a preset merges into nested sections and leaves the rest alone", () => {
   const base = baseDraft();

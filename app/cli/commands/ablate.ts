@@ -1,11 +1,12 @@
 // ftune ablate: the article's ablation (basic, each technique, all) over the same folds;
 // writes results.md, results.json and chart.svg, resuming where a previous run stopped.
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { resultsMarkdown, runAblation, writeAblationPlan } from "../../core/experiments/ablation.ts";
+import { withCore } from "../core.ts";
 import { EXIT, UserError } from "../errors.ts";
-import { humanProgress } from "../progress.ts";
+import { trainWithProgress } from "./train.ts";
 
 export function registerAblate(program: Command): void {
   program
@@ -30,27 +31,19 @@ export function registerAblate(program: Command): void {
           EXIT.usage,
         );
       }
-      let current = "";
-      let reporter = humanProgress("rmse");
-      const results = await runAblation(
-        path,
-        out,
-        (name, e) => {
-          if (o.json) {
-            process.stdout.write(`${JSON.stringify({ experiment: name, ...e })}\n`);
-            return;
-          }
-          if (name !== current) {
-            reporter.stop();
-            current = name;
-            reporter = humanProgress("rmse");
-            process.stderr.write(`\n== ${name}\n`);
-          }
-          reporter.event(e);
-        },
-        { reportOnly: o.report },
+      const title = basename(path).replace(/\.\w+$/, "");
+      const results = await withCore((core) =>
+        runAblation(
+          path,
+          out,
+          async (name, config, dir) => {
+            if (!o.json) process.stderr.write(`\n== ${name}\n`);
+            const row = { name: `${title}: ${name}`, config, outDir: dir, json: o.json };
+            return (await trainWithProgress(core, row)).summary;
+          },
+          { reportOnly: o.report },
+        ),
       );
-      reporter.stop();
       process.stdout.write(`${resultsMarkdown(results)}\n`);
       process.stderr.write(`ftune: results in ${out}/results.md, results.json and chart.svg\n`);
     });

@@ -9,6 +9,8 @@ import type { Command } from "commander";
 import type { CompareRow, Preset } from "../../core/api/contract.ts";
 import { readLexicon, subsample, writeLexiconCsv } from "../../core/demo/vader.ts";
 import { mergeConfig } from "../../core/experiments/ablation.ts";
+import type { ExperimentConfig } from "../../core/experiments/config-types.ts";
+import { metricOf } from "../../core/runs/orchestrate.ts";
 import type { Core } from "../../core/service/index.ts";
 import { defaultDataDir } from "../../core/store/index.ts";
 import type { Summary } from "../../engine/training.ts";
@@ -137,7 +139,8 @@ async function runDemo(core: Core, o: DemoOptions): Promise<void> {
     experiments.push(experiment);
     runIds.push(...(await call(core, "startRuns", { experimentId: experiment.id })).map((r) => r.id));
   }
-  const runs = await followRuns(core, runIds, { json: o.json, metric: "rmse" });
+  const metric = metricOf(experiments[0]?.config as ExperimentConfig);
+  const runs = await followRuns(core, runIds, { json: o.json, metric });
   const failed = runs.find((r) => r.status !== "completed");
   if (failed)
     throw new UserError(

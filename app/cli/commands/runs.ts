@@ -1,7 +1,8 @@
 // ftune runs list|show|resume|cancel: runs in the data folder (one per experiment fold).
 import type { Command } from "commander";
-
 import type { Results } from "../../core/api/contract.ts";
+import type { ExperimentConfig } from "../../core/experiments/config-types.ts";
+import { metricOf } from "../../core/runs/orchestrate.ts";
 import type { Run } from "../../core/store/repo-experiments.ts";
 import type { Summary } from "../../engine/training.ts";
 import { call, idArg, withCore } from "../core.ts";
@@ -84,8 +85,10 @@ export function registerRuns(program: Command): void {
     .action(async (id: string, o: { json?: boolean }) => {
       await withCore(async (core) => {
         const runId = idArg(id, "run id");
-        await call(core, "resumeRun", { id: runId });
-        const [run] = await followRuns(core, [runId], o);
+        const resumed = await call(core, "resumeRun", { id: runId });
+        const experiment = await call(core, "getExperiment", { id: resumed.experimentId });
+        const metric = metricOf(experiment.config as ExperimentConfig);
+        const [run] = await followRuns(core, [runId], { json: o.json, metric });
         if (!run) return;
         if (o.json) process.stdout.write(`${JSON.stringify({ kind: "run", ...run })}\n`);
         else process.stderr.write(`ftune: run ${run.id} ${run.status}${run.error ? `: ${run.error}` : ""}\n`);

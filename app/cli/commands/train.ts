@@ -1,14 +1,23 @@
-// ftune train: run an experiment config (K folds or a validation file), write checkpoints,
-// per-fold metrics.jsonl and summary.json, and print the result.
-import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
+// ftune train: run an experiment config (K folds or a validation file) through the app's one
+// orchestrator: the experiment and its runs are stored in the data folder (the app shows them
+// beside its own, Compare included), each fold trains in a worker, and the output folder gets
+// fold-<k>/{metrics.jsonl,best,final} and summary.json.
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { basename, resolve } from "node:path";
 import type { Command } from "commander";
 
 import { loadConfigFile } from "../../core/experiments/config-file.ts";
+import type { ExperimentConfig } from "../../core/experiments/config-types.ts";
 import { loadExperimentData } from "../../core/experiments/data.ts";
-import { metricsWriter, writeSummary } from "../../core/experiments/run-files.ts";
-import { type Summary, startExperiment } from "../../engine/training.ts";
-import { humanProgress, jsonLines } from "../progress.ts";
+import { writeSummary } from "../../core/experiments/run-files.ts";
+import { metricOf, trainFileExperiment } from "../../core/runs/orchestrate.ts";
+import type { Core } from "../../core/service/index.ts";
+import type { Experiment } from "../../core/store/repo-experiments.ts";
+import type { Summary } from "../../engine/training.ts";
+import { withCore } from "../core.ts";
+import { UserError } from "../errors.ts";
+import { followRuns } from "../follow.ts";
+import { runExitCode } from "./runs.ts";
 
 interface TrainOptions {
   out?: string;
@@ -28,39 +37,59 @@ export function formatSummary(summary: Summary): string {
   ].join("\n");
 }
 
+/**
+ * Trains `config` through the orchestrator with terminal progress, and fails with the first
+ * fold that did not complete. `ftune train` and `ftune ablate` both run this.
+ */
+export async function trainWithProgress(
+  core: Core,
+  o: { name: string; config: ExperimentConfig; outDir: string; json?: boolean },
+): Promise<{ experiment: Experiment; summary: Summary }> {
+  const { data } = await loadExperimentData(o.config);
+  const metric = metricOf(o.config);
+  const { experiment, runs, summary } = await trainFileExperiment(core, { ...o, data }, (ids) =>
+    followRuns(core, ids, { json: o.json, metric }),
+  );
+  const failed = runs.find((r) => r.status !== "completed");
+  if (failed) {
+    const why = failed.error ? `: ${failed.error}` : "";
+    throw new UserError(`fold ${failed.fold} (run ${failed.id}) ${failed.status}${why}`, runExitCode(failed));
+  }
+  return { experiment, summary };
+}
+
 export function registerTrain(program: Command): void {
   program
     .command("train <config>")
     .description(
-      "train an experiment (YAML or JSON config); writes DIR/summary.json and DIR/fold-<k>/{metrics.jsonl,best,final}",
+      "train an experiment (YAML or JSON config), stored in the data folder like the app's; writes DIR/summary.json and DIR/fold-<k>/{metrics.jsonl,best,final}",
     )
     .option("--out <dir>", "output folder (default: runs/<config name>-<time>)")
     .option("--json", "print JSON event lines instead of progress bars")
     .action(async (path: string, o: TrainOptions) => {
       const config = loadConfigFile(path);
-      const { data, trainRows } = await loadExperimentData(config);
+      // Read and check the data before anything is created: a bad file leaves nothing behind.
+      const { trainRows } = await loadExperimentData(config);
       const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
-      const out = resolve(o.out ?? `runs/${path.replace(/^.*\//, "").replace(/\.\w+$/, "")}-${stamp}`);
+      const name = basename(path).replace(/\.\w+$/, "");
+      const out = resolve(o.out ?? `runs/${name}-${stamp}`);
+      const created = !existsSync(out);
       mkdirSync(out, { recursive: true });
-      const reporter = o.json
-        ? jsonLines()
-        : humanProgress(config.eval.metric ?? (config.task === "regression" ? "rmse" : "accuracy"));
-      const record = metricsWriter(out);
       if (!o.json) process.stderr.write(`ftune: training on ${trainRows} rows, writing to ${out}\n`);
-      const run = startExperiment(JSON.stringify(config), data, out, (e) => {
-        record(e);
-        reporter.event(e);
-      });
-      const stop = () => run.cancel();
-      process.once("SIGINT", stop);
       try {
-        const summary = await run.done;
-        const file = writeSummary(out, config, summary);
-        if (o.json) process.stdout.write(`${JSON.stringify({ kind: "summary", path: file, ...summary })}\n`);
-        else process.stderr.write(`${formatSummary(summary)}\nftune: summary in ${file}\n`);
-      } finally {
-        reporter.stop();
-        process.off("SIGINT", stop);
+        await withCore(async (core) => {
+          const { experiment, summary } = await trainWithProgress(core, { name, config, outDir: out, json: o.json });
+          const file = writeSummary(out, config, summary);
+          if (o.json) process.stdout.write(`${JSON.stringify({ kind: "summary", path: file, ...summary })}\n`);
+          else
+            process.stderr.write(
+              `${formatSummary(summary)}\nftune: summary in ${file}; experiment ${experiment.id} in ${core.dataDir}\n`,
+            );
+        });
+      } catch (err) {
+        // A folder this command made and nothing was written to goes away with the failure.
+        if (created && existsSync(out) && readdirSync(out).length === 0) rmSync(out, { recursive: true, force: true });
+        throw err;
       }
     });
 }

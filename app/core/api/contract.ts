@@ -49,14 +49,22 @@ export const methods = {
   deleteDataset: z.object({ id }).strict(),
 
   /** Ready-made configs: "Basic", "Article: all techniques", one per technique. */
-  presets: z.object({}).strict(),
+  presets: z.object({ layers: z.number().int().min(1).max(256).optional() }).strict(),
   /**
    * Every group's LR at every step for a config, from the engine's schedule code. The data
    * section may be omitted when datasetId is given (its file, columns and row count are used).
    */
   previewSchedule: z
-    .object({ config: ConfigInput, datasetId: id.optional(), stepsPerEpoch: z.number().int().min(1).optional() })
+    .object({
+      config: ConfigInput,
+      datasetId: id.optional(),
+      stepsPerEpoch: z.number().int().min(1).optional(),
+      /** Which fold's schedule (default: the first fold that runs); folds can differ in size. */
+      fold: z.number().int().min(0).optional(),
+    })
     .strict(),
+  /** Every default of a config for a task, from the engine: the builder's starting values. */
+  defaultConfig: z.object({ task: TaskSchema.default("regression") }).strict(),
 
   createExperiment: z.object({ name: z.string().min(1), datasetId: id, config: ConfigInput }).strict(),
   listExperiments: z.object({}).strict(),
@@ -112,6 +120,21 @@ export interface SchedulePreview {
   warmupSteps: number;
   swaStartStep: number | null;
   stepsPerEpoch: number;
+  /** The fold shown, and every fold that runs with its real size and steps (from the engine). */
+  fold: number;
+  folds: FoldPlan[];
+  /** Settings the engine finds legal but suspicious (warm-up longer than the run, …). */
+  warnings: string[];
+}
+
+export interface FoldPlan {
+  fold: number;
+  trainRows: number;
+  validRows: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  warmupSteps: number;
+  swaStartStep: number | null;
 }
 
 export interface RunDetail extends Run {
@@ -160,6 +183,7 @@ export interface Results {
   deleteDataset: { deleted: boolean };
   presets: Preset[];
   previewSchedule: SchedulePreview;
+  defaultConfig: Record<string, unknown>;
   createExperiment: Experiment;
   listExperiments: Experiment[];
   getExperiment: Experiment & { runs: Run[] };

@@ -1,17 +1,15 @@
 // Ablations: one base recipe plus named variants, each trained over the same folds and
 // seeds, summarized as the article's results table (Markdown + JSON) and a chart (SVG).
 // Results are written after every experiment, and a rerun skips the ones already done.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse } from "yaml";
 
-import { type Summary, startExperiment } from "../../engine/training.ts";
-import type { TrainEvent, TrainingData } from "../../native/addon.ts";
+import type { Summary } from "../../engine/training.ts";
 import { barChartSvg } from "./chart-svg.ts";
 import { ConfigError, normalizeConfig } from "./config-file.ts";
 import type { ExperimentConfig } from "./config-types.ts";
 import { loadExperimentData } from "./data.ts";
-import { metricsWriter } from "./run-files.ts";
 
 export interface AblationSpec {
   base: Record<string, unknown>;
@@ -83,28 +81,32 @@ export function resultsMarkdown(results: AblationResult[]): string {
   return [head, "|---|---|---|---|---|---|---|", ...rows].join("\n");
 }
 
+/** Trains one ablation row (through the orchestrator) with its runs writing into `dir`. */
+export type AblationTrainer = (name: string, config: ExperimentConfig, dir: string) => Promise<Summary>;
+
 /** Runs every experiment not yet in `outDir/results.json`; returns all results. */
 export async function runAblation(
   path: string,
   outDir: string,
-  onEvent: (name: string, e: TrainEvent) => void = () => {},
+  train: AblationTrainer,
   options: { reportOnly?: boolean } = {},
 ): Promise<AblationResult[]> {
   const { configs } = loadAblation(path);
   mkdirSync(outDir, { recursive: true });
   const resultsFile = join(outDir, "results.json");
   const done: AblationResult[] = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, "utf8")) : [];
-  const first = configs[0]?.config as ExperimentConfig;
-  let data: TrainingData | undefined;
   for (const { name, config } of configs) {
     if (options.reportOnly || done.some((r) => r.name === name)) continue;
-    data ??= (await loadExperimentData(first)).data;
     const dir = join(outDir, name.replace(/[^\w.-]+/g, "_"));
-    const record = metricsWriter(dir);
-    const summary = await startExperiment(JSON.stringify(config), data, config.eval.save_best ? dir : null, (e) => {
-      record(e);
-      onEvent(name, e);
-    }).done;
+    const summary = await train(name, config, dir);
+    // Rows that do not ask to keep checkpoints keep only their metrics (an ablation of a base
+    // model would otherwise leave two checkpoints per fold and row).
+    if (!config.eval.save_best) {
+      for (const fold of summary.folds) {
+        rmSync(join(dir, `fold-${fold.fold}`, "best"), { recursive: true, force: true });
+        rmSync(join(dir, `fold-${fold.fold}`, "final"), { recursive: true, force: true });
+      }
+    }
     done.push({ name, techniques: techniques(config), summary });
     writeResults(outDir, done);
   }

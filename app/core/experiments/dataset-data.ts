@@ -29,12 +29,6 @@ export function configForDataset(raw: Plain, dataset: Dataset): Plain {
   };
 }
 
-/** The folds an experiment trains: `folds.run`, or the single fold 0 with a validation file. */
-export function experimentFolds(config: ExperimentConfig): number[] {
-  if (config.data.valid) return [0];
-  return config.folds.run === "all" ? Array.from({ length: config.folds.k }, (_, i) => i) : [...config.folds.run];
-}
-
 /** The config one run trains: the experiment's, restricted to one fold. */
 export function foldConfig(config: ExperimentConfig, fold: number): ExperimentConfig {
   return { ...config, folds: { ...config.folds, run: config.data.valid ? "all" : [fold] } };

@@ -1,14 +1,19 @@
 // The files `ftune train` leaves in its output folder: per fold `fold-<k>/metrics.jsonl` (one
 // JSON object per line: train steps with loss and LR per group, validation metrics), and at
 // the end `summary.json` (config, per-fold and mean metrics, timings).
-import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import type { Summary } from "../../engine/training.ts";
 import type { TrainEvent } from "../../native/addon.ts";
 import type { ExperimentConfig } from "./config-types.ts";
 
-export function metricsWriter(outDir: string): (e: TrainEvent) => void {
+/**
+ * Writes a run's events as `fold-<k>/metrics.jsonl` under `outDir`. With `append` (a resumed
+ * run), the file is kept and, at the engine's resume event, cut back to the saved step: the
+ * steps after it run again.
+ */
+export function metricsWriter(outDir: string, options: { append?: boolean } = {}): (e: TrainEvent) => void {
   const groups = new Map<number, string[]>();
   const pending = new Map<number, string[]>();
   const file = (fold: number) => join(outDir, `fold-${fold}`, "metrics.jsonl");
@@ -26,8 +31,13 @@ export function metricsWriter(outDir: string): (e: TrainEvent) => void {
   return (e) => {
     if (e.kind === "fold_start") {
       mkdirSync(join(outDir, `fold-${e.fold}`), { recursive: true });
-      writeFileSync(file(e.fold), "");
+      if (!options.append || !existsSync(file(e.fold))) writeFileSync(file(e.fold), "");
       groups.set(e.fold, e.groups ?? []);
+    } else if (e.kind === "resume") {
+      const kept = readFileSync(file(e.fold), "utf8")
+        .split("\n")
+        .filter((line) => line && (JSON.parse(line) as { step: number }).step <= e.step);
+      writeFileSync(file(e.fold), kept.map((l) => `${l}\n`).join(""));
     } else if (e.kind === "step") {
       const names = groups.get(e.fold) ?? [];
       const lr = Object.fromEntries((e.lrs ?? []).map((v, i) => [names[i] ?? `group.${i}`, v]));

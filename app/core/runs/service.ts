@@ -5,6 +5,7 @@ import type { Summary } from "../../engine/training.ts";
 import type { TrainEvent, TrainingData } from "../../native/addon.ts";
 import { badRequest, notFound } from "../api/errors.ts";
 import type { EventHub } from "../events.ts";
+import { metricsWriter } from "../experiments/run-files.ts";
 import type { Queryable } from "../store/db.ts";
 import { saveCheckpoint } from "../store/repo-checkpoints.ts";
 import { getRun, markInterruptedRuns, type Run, runsWithStatus, setRunStatus } from "../store/repo-experiments.ts";
@@ -61,7 +62,7 @@ export class RunService {
   /** At startup: runs left "running" by a process that is gone become interrupted (resumable). */
   async recover(): Promise<number> {
     const running = await runsWithStatus(this.#o.store, "running");
-    const alive = running.filter((r) => ownedElsewhere(this.#dir(r.id))).map((r) => r.id);
+    const alive = running.filter((r) => ownedElsewhere(this.#dir(r))).map((r) => r.id);
     return markInterruptedRuns(this.#o.store, alive);
   }
 
@@ -134,8 +135,8 @@ export class RunService {
     const run = await this.#get(runId);
     if (run.status === "queued" || run.status === "interrupted") return this.#setStatus(runId, "cancelled");
     if (run.status === "running") {
-      if (ownedElsewhere(this.#dir(runId))) {
-        requestCancel(this.#dir(runId));
+      if (ownedElsewhere(this.#dir(run))) {
+        requestCancel(this.#dir(run));
         return run;
       }
       await this.#setStatus(runId, "interrupted", { error: "The process training this run is gone" });
@@ -179,7 +180,7 @@ export class RunService {
   }
 
   async #execute({ runId, resume }: Job): Promise<void> {
-    const dir = this.#dir(runId);
+    const dir = this.#dir(await this.#get(runId));
     try {
       await this.#setStatus(runId, "running", { error: null });
     } catch {
@@ -198,14 +199,18 @@ export class RunService {
         await this.#setStatus(runId, "failed", { error: (err as Error).message });
         return;
       }
+      // Every event goes to both sinks: the store (charts, Compare) and the run's folder
+      // (metrics.jsonl beside its checkpoints).
       const recorder = new RunRecorder(this.#o.store, runId, this.#o.events, {
         progressIntervalMs: this.#o.progressIntervalMs,
       });
+      const folder = metricsWriter(dir, { append: resume });
       const handle = startWorker(
         this.#transport,
         { ...job, outDir: dir, resume, stateIntervalSeconds: this.#o.stateIntervalSeconds },
         (e) => {
           recorder.event(e);
+          folder(e);
           for (const tap of this.#taps) tap(runId, e);
         },
       );
@@ -288,7 +293,7 @@ export class RunService {
     return run;
   }
 
-  #dir(runId: number): string {
-    return runDir(this.#o.dataDir, runId);
+  #dir(run: Run): string {
+    return run.dir ?? runDir(this.#o.dataDir, run.id);
   }
 }

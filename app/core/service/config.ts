@@ -2,13 +2,14 @@
 // by the engine, and checked against the model's structure (layers for re-init and grouped
 // LLRD) with the engine's schedule code, so a bad setting fails before anything is queued.
 
-import { type LrSchedule, native } from "../../native/addon.ts";
+import { type LrSchedule, native, type RunPlanInfo } from "../../native/addon.ts";
 import { badRequest } from "../api/errors.ts";
 import { MIN_ROWS_PER_FOLD } from "../datasets/import.ts";
 import { ConfigError, normalizeConfig } from "../experiments/config-file.ts";
 import type { ExperimentConfig } from "../experiments/config-types.ts";
-import { configForDataset, datasetLabels } from "../experiments/dataset-data.ts";
-import { foldTrainRows, stepsPerEpoch } from "../experiments/steps.ts";
+import { configForDataset, datasetLabels, datasetTrainingData } from "../experiments/dataset-data.ts";
+import { planRun } from "../runs/orchestrate.ts";
+import type { Queryable } from "../store/db.ts";
 import type { Dataset } from "../store/types.ts";
 
 /** Normalizes a config (with its data section taken from `dataset`, if given). */
@@ -37,13 +38,13 @@ export function schedulePlan(config: ExperimentConfig, spe: number, labels: numb
   }
 }
 
-/** Steps per epoch of a fold of `dataset` under `config`. */
-export function datasetStepsPerEpoch(config: ExperimentConfig, dataset: Dataset): number {
-  return stepsPerEpoch(foldTrainRows(dataset.rowCount, config), config);
+/** The engine's plan of `config` over the rows of `dataset`: the real folds and their steps. */
+export async function datasetPlan(db: Queryable, config: ExperimentConfig, dataset: Dataset): Promise<RunPlanInfo> {
+  return planRun(config, await datasetTrainingData(db, dataset, config));
 }
 
 /** Checks that `config` can train on `dataset` at all (fold count, group column, model layers). */
-export function checkTrainable(config: ExperimentConfig, dataset: Dataset): void {
+export async function checkTrainable(db: Queryable, config: ExperimentConfig, dataset: Dataset): Promise<void> {
   if (config.folds.strategy === "group" && !dataset.mapping.group) {
     throw badRequest(
       `folds.strategy is "group" but dataset "${dataset.name}" has no group column; import it with a group column or use another strategy.`,
@@ -55,5 +56,6 @@ export function checkTrainable(config: ExperimentConfig, dataset: Dataset): void
       `folds.k is ${config.folds.k} but dataset "${dataset.name}" has ${dataset.rowCount} rows; ${config.folds.k} folds need at least ${needed}.`,
     );
   }
-  schedulePlan(config, datasetStepsPerEpoch(config, dataset), numLabels(config, dataset));
+  const plan = await datasetPlan(db, config, dataset);
+  for (const fold of plan.folds) schedulePlan(config, fold.stepsPerEpoch, numLabels(config, dataset));
 }

@@ -1,20 +1,24 @@
 // Experiment handlers: presets, the LR preview, creating experiments over a dataset and
 // queueing their runs (one per fold).
+
+import { native } from "../../native/addon.ts";
 import type { ParsedInput, Results } from "../api/contract.ts";
 import { badRequest } from "../api/errors.ts";
 import type { ExperimentConfig } from "../experiments/config-types.ts";
-import { experimentFolds } from "../experiments/dataset-data.ts";
-import { createExperiment, createRun, getRun, listExperiments, listRuns, type Run } from "../store/repo-experiments.ts";
-import type { Dataset } from "../store/types.ts";
-import { checkTrainable, datasetStepsPerEpoch, normalizeFor, numLabels, schedulePlan } from "./config.ts";
+import { loadExperimentData } from "../experiments/data.ts";
+import { datasetTrainingData } from "../experiments/dataset-data.ts";
+import { planRun, queueRuns } from "../runs/orchestrate.ts";
+import { getDataset } from "../store/repo-datasets.ts";
+import { createExperiment, listExperiments, listRuns } from "../store/repo-experiments.ts";
+import { checkTrainable, datasetPlan, normalizeFor, numLabels, schedulePlan } from "./config.ts";
 import { type Context, datasetOr404, experimentOr404 } from "./context.ts";
 import { presets } from "./presets.ts";
 
 export function experimentHandlers(ctx: Context) {
   return {
-    async presets(): Promise<Results["presets"]> {
-      const model = await ctx.models.defaultModel();
-      return structuredClone(presets(Number(model?.summary.layers) || 6));
+    async presets(input: ParsedInput<"presets">): Promise<Results["presets"]> {
+      const layers = input.layers ?? Number((await ctx.models.defaultModel())?.summary.layers);
+      return structuredClone(presets(layers || 6));
     },
 
     async previewSchedule(input: ParsedInput<"previewSchedule">): Promise<Results["previewSchedule"]> {
@@ -23,22 +27,40 @@ export function experimentHandlers(ctx: Context) {
       }
       const dataset = input.datasetId !== undefined ? await datasetOr404(ctx.store, input.datasetId) : undefined;
       const config = normalizeFor(input.config, dataset);
-      const spe = input.stepsPerEpoch ?? datasetStepsPerEpoch(config, dataset as Dataset);
-      const plan = schedulePlan(config, spe, numLabels(config, dataset));
+      // The engine's plan of the real folds; a fixed steps-per-epoch (no data) is one fold.
+      const plan = dataset ? await datasetPlan(ctx.store, config, dataset) : undefined;
+      const folds = (plan?.folds ?? []).map((f) => ({ ...f, swaStartStep: f.swaStartStep ?? null }));
+      const shown = folds.find((f) => f.fold === input.fold) ?? folds[0];
+      if (input.fold !== undefined && plan && !shown) {
+        throw badRequest(
+          `fold ${input.fold} does not run in this experiment (its folds: ${folds.map((f) => f.fold).join(", ")}).`,
+        );
+      }
+      const spe = input.stepsPerEpoch ?? (shown?.stepsPerEpoch as number);
+      const schedule = schedulePlan(config, spe, numLabels(config, dataset));
       return {
-        groups: plan.groups().map((g) => ({ name: g.name, lr: g.lr, weightDecay: g.weightDecay, params: g.params })),
-        curves: plan.curves(),
-        totalSteps: plan.totalSteps,
-        warmupSteps: plan.warmupSteps,
-        swaStartStep: plan.swaStartStep ?? null,
+        groups: schedule
+          .groups()
+          .map((g) => ({ name: g.name, lr: g.lr, weightDecay: g.weightDecay, params: g.params })),
+        curves: schedule.curves(),
+        totalSteps: schedule.totalSteps,
+        warmupSteps: schedule.warmupSteps,
+        swaStartStep: schedule.swaStartStep ?? null,
         stepsPerEpoch: spe,
+        fold: input.stepsPerEpoch === undefined ? (shown?.fold ?? 0) : 0,
+        folds: input.stepsPerEpoch === undefined ? folds : [],
+        warnings: plan?.warnings ?? [],
       };
+    },
+
+    async defaultConfig(input: ParsedInput<"defaultConfig">): Promise<Results["defaultConfig"]> {
+      return JSON.parse(native.defaultConfig(input.task)) as Record<string, unknown>;
     },
 
     async createExperiment(input: ParsedInput<"createExperiment">): Promise<Results["createExperiment"]> {
       const dataset = await datasetOr404(ctx.store, input.datasetId);
       const config = normalizeFor(input.config, dataset);
-      checkTrainable(config, dataset);
+      await checkTrainable(ctx.store, config, dataset);
       const id = await createExperiment(ctx.store, { name: input.name, config, datasetId: dataset.id });
       return experimentOr404(ctx.store, id);
     },
@@ -52,26 +74,15 @@ export function experimentHandlers(ctx: Context) {
 
     async startRuns(input: ParsedInput<"startRuns">): Promise<Results["startRuns"]> {
       const experiment = await experimentOr404(ctx.store, input.experimentId);
-      if (experiment.datasetId === null || experiment.datasetId === undefined) {
+      const config = experiment.config as ExperimentConfig;
+      const dataset = experiment.datasetId ? await getDataset(ctx.store, experiment.datasetId) : undefined;
+      if (!dataset && !experiment.dataFiles) {
         throw badRequest(`Experiment "${experiment.name}" has no dataset (it was deleted); create a new experiment.`);
       }
-      const config = experiment.config as ExperimentConfig;
-      const possible = config.data.valid ? [0] : Array.from({ length: config.folds.k }, (_, i) => i);
-      const folds = [...new Set(input.folds ?? experimentFolds(config))];
-      const bad = folds.filter((f) => !possible.includes(f));
-      if (bad.length > 0) {
-        throw badRequest(`folds: ${bad.join(", ")} not in this experiment (its folds are ${possible.join(", ")}).`);
-      }
-      const ids = await ctx.store.transaction(async (tx) => {
-        const made: number[] = [];
-        for (const fold of folds) made.push(await createRun(tx, { experimentId: experiment.id, fold }));
-        return made;
-      });
-      const runs: Run[] = [];
-      for (const id of ids) runs.push((await getRun(ctx.store, id)) as Run);
-      for (const run of runs) ctx.events.publish({ type: "run-status", run });
-      for (const run of runs) ctx.runs.enqueue(run.id);
-      return runs;
+      const data = dataset
+        ? await datasetTrainingData(ctx.store, dataset, config)
+        : (await loadExperimentData(config)).data;
+      return queueRuns(ctx, experiment, planRun(config, data), { folds: input.folds });
     },
   };
 }

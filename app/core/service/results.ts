@@ -2,13 +2,13 @@
 // table comparing experiments (mean ± std of the best metric over folds).
 import { cpSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { resolve } from "node:path";
-import type { Summary } from "../../engine/training.ts";
 import type { CompareRow, ParsedInput, Results } from "../api/contract.ts";
 import { badRequest } from "../api/errors.ts";
 import { techniques } from "../experiments/ablation.ts";
 import type { ExperimentConfig } from "../experiments/config-types.ts";
+import { metricOf, runOutcome, summarizeRuns } from "../runs/orchestrate.ts";
 import { listCheckpoints } from "../store/repo-checkpoints.ts";
-import { type Experiment, listExperiments, listRuns } from "../store/repo-experiments.ts";
+import { type Experiment, listExperiments, listRuns, type Run } from "../store/repo-experiments.ts";
 import { type Context, experimentOr404, runOr404 } from "./context.ts";
 
 /** The two lines of Python that load an exported folder. */
@@ -20,33 +20,24 @@ export function pythonLoader(dir: string): string {
   ].join("\n");
 }
 
-/** Mean and sample standard deviation (n − 1), as the engine summarizes folds. */
-export function meanStd(xs: number[]): { mean: number | null; std: number | null } {
-  if (xs.length === 0) return { mean: null, std: null };
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const variance = xs.length > 1 ? xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1) : 0;
-  return { mean, std: Math.sqrt(variance) };
-}
-
 async function compareRow(ctx: Context, experiment: Experiment): Promise<CompareRow> {
   const config = experiment.config as ExperimentConfig;
-  // The latest completed run of each fold counts.
-  const byFold = new Map<number, { fold: number; value: number; metric: string }>();
+  // The latest completed run of each fold counts, summarized by the engine.
+  const latest = new Map<number, Run>();
   for (const run of await listRuns(ctx.store, experiment.id)) {
-    const summary = run.summary as Summary | null;
-    const outcome = summary?.folds.find((f) => f.fold === run.fold) ?? summary?.folds[0];
-    if (run.status !== "completed" || !summary || !outcome) continue;
-    byFold.set(run.fold, { fold: run.fold, value: outcome.best_metric, metric: summary.metric });
+    if (run.status === "completed" && runOutcome(run)) latest.set(run.fold, run);
   }
-  const folds = [...byFold.values()].sort((a, b) => a.fold - b.fold);
-  const metric = folds[0]?.metric ?? config.eval?.metric ?? (config.task === "classification" ? "accuracy" : "rmse");
+  const metric = metricOf(config);
+  const summary = summarizeRuns([...latest.values()], metric);
+  const some = summary.folds.length > 0;
   return {
     experimentId: experiment.id,
     name: experiment.name,
     techniques: techniques(config),
     metric,
-    folds: folds.map(({ fold, value }) => ({ fold, value })),
-    ...meanStd(folds.map((f) => f.value)),
+    folds: summary.folds.map((f) => ({ fold: f.fold, value: f.best_metric })),
+    mean: some ? summary.mean : null,
+    std: some ? summary.std : null,
   };
 }
 

@@ -2,6 +2,7 @@
 // cancel and resume, and what a run trains on (the RunService's loader).
 import type { MetricPoint, ParsedInput, Results } from "../api/contract.ts";
 import type { ExperimentConfig } from "../experiments/config-types.ts";
+import { loadExperimentData } from "../experiments/data.ts";
 import { datasetTrainingData, foldConfig } from "../experiments/dataset-data.ts";
 import type { RunLoader } from "../runs/service.ts";
 import type { Queryable } from "../store/db.ts";
@@ -16,13 +17,13 @@ export function runLoader(db: Queryable): RunLoader {
   return async (run) => {
     const experiment = await getExperiment(db, run.experimentId);
     if (!experiment) throw new Error(`Experiment ${run.experimentId} no longer exists`);
+    const config = experiment.config as ExperimentConfig;
+    const configJson = JSON.stringify(foldConfig(config, run.fold));
+    // Experiments from config files (ftune train / ablate) read the files their config names.
+    if (experiment.dataFiles) return { configJson, data: (await loadExperimentData(config)).data };
     const dataset = experiment.datasetId ? await getDataset(db, experiment.datasetId) : undefined;
     if (!dataset) throw new Error(`The dataset of experiment "${experiment.name}" was deleted; this run cannot train.`);
-    const config = experiment.config as ExperimentConfig;
-    return {
-      configJson: JSON.stringify(foldConfig(config, run.fold)),
-      data: await datasetTrainingData(db, dataset, config),
-    };
+    return { configJson, data: await datasetTrainingData(db, dataset, config) };
   };
 }
 

@@ -110,6 +110,17 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE runs ADD COLUMN groups TEXT;
     `,
   },
+  {
+    version: 4,
+    name: "experiments from config files and run folders",
+    sql: `
+      -- 1: the experiment trains on the files its config names (ftune train / ablate), not on
+      -- an imported dataset.
+      ALTER TABLE experiments ADD COLUMN data_files INTEGER NOT NULL DEFAULT 0;
+      -- Where the run writes checkpoints and metrics (ftune train --out); NULL: <data>/runs/<id>.
+      ALTER TABLE runs ADD COLUMN dir TEXT;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

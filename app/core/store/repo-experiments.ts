@@ -12,6 +12,8 @@ export interface Experiment {
   createdAt: string;
   /** The dataset it trains on (null once that dataset is deleted, or when none was given). */
   datasetId?: number | null;
+  /** It trains on the files its config names (`ftune train`, `ftune ablate`), not a dataset. */
+  dataFiles?: boolean;
 }
 
 export interface Run {
@@ -25,6 +27,8 @@ export interface Run {
   error: string | null;
   device: string | null;
   summary: unknown;
+  /** Where it writes checkpoints and metrics, when not the data folder's runs/<id>. */
+  dir: string | null;
 }
 
 interface ExperimentRecord {
@@ -33,6 +37,7 @@ interface ExperimentRecord {
   config: string;
   created_at: string;
   dataset_id: number | null;
+  data_files: number;
 }
 
 interface RunRecord {
@@ -46,6 +51,7 @@ interface RunRecord {
   error: string | null;
   device: string | null;
   summary: string | null;
+  dir: string | null;
 }
 
 /** Which statuses a run may move to from each status. `interrupted` (app crashed) may resume. */
@@ -66,6 +72,7 @@ const toExperiment = (r: ExperimentRecord): Experiment => ({
   config: parseJsonColumn(r.config, `experiments row ${r.id}, config`),
   createdAt: r.created_at,
   datasetId: r.dataset_id,
+  dataFiles: r.data_files === 1,
 });
 
 const toRun = (r: RunRecord): Run => ({
@@ -79,15 +86,16 @@ const toRun = (r: RunRecord): Run => ({
   error: r.error,
   device: r.device,
   summary: parseJsonColumn(r.summary, `runs row ${r.id}, summary`),
+  dir: r.dir,
 });
 
 export async function createExperiment(
   db: Queryable,
-  e: { name: string; config: unknown; datasetId?: number | null },
+  e: { name: string; config: unknown; datasetId?: number | null; dataFiles?: boolean },
 ): Promise<number> {
   const { lastID } = await db.run(
-    "INSERT INTO experiments (name, config, created_at, dataset_id) VALUES (?, ?, ?, ?)",
-    [e.name, JSON.stringify(e.config ?? null), new Date().toISOString(), e.datasetId ?? null],
+    "INSERT INTO experiments (name, config, created_at, dataset_id, data_files) VALUES (?, ?, ?, ?, ?)",
+    [e.name, JSON.stringify(e.config ?? null), new Date().toISOString(), e.datasetId ?? null, e.dataFiles ? 1 : 0],
   );
   return lastID;
 }
@@ -110,11 +118,11 @@ export async function deleteExperiment(db: Queryable, id: number): Promise<boole
 
 export async function createRun(
   db: Queryable,
-  r: { experimentId: number; fold?: number; device?: string | null },
+  r: { experimentId: number; fold?: number; device?: string | null; dir?: string | null },
 ): Promise<number> {
   const { lastID } = await db.run(
-    "INSERT INTO runs (experiment_id, fold, status, created_at, device) VALUES (?, ?, 'queued', ?, ?)",
-    [r.experimentId, r.fold ?? 0, new Date().toISOString(), r.device ?? null],
+    "INSERT INTO runs (experiment_id, fold, status, created_at, device, dir) VALUES (?, ?, 'queued', ?, ?, ?)",
+    [r.experimentId, r.fold ?? 0, new Date().toISOString(), r.device ?? null, r.dir ?? null],
   );
   return lastID;
 }

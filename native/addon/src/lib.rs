@@ -1,6 +1,7 @@
 //! N-API bindings: thin wrappers that convert types and errors; the engine does the work.
 
 mod model;
+mod plan;
 mod runtime;
 mod schedule;
 mod swa;
@@ -20,9 +21,9 @@ pub(crate) fn parse_config(json: &str) -> napi::Result<ftune_engine::config::Exp
     ftune_engine::config::ExperimentConfig::from_json(json).map_err(js_error_chain)
 }
 
-/// Validates an experiment config (JSON text) and returns it with every default filled in.
-/// Throws one message naming the offending field.
+/// Validates an experiment config (JSON text) and returns it with every default filled in,
+/// the task's metric and loss included. Throws one message naming the offending field.
 #[napi_derive::napi]
 pub fn normalize_config(json: String) -> napi::Result<String> {
-    serde_json::to_string(&parse_config(&json)?).map_err(js_error)
+    serde_json::to_string(&parse_config(&json)?.normalized()).map_err(js_error)
 }

@@ -451,6 +451,26 @@ impl ExperimentConfig {
         Ok(config)
     }
 
+    /// The config with every default explicit, the task's metric and loss included: what
+    /// the app stores and shows, so no other layer has to know a default.
+    pub fn normalized(mut self) -> Self {
+        self.eval.metric = Some(self.metric());
+        self.train.loss = Some(self.loss());
+        self
+    }
+
+    /// Every default for `task`, around placeholder model and data (the builder's start).
+    pub fn defaults(task: Task) -> Self {
+        let json = serde_json::json!({
+            "model": "bundled",
+            "task": task,
+            "data": {"train": "", "text": "", "label": ""},
+        });
+        Self::from_json(&json.to_string())
+            .expect("the defaults are valid")
+            .normalized()
+    }
+
     pub fn loss(&self) -> Loss {
         self.train.loss.unwrap_or(match self.task {
             Task::Regression => Loss::Mse,
@@ -635,6 +655,19 @@ mod tests {
         assert_eq!(c.metric(), Metric::Rmse);
         assert_eq!(c.loss(), Loss::Mse);
         assert!(c.llrd.is_none() && c.swa.is_none());
+    }
+
+    #[test]
+    fn normalized_names_the_task_defaults() {
+        let c = ExperimentConfig::defaults(Task::Classification);
+        assert_eq!(c.eval.metric, Some(Metric::Accuracy));
+        assert_eq!(c.train.loss, Some(Loss::CrossEntropy));
+        assert_eq!(c.head.pooling, Pooling::Cls);
+        let c = ExperimentConfig::from_json(MINIMAL).unwrap().normalized();
+        assert_eq!(
+            (c.eval.metric, c.train.loss),
+            (Some(Metric::Rmse), Some(Loss::Mse))
+        );
     }
 
     #[test]

@@ -6,9 +6,9 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{ensure, Result};
 
-use crate::config::{ExperimentConfig, FoldSelection, Task};
-use crate::folds::assign_folds;
+use crate::config::{ExperimentConfig, Task};
 use crate::hf_config::HfConfig;
+use crate::plan::{fold_assignment, fold_rows, selected_folds};
 use crate::runtime::parse_device;
 use crate::tokenize::{Encoded, TextTokenizer};
 use crate::train::{
@@ -61,17 +61,6 @@ fn encode(tokenizer: &TextTokenizer, rows: &Rows) -> Result<Vec<Encoded>> {
     tokenizer.encode(&rows.texts, rows.pairs.as_deref())
 }
 
-/// Which folds run: `folds.run` of the config, or the single fold 0 with `data.valid`.
-pub fn selected_folds(config: &ExperimentConfig, has_valid: bool) -> Vec<usize> {
-    if has_valid {
-        return vec![0];
-    }
-    match &config.folds.run {
-        FoldSelection::All(_) => (0..config.folds.k).collect(),
-        FoldSelection::Some(list) => list.clone(),
-    }
-}
-
 pub fn run_experiment(
     config: &ExperimentConfig,
     data: &ExperimentData,
@@ -110,18 +99,11 @@ pub fn run_experiment(
 
     let assignment = match &valid {
         Some(_) => None,
-        None => {
-            let f = &config.folds;
-            Some(assign_folds(
-                f.strategy,
-                f.k,
-                f.seed,
-                &data.train.targets,
-                data.train.groups.as_deref(),
-                classification,
-                f.bins,
-            )?)
-        }
+        None => Some(fold_assignment(
+            config,
+            &data.train.targets,
+            data.train.groups.as_deref(),
+        )?),
     };
     let mut outcomes = vec![];
     for fold in selected_folds(config, valid.is_some()) {
@@ -134,8 +116,7 @@ pub fn run_experiment(
         }
         let split = match (&assignment, &valid, &data.valid) {
             (Some(a), _, _) => {
-                let (tr, va): (Vec<usize>, Vec<usize>) =
-                    (0..train.len()).partition(|&i| a[i] != fold);
+                let (tr, va) = fold_rows(a, fold);
                 FoldData {
                     train: tr.iter().map(|&i| &train[i]).collect(),
                     train_targets: tr.iter().map(|&i| data.train.targets[i]).collect(),
@@ -167,27 +148,41 @@ pub fn run_experiment(
             emit,
         )?);
     }
-    let (mean, std) = mean_std(&outcomes.iter().map(|o| o.best_metric).collect::<Vec<_>>());
-    let metric = config.metric().name();
-    let finals: Vec<f64> = outcomes
-        .iter()
-        .map(|o| o.final_metrics.get(metric).copied().unwrap_or(f64::NAN))
-        .collect();
-    let (final_mean, final_std) = mean_std(&finals);
-    let sps = outcomes
-        .iter()
-        .map(|o| o.train_samples_per_second)
-        .sum::<f64>()
-        / outcomes.len().max(1) as f64;
-    Ok(Summary {
-        metric: metric.into(),
-        folds: outcomes,
-        mean,
-        std,
-        final_mean,
-        final_std,
-        train_samples_per_second: sps,
-        seconds: started.elapsed().as_secs_f64(),
-        device: format!("{device:?}").to_lowercase(),
-    })
+    let device = format!("{device:?}").to_lowercase();
+    Ok(Summary::of_folds(
+        config.metric().name(),
+        outcomes,
+        started.elapsed().as_secs_f64(),
+        device,
+    ))
+}
+
+impl Summary {
+    /// Per-fold outcomes summarized: mean ± std of the best and the final metric. The
+    /// orchestrator calls this too, for folds that trained in separate processes.
+    pub fn of_folds(metric: &str, folds: Vec<FoldOutcome>, seconds: f64, device: String) -> Self {
+        let best: Vec<f64> = folds.iter().map(|o| o.best_metric).collect();
+        let finals: Vec<f64> = folds
+            .iter()
+            .map(|o| o.final_metrics.get(metric).copied().unwrap_or(f64::NAN))
+            .collect();
+        let (mean, std) = mean_std(&best);
+        let (final_mean, final_std) = mean_std(&finals);
+        let sps = folds
+            .iter()
+            .map(|o| o.train_samples_per_second)
+            .sum::<f64>()
+            / folds.len().max(1) as f64;
+        Summary {
+            metric: metric.into(),
+            folds,
+            mean,
+            std,
+            final_mean,
+            final_std,
+            train_samples_per_second: sps,
+            seconds,
+            device,
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! - `hf_config`, `tokenize`, `encoder`, `heads`, `model`: Hugging Face folders in and out;
 //! - `config`: the experiment config users write;
 //! - `groups`, `schedule`, `optim`, `swa`, `reinit`: the fine-tuning techniques;
+//! - `plan`: the folds and step counts of a run, before it trains;
 //! - `train`, `experiment`, `folds`, `metrics`: the loop, K-fold CV and scores.
 
 pub mod checkpoint;
@@ -18,6 +19,7 @@ pub mod hf_config;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod plan;
 pub mod reinit;
 pub mod runtime;
 pub mod schedule;

@@ -1,37 +1,8 @@
 // The experiment config as the builder edits it: a plain nested object with the engine's field
 // names (docs/CONFIG.md), read and written by dotted paths ("llrd.decay", "optimizer.betas.0").
-// The engine validates it; this module only merges presets and maps engine errors to fields.
+// Its starting values are the engine's defaults (the `defaultConfig` API); the engine validates
+// it; this module only merges presets and maps engine errors to fields.
 export type Draft = Record<string, unknown>;
-
-/** Starting values: the engine's defaults, with every technique off. */
-export function baseDraft(): Draft {
-  return {
-    model: "bundled",
-    task: "regression",
-    data: { max_length: 256 },
-    folds: { k: 5, strategy: "stratified", seed: 42, run: "all", bins: null },
-    head: { pooling: "mean", dropout: null },
-    encoder_dropout: null,
-    train: {
-      epochs: 3,
-      batch_size: 8,
-      eval_batch_size: 32,
-      grad_accum: 1,
-      max_grad_norm: 1.0,
-      seed: 42,
-      shuffle: true,
-      precision: "auto",
-      loss: null,
-      device: "auto",
-    },
-    optimizer: { lr: 2e-5, weight_decay: 0.01, betas: [0.9, 0.999], eps: 1e-6, bias_correction: true },
-    llrd: null,
-    schedule: { name: "linear", warmup_steps: null, warmup_ratio: null },
-    reinit: { top_layers: 0, pooler: false },
-    swa: null,
-    eval: { every_steps: null, metric: null, save_best: true, early_stopping_patience: null },
-  };
-}
 
 const isMapping = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);

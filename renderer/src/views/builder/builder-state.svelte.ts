@@ -4,10 +4,16 @@
 import { getContext, setContext } from "svelte";
 
 import type { SchedulePreview } from "../../../../app/core/api/contract.ts";
-import { baseDraft, type Draft, fieldOfError, getPath, merge, setPath } from "../../lib/config.ts";
+import type { Task } from "../../../../app/core/store/types.ts";
+import { api } from "../../lib/api.ts";
+import { type Draft, fieldOfError, getPath, merge, setPath } from "../../lib/config.ts";
 
 export class BuilderState {
-  draft = $state<Draft>(baseDraft());
+  /** Empty until the engine's defaults arrive (`start`): no default is restated here. */
+  draft = $state<Draft>({});
+  ready = $state(false);
+  /** The fold the LR preview shows (folds of an unequal split differ in length). */
+  fold = $state<number | null>(null);
   datasetId = $state<number | null>(null);
   name = $state("");
   /** Field path → the engine's message about it. */
@@ -19,6 +25,23 @@ export class BuilderState {
   previewKey = "";
   /** Paths of the fields on screen, so an error goes next to its field when one is shown. */
   readonly fields = new Set<string>();
+
+  /** Loads the engine's defaults for `task`, once. */
+  async start(task: Task): Promise<void> {
+    if (this.ready) return this.useTask(task);
+    const defaults = await api.defaultConfig({ task });
+    if (!this.ready) this.draft = defaults;
+    this.ready = true;
+  }
+
+  /** The dataset's task, with the engine's default metric and loss for it. */
+  async useTask(task: Task): Promise<void> {
+    if (this.get("task") === task) return;
+    const defaults = await api.defaultConfig({ task });
+    this.set("task", task);
+    this.set("eval.metric", getPath(defaults, "eval.metric"));
+    this.set("train.loss", getPath(defaults, "train.loss"));
+  }
 
   get(path: string): unknown {
     return getPath(this.draft, path);
