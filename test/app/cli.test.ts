@@ -62,7 +62,17 @@ describe("experiment files: train, schedule, predict", () => {
       groups: { name: string; lr: number; weight_decay: number; params: number }[];
       lr: Record<string, number[]>;
     };
-    assert.deepEqual(Object.keys(s).sort(), ["groups", "lr"]);
+    assert.deepEqual(Object.keys(s).sort(), [
+      "fold",
+      "folds",
+      "groups",
+      "lr",
+      "steps_per_epoch",
+      "swa_start_step",
+      "total_steps",
+      "warmup_steps",
+      "warnings",
+    ]);
     for (const g of s.groups) {
       assert.deepEqual(Object.keys(g).sort(), ["lr", "name", "params", "weight_decay"]);
       assert.ok(g.params > 0);
@@ -146,7 +156,8 @@ describe("the data folder: datasets, demo, runs, export", () => {
     const list = await ftune(["runs", "list", "--json"], data);
     assert.equal(list.code, 0, list.stderr);
     const runs = JSON.parse(list.stdout) as { id: number; status: string; fold: number }[];
-    assert.equal(runs.length, 4);
+    // The demo's 2 experiments × 2 folds, newest first, and the run `ftune train` stored.
+    assert.equal(runs.length, 5);
     assert.ok(runs.every((x) => x.status === "completed"));
     const id = runs[0]?.id as number;
     const show = await ftune(["runs", "show", String(id)], data);

@@ -30,25 +30,22 @@ export interface RunServiceOptions {
 
 const ENDED: readonly RunStatus[] = ["completed", "failed", "cancelled", "interrupted"];
 
+/** One run this process queued or trains, from enqueue until it has ended. */
 interface Job {
   runId: number;
   resume: boolean;
-}
-
-interface Active {
-  runId: number;
-  handle: WorkerHandle;
+  phase: "queued" | "starting" | "training";
+  /** Its worker, once started. */
+  handle?: WorkerHandle;
+  /** Cancel was asked: the worker is told (or, not started yet, told as soon as it is). */
   stopping: boolean;
 }
 
 export class RunService {
   readonly #o: RunServiceOptions;
   readonly #transport: WorkerTransport;
-  #queue: Job[] = [];
-  #active: Active | undefined;
-  /** The job taken off the queue, from then until it has ended. */
-  #current: number | undefined;
-  readonly #cancelling = new Set<number>();
+  /** Every job of this process, in queue order (Maps keep insertion order). */
+  readonly #jobs = new Map<number, Job>();
   #pump: Promise<void> | undefined;
   #closed = false;
   readonly #waiters = new Map<number, ((run: Run) => void)[]>();
@@ -72,9 +69,14 @@ export class RunService {
   }
 
   enqueue(runId: number, resume = false): void {
-    if (this.#closed || this.#current === runId || this.#queue.some((j) => j.runId === runId)) return;
-    this.#queue.push({ runId, resume });
+    if (this.#closed || this.#jobs.has(runId)) return;
+    this.#jobs.set(runId, { runId, resume, phase: "queued", stopping: false });
     this.#kick();
+  }
+
+  #next(): Job | undefined {
+    for (const job of this.#jobs.values()) if (job.phase === "queued") return job;
+    return undefined;
   }
 
   #kick(): void {
@@ -82,7 +84,7 @@ export class RunService {
     this.#pump = this.#drain().finally(() => {
       this.#pump = undefined;
       // A job queued while the drain was finishing would otherwise wait for the next enqueue.
-      if (this.#queue.length > 0) this.#kick();
+      if (this.#next()) this.#kick();
     });
   }
 
@@ -94,7 +96,9 @@ export class RunService {
 
   /** The run training in this process, if any. */
   get active(): { runId: number; pid: number | undefined } | null {
-    return this.#active ? { runId: this.#active.runId, pid: this.#active.handle.pid } : null;
+    for (const job of this.#jobs.values())
+      if (job.phase === "training") return { runId: job.runId, pid: job.handle?.pid };
+    return null;
   }
 
   /**
@@ -107,7 +111,7 @@ export class RunService {
       resolve = r;
     });
     this.#waiters.set(runId, [...(this.#waiters.get(runId) ?? []), resolve]);
-    if (this.#current === runId || this.#queue.some((j) => j.runId === runId)) return ended;
+    if (this.#jobs.has(runId)) return ended;
     const run = await this.#get(runId);
     if (!ENDED.includes(run.status)) return ended;
     this.#waiters.set(
@@ -122,16 +126,16 @@ export class RunService {
    * it has, if this process trains it; another process is asked through the run's folder).
    */
   async cancel(runId: number): Promise<Run> {
-    const queued = this.#queue.findIndex((j) => j.runId === runId);
-    if (queued >= 0) {
-      this.#queue.splice(queued, 1);
+    const job = this.#jobs.get(runId);
+    if (job?.phase === "queued") {
+      this.#jobs.delete(runId);
       return this.#setStatus(runId, "cancelled");
     }
-    if (this.#current === runId) {
-      if (this.#active?.runId === runId) this.#stop(this.#active);
-      else this.#cancelling.add(runId); // its worker is about to start: stop it right away
+    if (job) {
+      this.#stop(job);
       return this.waitFor(runId);
     }
+    // Not ours: queued or interrupted in the store, or trained by another process.
     const run = await this.#get(runId);
     if (run.status === "queued" || run.status === "interrupted") return this.#setStatus(runId, "cancelled");
     if (run.status === "running") {
@@ -158,15 +162,16 @@ export class RunService {
   /** Stops taking work, cancels the job in progress and waits for its worker to end. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#queue = [];
-    if (this.#active) this.#stop(this.#active, 15_000);
-    else if (this.#current !== undefined) this.#cancelling.add(this.#current);
+    for (const job of [...this.#jobs.values()]) {
+      if (job.phase === "queued") this.#jobs.delete(job.runId);
+      else this.#stop(job, 15_000);
+    }
     await this.#pump;
   }
 
   async #drain(): Promise<void> {
-    for (let job = this.#queue.shift(); job && !this.#closed; job = this.#queue.shift()) {
-      this.#current = job.runId;
+    for (let job = this.#next(); job && !this.#closed; job = this.#next()) {
+      job.phase = "starting";
       try {
         await this.#execute(job);
       } catch (err) {
@@ -174,12 +179,13 @@ export class RunService {
         const message = `Internal error while running: ${(err as Error).message}`;
         await this.#setStatus(job.runId, "failed", { error: message }).catch(() => {});
       } finally {
-        this.#current = undefined;
+        this.#jobs.delete(job.runId);
       }
     }
   }
 
-  async #execute({ runId, resume }: Job): Promise<void> {
+  async #execute(job: Job): Promise<void> {
+    const { runId, resume } = job;
     const dir = this.#dir(await this.#get(runId));
     try {
       await this.#setStatus(runId, "running", { error: null });
@@ -192,9 +198,9 @@ export class RunService {
     }
     claimRun(dir);
     try {
-      let job: Awaited<ReturnType<RunLoader>>;
+      let work: Awaited<ReturnType<RunLoader>>;
       try {
-        job = await this.#o.load(await this.#get(runId));
+        work = await this.#o.load(await this.#get(runId));
       } catch (err) {
         await this.#setStatus(runId, "failed", { error: (err as Error).message });
         return;
@@ -207,17 +213,17 @@ export class RunService {
       const folder = metricsWriter(dir, { append: resume });
       const handle = startWorker(
         this.#transport,
-        { ...job, outDir: dir, resume, stateIntervalSeconds: this.#o.stateIntervalSeconds },
+        { ...work, outDir: dir, resume, stateIntervalSeconds: this.#o.stateIntervalSeconds },
         (e) => {
           recorder.event(e);
           folder(e);
           for (const tap of this.#taps) tap(runId, e);
         },
       );
-      const active: Active = { runId, handle, stopping: false };
-      this.#active = active;
-      if (this.#cancelling.delete(runId)) this.#stop(active);
-      const poll = setInterval(() => cancelRequested(dir) && this.#stop(active), 1000);
+      job.handle = handle;
+      job.phase = "training";
+      if (job.stopping) handle.cancel(); // cancelled while its worker was starting
+      const poll = setInterval(() => cancelRequested(dir) && this.#stop(job), 1000);
       const outcome = await handle.outcome;
       clearInterval(poll);
       let storeError: string | undefined;
@@ -236,14 +242,12 @@ export class RunService {
         await this.#setStatus(runId, outcome.cancelled ? "cancelled" : "failed", {
           error: outcome.cancelled ? null : outcome.message,
         });
-      } else if (active.stopping) {
+      } else if (job.stopping) {
         await this.#setStatus(runId, "cancelled", { error: null });
       } else {
         await this.#setStatus(runId, "interrupted", { error: crashReason(outcome) });
       }
     } finally {
-      this.#active = undefined;
-      this.#cancelling.delete(runId);
       releaseRun(dir);
     }
   }
@@ -271,10 +275,10 @@ export class RunService {
     }
   }
 
-  #stop(active: Active, graceMs?: number): void {
-    if (active.stopping) return;
-    active.stopping = true;
-    active.handle.cancel(graceMs);
+  #stop(job: Job, graceMs?: number): void {
+    if (job.stopping) return;
+    job.stopping = true;
+    job.handle?.cancel(graceMs);
   }
 
   async #setStatus(runId: number, status: RunStatus, extra: Parameters<typeof setRunStatus>[3] = {}): Promise<Run> {
