@@ -10,6 +10,9 @@ import { after, before, describe, test } from "node:test";
 import {
   type AblationResult,
   type AblationTrainer,
+  loadAblation,
+  pairedDeltas,
+  resultsMarkdown,
   runAblation,
   writeAblationPlan,
 } from "../../app/core/experiments/ablation.ts";
@@ -140,5 +143,83 @@ describe("ftune ablate", () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^ftune: --report needs results: \S+results\.json does not exist\. Run the ablation/);
     assert.ok(!existsSync(join(home.dir, "no-results", "results.md")));
+  });
+});
+
+describe("ablation modes", () => {
+  const rows = [
+    { name: "basic" },
+    { name: "+ LLRD", set: { llrd: { mode: "layerwise", top_lr: 1e-3, decay: 0.8, head_lr: 2e-3 } } },
+    { name: "+ SWA", set: { swa: { start_epoch: 2, lr: 1e-4 } } },
+    {
+      name: "grouped LLRD instead",
+      set: { llrd: { mode: "grouped", head_lr: 2e-3, groups: [{ layers: "0-2", lr: 1e-3 }] } },
+    },
+  ];
+  const write = (mode?: string) => {
+    const path = join(home.dir, `modes-${mode ?? "default"}.yaml`);
+    writeFileSync(
+      path,
+      JSON.stringify({
+        ...(mode ? { mode } : {}),
+        base: JSON.parse(readFileSync(spec, "utf8")).base,
+        experiments: rows,
+      }),
+    );
+    return path;
+  };
+
+  test("cumulative rows add to the row above; one at a time to the base; a new LLRD mode replaces the old", () => {
+    const cumulative = loadAblation(write("cumulative"));
+    assert.equal(cumulative.mode, "cumulative");
+    const [, llrd, swa, grouped] = cumulative.configs.map((c) => c.config);
+    assert.equal(llrd?.swa, null);
+    assert.equal(swa?.llrd?.mode, "layerwise", "+ SWA keeps the LLRD above it");
+    assert.equal(grouped?.swa?.lr, 1e-4, "the last row keeps everything above it");
+    assert.deepEqual(Object.keys(grouped?.llrd ?? {}).sort(), ["groups", "head_lr", "mode"]);
+    const single = loadAblation(write());
+    assert.equal(single.mode, "one-at-a-time");
+    assert.equal(single.configs[2]?.config.llrd, null, "+ SWA alone");
+    assert.equal(loadAblation(write(), "cumulative").configs[2]?.config.llrd?.mode, "layerwise", "--mode wins");
+  });
+
+  test("the table pairs each row with the one it builds on, fold by fold", () => {
+    const result = (name: string, folds: number[]): AblationResult => ({
+      name,
+      techniques: [name],
+      summary: {
+        metric: "rmse",
+        folds: folds.map((best_metric, fold) => ({ fold, best_metric }) as AblationResult["summary"]["folds"][number]),
+        mean: 0,
+        std: 0,
+        final_mean: 0,
+        final_std: 0,
+        train_samples_per_second: 1,
+        seconds: 60,
+        device: "cpu",
+      },
+    });
+    const results = [
+      result("basic", [0.6, 0.7, 0.5]),
+      result("+ LLRD", [0.5, 0.6, 0.6]),
+      result("+ SWA", [0.4, 0.5, 0.5]),
+    ];
+    const cumulative = pairedDeltas(results, "cumulative");
+    assert.equal(cumulative[0], null);
+    assert.equal(cumulative[1]?.against, "basic");
+    assert.equal(cumulative[2]?.against, "+ LLRD");
+    assert.ok(Math.abs((cumulative[2]?.mean ?? 0) + 0.1) < 1e-12);
+    assert.equal(cumulative[2]?.better, 3, "lower RMSE on every fold");
+    assert.equal(cumulative[1]?.better, 2);
+    assert.equal(pairedDeltas(results, "one-at-a-time")[2]?.against, "basic");
+    const table = resultsMarkdown(results, "cumulative");
+    assert.match(table, /^Mode: cumulative\./);
+    assert.match(table, /^\| \+ SWA \| \+ SWA \| .* \| −0\.1000 ± 0\.0000; 3\/3 \|/m);
+  });
+
+  test("ftune ablate --mode rejects an unknown mode before training", async () => {
+    const r = await ftune(["ablate", spec, "--out", join(home.dir, "bad-mode"), "--mode", "sideways"], home.dir);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--mode must be one of cumulative, one-at-a-time, got "sideways"/);
   });
 });

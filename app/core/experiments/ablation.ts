@@ -6,12 +6,21 @@ import { dirname, join, resolve } from "node:path";
 import { parse } from "yaml";
 
 import type { Summary } from "../../engine/training.ts";
+import { native } from "../../native/addon.ts";
 import { barChartSvg } from "./chart-svg.ts";
 import { ConfigError, normalizeConfig } from "./config-file.ts";
 import type { ExperimentConfig } from "./config-types.ts";
 import { loadExperimentData } from "./data.ts";
 
+/**
+ * `cumulative`: each row adds its settings to the row above (the article's Table 1);
+ * `one-at-a-time`: each row adds its settings to the base alone.
+ */
+export type AblationMode = "cumulative" | "one-at-a-time";
+export const ABLATION_MODES: readonly AblationMode[] = ["cumulative", "one-at-a-time"];
+
 export interface AblationSpec {
+  mode?: AblationMode;
   base: Record<string, unknown>;
   experiments: { name: string; set?: Record<string, unknown> }[];
 }
@@ -22,14 +31,31 @@ export interface AblationResult {
   summary: Summary;
 }
 
+/** A row against the row it builds on, paired over the folds both ran. */
+export interface PairedDelta {
+  against: string;
+  /** This row's best metric minus the other's, per fold both ran. */
+  folds: { fold: number; delta: number }[];
+  mean: number;
+  std: number;
+  /** Folds where this row is better (by the metric's direction). */
+  better: number;
+}
+
 type Plain = Record<string, unknown>;
 const isPlain = (v: unknown): v is Plain => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** Deep merge for config overrides: mappings merge, anything else (lists, null) replaces. */
+/**
+ * Deep merge for config overrides: mappings merge, anything else (lists, null) replaces; a
+ * mapping whose `mode` changes (LLRD layerwise → grouped) replaces, since their keys differ.
+ */
 export function mergeConfig(base: Plain, set: Plain): Plain {
   const out: Plain = { ...base };
-  for (const [k, v] of Object.entries(set))
-    out[k] = isPlain(v) && isPlain(base[k]) ? mergeConfig(base[k] as Plain, v) : v;
+  for (const [k, v] of Object.entries(set)) {
+    const old = base[k];
+    const sameKind = isPlain(v) && isPlain(old) && (!("mode" in v) || v.mode === old.mode);
+    out[k] = sameKind ? mergeConfig(old as Plain, v as Plain) : v;
+  }
   return out;
 }
 
@@ -46,8 +72,12 @@ export function techniques(c: ExperimentConfig): string[] {
   return t.length ? t : ["basic fine-tuning"];
 }
 
-export function loadAblation(path: string): {
+export function loadAblation(
+  path: string,
+  modeOverride?: AblationMode,
+): {
   spec: AblationSpec;
+  mode: AblationMode;
   configs: { name: string; config: ExperimentConfig }[];
 } {
   const spec = parse(readFileSync(path, "utf8")) as AblationSpec;
@@ -56,29 +86,63 @@ export function loadAblation(path: string): {
       `${path}: an ablation needs "base" (an experiment config) and a non-empty "experiments" list`,
     );
   }
+  const mode = modeOverride ?? spec.mode ?? "one-at-a-time";
+  if (!ABLATION_MODES.includes(mode)) {
+    throw new ConfigError(`mode: "${mode}" is not one of ${ABLATION_MODES.join(", ")}`);
+  }
   const baseDir = dirname(resolve(path));
+  let above: Plain = spec.base;
   const configs = spec.experiments.map((e, i) => {
     if (!e?.name) throw new ConfigError(`experiments[${i}]: every experiment needs a name`);
+    const raw = mergeConfig(mode === "cumulative" ? above : spec.base, e.set ?? {});
+    above = raw;
     try {
-      return { name: e.name, config: normalizeConfig(mergeConfig(spec.base, e.set ?? {}), baseDir) };
+      return { name: e.name, config: normalizeConfig(raw, baseDir) };
     } catch (err) {
       throw new ConfigError(`experiments[${i}] (${e.name}): ${(err as Error).message}`);
     }
   });
-  return { spec, configs };
+  return { spec, mode, configs };
+}
+
+/**
+ * Each row against the row it builds on (the one above when cumulative, the first row when
+ * one at a time), paired over the folds both ran: a step helped beyond fold noise when its
+ * deltas agree in sign across folds, whatever the spread of the fold scores themselves.
+ */
+export function pairedDeltas(results: AblationResult[], mode: AblationMode): (PairedDelta | null)[] {
+  return results.map((r, i) => {
+    const other = mode === "cumulative" ? results[i - 1] : i > 0 ? results[0] : undefined;
+    if (!other) return null;
+    const theirs = new Map(other.summary.folds.map((f) => [f.fold, f.best_metric]));
+    const folds = r.summary.folds
+      .filter((f) => theirs.has(f.fold))
+      .map((f) => ({ fold: f.fold, delta: f.best_metric - (theirs.get(f.fold) as number) }));
+    if (folds.length === 0) return null;
+    const [mean, std] = native.meanStd(folds.map((f) => f.delta)) as [number, number];
+    const higher = native.metricHigherIsBetter(r.summary.metric);
+    const better = folds.filter((f) => (higher ? f.delta > 0 : f.delta < 0)).length;
+    return { against: other.name, folds, mean, std, better };
+  });
 }
 
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : "n/a");
 
-export function resultsMarkdown(results: AblationResult[]): string {
+const signed = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(4)}` : "n/a");
+
+export function resultsMarkdown(results: AblationResult[], mode: AblationMode = "one-at-a-time"): string {
   const metric = results[0]?.summary.metric ?? "metric";
-  const head = `| experiment | techniques | ${metric} best (mean ± std) | ${metric} final (mean ± std) | per fold (best) | samples/s | minutes |`;
-  const rows = results.map((r) => {
+  const deltas = pairedDeltas(results, mode);
+  const against = mode === "cumulative" ? "the row above" : "the first row";
+  const head = `| experiment | techniques | ${metric} best (mean ± std) | Δ vs ${against}, paired (mean ± std; folds better) | ${metric} final (mean ± std) | per fold (best) | samples/s | minutes |`;
+  const rows = results.map((r, i) => {
     const s = r.summary;
     const folds = s.folds.map((f) => `${f.fold}: ${fmt(f.best_metric)}`).join(", ");
-    return `| ${r.name} | ${r.techniques.join("; ")} | ${fmt(s.mean)} ± ${fmt(s.std)} | ${fmt(s.final_mean)} ± ${fmt(s.final_std)} | ${folds} | ${s.train_samples_per_second.toFixed(1)} | ${(s.seconds / 60).toFixed(1)} |`;
+    const d = deltas[i];
+    const delta = d ? `${signed(d.mean)} ± ${fmt(d.std)}; ${d.better}/${d.folds.length}` : "—";
+    return `| ${r.name} | ${r.techniques.join("; ")} | ${fmt(s.mean)} ± ${fmt(s.std)} | ${delta} | ${fmt(s.final_mean)} ± ${fmt(s.final_std)} | ${folds} | ${s.train_samples_per_second.toFixed(1)} | ${(s.seconds / 60).toFixed(1)} |`;
   });
-  return [head, "|---|---|---|---|---|---|---|", ...rows].join("\n");
+  return [`Mode: ${mode}.`, "", head, "|---|---|---|---|---|---|---|---|", ...rows].join("\n");
 }
 
 /** Trains one ablation row (through the orchestrator) with its runs writing into `dir`. */
@@ -89,9 +153,9 @@ export async function runAblation(
   path: string,
   outDir: string,
   train: AblationTrainer,
-  options: { reportOnly?: boolean } = {},
+  options: { reportOnly?: boolean; mode?: AblationMode } = {},
 ): Promise<AblationResult[]> {
-  const { configs } = loadAblation(path);
+  const { configs, mode } = loadAblation(path, options.mode);
   mkdirSync(outDir, { recursive: true });
   const resultsFile = join(outDir, "results.json");
   const done: AblationResult[] = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, "utf8")) : [];
@@ -108,14 +172,14 @@ export async function runAblation(
       }
     }
     done.push({ name, techniques: techniques(config), summary });
-    writeResults(outDir, done);
+    writeResults(outDir, done, mode);
   }
   // Also when nothing ran: results brought back from `ablate_plan` get their table and chart.
   const results = configs.flatMap(({ name }) => done.filter((r) => r.name === name));
   if (results.length === 0) {
     throw new ConfigError(`${resultsFile} holds no results of the experiments named in ${path}`);
   }
-  writeResults(outDir, results);
+  writeResults(outDir, results, mode);
   return results;
 }
 
@@ -127,8 +191,8 @@ export const PLAN_FILE = "plan.json";
  * as `model` (a folder beside the plan, which the caller fills) and the data inline.
  * Returns the model folder the configs used.
  */
-export async function writeAblationPlan(path: string, planDir: string): Promise<string> {
-  const { configs } = loadAblation(path);
+export async function writeAblationPlan(path: string, planDir: string, mode?: AblationMode): Promise<string> {
+  const { configs } = loadAblation(path, mode);
   const first = configs[0]?.config as ExperimentConfig;
   for (const { name, config } of configs) {
     if (config.model !== first.model || JSON.stringify(config.data) !== JSON.stringify(first.data))
@@ -145,9 +209,9 @@ export async function writeAblationPlan(path: string, planDir: string): Promise<
   return first.model;
 }
 
-function writeResults(outDir: string, results: AblationResult[]): void {
+function writeResults(outDir: string, results: AblationResult[], mode: AblationMode): void {
   writeFileSync(join(outDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(outDir, "results.md"), `${resultsMarkdown(results)}\n`);
+  writeFileSync(join(outDir, "results.md"), `${resultsMarkdown(results, mode)}\n`);
   const metric = results[0]?.summary.metric ?? "metric";
   const bars = results.map((r) => ({ label: r.name, value: r.summary.mean, error: r.summary.std }));
   writeFileSync(join(outDir, "chart.svg"), barChartSvg(bars, `${metric} (mean ± std over folds, best checkpoint)`));

@@ -31,6 +31,34 @@ function groupedSets(layers: number): { layers: string; lr: number }[] {
   });
 }
 
+/**
+ * The article's notebook (roberta-base, 12 layers) as closely as the engine runs it, scaled to
+ * `layers`: its layer sets 0–3 / 4–7 / 8–11 become thirds, re-init of the top 5 of 12 becomes
+ * the same share (rounded down), the LRs stay the article's. See examples/commonlit-article-published.yaml
+ * for what differs (validation scored over the fold, not as a mean of batch RMSEs; evaluation
+ * every 10 steps from the start, not from the third epoch).
+ */
+function articlePublished(layers: number): Record<string, unknown> {
+  const sets = Math.min(3, layers);
+  const lrs = [1e-6, 1.75e-6, 3.5e-6].slice(3 - sets);
+  const groups = lrs.map((lr, s) => ({
+    layers: `${Math.floor((s * layers) / sets)}-${Math.floor(((s + 1) * layers) / sets) - 1}`,
+    lr,
+  }));
+  return {
+    data: { max_length: 250 },
+    folds: { k: 5, strategy: "stratified", seed: 3377, bins: null },
+    head: { pooling: "cls" },
+    train: { epochs: 15, batch_size: 16, eval_batch_size: 64, seed: 3377, loss: "rmse", grad_accum: 1 },
+    optimizer: { lr: 1e-6, weight_decay: 0.01, betas: [0.9, 0.999], eps: 1e-6, bias_correction: true },
+    llrd: { mode: "grouped", head_lr: 3.6e-6, groups },
+    schedule: { name: "linear", warmup_steps: 50, warmup_ratio: null },
+    reinit: { top_layers: Math.max(1, Math.floor((5 * layers) / 12)), pooler: true },
+    swa: { start_epoch: 4, start_step: null, lr: 2e-6, anneal_steps: 10, anneal_strategy: "cos" },
+    eval: { every_steps: 10, early_stopping_patience: 50 },
+  };
+}
+
 /** The presets, grouped LLRD sized for an encoder with `layers` layers. */
 export function presets(layers: number): Preset[] {
   return [
@@ -51,6 +79,11 @@ export function presets(layers: number): Preset[] {
       description:
         "The article's recipe: layer-wise LR decay, cosine schedule with warm-up, the top layer re-initialized, SWA over the last epoch and evaluation every 40 steps.",
       config: { ...shared, ...llrd, ...warmup, ...reinit, ...swa, ...frequentEval },
+    },
+    {
+      name: "Article, as published",
+      description: `The article's notebook: grouped LLRD 1e-6 / 1.75e-6 / 3.5e-6 over thirds of the ${layers} layers (head 3.6e-6), 50 linear warm-up steps, re-init of the top ${Math.max(1, Math.floor((5 * layers) / 12))} layers and the pooler, SWA at 2e-6 from epoch 4, evaluation every 10 steps, 15 epochs, early stopping after 50 evaluations; sqrt-MSE loss, batch 16, max length 250.`,
+      config: articlePublished(layers),
     },
     {
       name: "LLRD",

@@ -86,3 +86,20 @@ pub fn default_config(task: String) -> Result<String> {
     };
     serde_json::to_string(&ExperimentConfig::defaults(task)).map_err(js_error)
 }
+
+/// Mean and sample standard deviation (n − 1) of `values`, as the engine summarizes folds:
+/// `[mean, std]`. Any statistic the app shows over folds goes through here.
+#[napi]
+pub fn mean_std(values: Vec<f64>) -> Vec<f64> {
+    let (mean, std) = ftune_engine::experiment::mean_std(&values);
+    vec![mean, std]
+}
+
+/// Whether a larger value of the metric named `metric` is better (accuracy, r2, …) or worse
+/// (rmse, log_loss, …), as the engine ranks evaluations.
+#[napi]
+pub fn metric_higher_is_better(metric: String) -> Result<bool> {
+    let m: ftune_engine::config::Metric =
+        serde_json::from_value(serde_json::Value::String(metric)).map_err(js_error)?;
+    Ok(m.higher_is_better())
+}
