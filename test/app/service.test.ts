@@ -81,19 +81,49 @@ describe("presets and the LR preview", () => {
     const basic = list[0]?.config as Record<string, unknown>;
     assert.deepEqual(
       list.map((p) => p.name),
-      ["Basic", "Article: all techniques", "LLRD", "Grouped LLRD", "Warm-up", "Re-init", "SWA", "Frequent evaluation"],
+      [
+        "Basic",
+        "Article: all techniques",
+        "Article, as published",
+        "LLRD",
+        "Grouped LLRD",
+        "Warm-up",
+        "Re-init",
+        "SWA",
+        "Frequent evaluation",
+      ],
     );
     for (const p of list) {
       const base = mergeConfig(tinyConfig({ data: { train: "x.csv", text: "t", label: "y", max_length: 32 } }), basic);
       const config = normalizeConfig(mergeConfig(base, p.config), "/");
       const plan = native.LrSchedule.create(JSON.stringify(config), 10, 1);
-      assert.ok(plan.totalSteps === 30, p.name);
+      assert.equal(plan.totalSteps, 10 * config.train.epochs, p.name);
     }
     const grouped = list.find((p) => p.name === "Grouped LLRD")?.config as { llrd: { groups: { layers: string }[] } };
     assert.deepEqual(
       grouped.llrd.groups.map((g) => g.layers),
       ["0-0", "1-1", "2-2"],
     );
+    // The article's 0-3 / 4-7 / 8-11 and re-init of 5 of 12 layers, on 12 and on 6 layers.
+    const published = (layers: number) =>
+      presets(layers).find((p) => p.name === "Article, as published")?.config as {
+        llrd: { groups: { layers: string; lr: number }[] };
+        reinit: { top_layers: number };
+      };
+    assert.deepEqual(
+      published(12).llrd.groups.map((g) => [g.layers, g.lr]),
+      [
+        ["0-3", 1e-6],
+        ["4-7", 1.75e-6],
+        ["8-11", 3.5e-6],
+      ],
+    );
+    assert.equal(published(12).reinit.top_layers, 5);
+    assert.deepEqual(
+      published(6).llrd.groups.map((g) => g.layers),
+      ["0-1", "2-3", "4-5"],
+    );
+    assert.equal(published(6).reinit.top_layers, 2);
   });
 
   test("previewSchedule fills the data from the dataset and reports engine errors as 400 naming the field", async () => {
@@ -103,6 +133,20 @@ describe("presets and the LR preview", () => {
     });
     // 24 rows, 2 folds → 12 training rows, batch 4 → 3 steps per epoch, 2 epochs.
     assert.equal(preview.stepsPerEpoch, 3);
+    assert.deepEqual(
+      preview.folds.map((f) => [f.fold, f.trainRows, f.validRows, f.totalSteps]),
+      [
+        [0, 12, 12, 6],
+        [1, 12, 12, 6],
+      ],
+    );
+    const fold1 = await api(core, "previewSchedule", { config: tinyConfig(), datasetId: dataset.id, fold: 1 });
+    assert.equal(fold1.fold, 1);
+    await rejectsWith(
+      api(core, "previewSchedule", { config: tinyConfig(), datasetId: dataset.id, fold: 4 }),
+      400,
+      /fold 4 does not run in this experiment/,
+    );
     assert.equal(preview.totalSteps, 6);
     assert.equal(preview.warmupSteps, 2);
     assert.equal(preview.curves.length, preview.groups.length);

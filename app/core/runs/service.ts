@@ -248,6 +248,8 @@ export class RunService {
         await this.#setStatus(runId, "interrupted", { error: crashReason(outcome) });
       }
     } finally {
+      // Ended: no longer this process's job by the time anyone waiting on it looks.
+      this.#jobs.delete(runId);
       releaseRun(dir);
     }
   }

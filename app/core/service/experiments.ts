@@ -30,7 +30,7 @@ export function experimentHandlers(ctx: Context) {
       // The engine's plan of the real folds; a fixed steps-per-epoch (no data) is one fold.
       const plan = dataset ? await datasetPlan(ctx.store, config, dataset) : undefined;
       const folds = (plan?.folds ?? []).map((f) => ({ ...f, swaStartStep: f.swaStartStep ?? null }));
-      const shown = folds.find((f) => f.fold === input.fold) ?? folds[0];
+      const shown = input.fold === undefined ? folds[0] : folds.find((f) => f.fold === input.fold);
       if (input.fold !== undefined && plan && !shown) {
         throw badRequest(
           `fold ${input.fold} does not run in this experiment (its folds: ${folds.map((f) => f.fold).join(", ")}).`,

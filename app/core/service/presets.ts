@@ -46,7 +46,6 @@ function articlePublished(layers: number): Record<string, unknown> {
     lr,
   }));
   return {
-    data: { max_length: 250 },
     folds: { k: 5, strategy: "stratified", seed: 3377, bins: null },
     head: { pooling: "cls" },
     train: { epochs: 15, batch_size: 16, eval_batch_size: 64, seed: 3377, loss: "rmse", grad_accum: 1 },
@@ -82,7 +81,7 @@ export function presets(layers: number): Preset[] {
     },
     {
       name: "Article, as published",
-      description: `The article's notebook: grouped LLRD 1e-6 / 1.75e-6 / 3.5e-6 over thirds of the ${layers} layers (head 3.6e-6), 50 linear warm-up steps, re-init of the top ${Math.max(1, Math.floor((5 * layers) / 12))} layers and the pooler, SWA at 2e-6 from epoch 4, evaluation every 10 steps, 15 epochs, early stopping after 50 evaluations; sqrt-MSE loss, batch 16, max length 250.`,
+      description: `The article's notebook: grouped LLRD 1e-6 / 1.75e-6 / 3.5e-6 over thirds of the ${layers} layers (head 3.6e-6), 50 linear warm-up steps, re-init of the top ${Math.max(1, Math.floor((5 * layers) / 12))} layers and the pooler, SWA at 2e-6 from epoch 4, evaluation every 10 steps, 15 epochs, early stopping after 50 evaluations; sqrt-MSE loss, batch 16 (the article also used max length 250).`,
       config: articlePublished(layers),
     },
     {
