@@ -67,6 +67,18 @@ export const methods = {
   defaultConfig: z.object({ task: TaskSchema.default("regression") }).strict(),
 
   createExperiment: z.object({ name: z.string().min(1), datasetId: id, config: ConfigInput }).strict(),
+  /**
+   * The article's ablation on a dataset in one click: Basic, then each technique (added to
+   * the row above when cumulative, to Basic alone when one at a time), grouped LLRD last;
+   * `base` (say, the builder's draft) replaces Basic's settings. Queues every row's folds.
+   */
+  startAblation: z
+    .object({
+      datasetId: id,
+      mode: z.enum(["cumulative", "one-at-a-time"]).default("cumulative"),
+      base: ConfigInput.optional(),
+    })
+    .strict(),
   listExperiments: z.object({}).strict(),
   getExperiment: z.object({ id }).strict(),
   /** Queues one run per fold (all the config's folds unless `folds` is given). */
@@ -185,6 +197,7 @@ export interface Results {
   previewSchedule: SchedulePreview;
   defaultConfig: Record<string, unknown>;
   createExperiment: Experiment;
+  startAblation: { experiments: Experiment[]; runs: Run[] };
   listExperiments: Experiment[];
   getExperiment: Experiment & { runs: Run[] };
   startRuns: Run[];

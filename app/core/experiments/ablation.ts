@@ -87,22 +87,34 @@ export function loadAblation(
     );
   }
   const mode = modeOverride ?? spec.mode ?? "one-at-a-time";
+  const baseDir = dirname(resolve(path));
+  const configs = ablationConfigs(spec, mode, (raw) => normalizeConfig(raw, baseDir));
+  return { spec, mode, configs };
+}
+
+/**
+ * Every row's config: its settings over the base (one at a time) or over the row above
+ * (cumulative), normalized by `normalize`; errors name the row.
+ */
+export function ablationConfigs(
+  spec: AblationSpec,
+  mode: AblationMode,
+  normalize: (raw: Plain) => ExperimentConfig,
+): { name: string; config: ExperimentConfig }[] {
   if (!ABLATION_MODES.includes(mode)) {
     throw new ConfigError(`mode: "${mode}" is not one of ${ABLATION_MODES.join(", ")}`);
   }
-  const baseDir = dirname(resolve(path));
   let above: Plain = spec.base;
-  const configs = spec.experiments.map((e, i) => {
+  return spec.experiments.map((e, i) => {
     if (!e?.name) throw new ConfigError(`experiments[${i}]: every experiment needs a name`);
     const raw = mergeConfig(mode === "cumulative" ? above : spec.base, e.set ?? {});
     above = raw;
     try {
-      return { name: e.name, config: normalizeConfig(raw, baseDir) };
+      return { name: e.name, config: normalize(raw) };
     } catch (err) {
       throw new ConfigError(`experiments[${i}] (${e.name}): ${(err as Error).message}`);
     }
   });
-  return { spec, mode, configs };
 }
 
 /**

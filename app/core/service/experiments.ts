@@ -4,15 +4,16 @@
 import { native } from "../../native/addon.ts";
 import type { ParsedInput, Results } from "../api/contract.ts";
 import { badRequest } from "../api/errors.ts";
+import { ablationConfigs } from "../experiments/ablation.ts";
 import type { ExperimentConfig } from "../experiments/config-types.ts";
 import { loadExperimentData } from "../experiments/data.ts";
 import { datasetTrainingData } from "../experiments/dataset-data.ts";
 import { planRun, queueRuns } from "../runs/orchestrate.ts";
 import { getDataset } from "../store/repo-datasets.ts";
-import { createExperiment, listExperiments, listRuns } from "../store/repo-experiments.ts";
+import { createExperiment, type Experiment, listExperiments, listRuns, type Run } from "../store/repo-experiments.ts";
 import { checkTrainable, datasetPlan, normalizeFor, numLabels, schedulePlan } from "./config.ts";
 import { type Context, datasetOr404, experimentOr404 } from "./context.ts";
-import { presets } from "./presets.ts";
+import { articleAblation, presets } from "./presets.ts";
 
 export function experimentHandlers(ctx: Context) {
   return {
@@ -63,6 +64,30 @@ export function experimentHandlers(ctx: Context) {
       await checkTrainable(ctx.store, config, dataset);
       const id = await createExperiment(ctx.store, { name: input.name, config, datasetId: dataset.id });
       return experimentOr404(ctx.store, id);
+    },
+
+    async startAblation(input: ParsedInput<"startAblation">): Promise<Results["startAblation"]> {
+      const dataset = await datasetOr404(ctx.store, input.datasetId);
+      // Grouped LLRD's layer sets are sized for the model the rows train.
+      const model = input.base ? normalizeFor(input.base, dataset).model : undefined;
+      const entry = (await ctx.models.list()).find((m) => m.path === model);
+      const layers = entry?.layers || Number((await ctx.models.defaultModel())?.summary.layers) || 6;
+      const spec = articleAblation(presets(layers), input.base);
+      // Every row is checked before any is stored: a bad row queues nothing.
+      const rows = ablationConfigs(spec, input.mode, (raw) => normalizeFor(raw, dataset));
+      for (const row of rows) await checkTrainable(ctx.store, row.config, dataset);
+      const data = await datasetTrainingData(ctx.store, dataset, rows[0]?.config as ExperimentConfig);
+      const experiments: Experiment[] = [];
+      const runs: Run[] = [];
+      const title = input.mode === "cumulative" ? "Ablation (cumulative)" : "Ablation (one at a time)";
+      for (const row of rows) {
+        const name = `${title}: ${row.name}`;
+        const id = await createExperiment(ctx.store, { name, config: row.config, datasetId: dataset.id });
+        const experiment = await experimentOr404(ctx.store, id);
+        experiments.push(experiment);
+        runs.push(...(await queueRuns(ctx, experiment, planRun(row.config, data))));
+      }
+      return { experiments, runs };
     },
 
     listExperiments: async (): Promise<Results["listExperiments"]> => listExperiments(ctx.store),

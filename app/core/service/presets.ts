@@ -4,14 +4,16 @@
 // (null included), so merging it over any config cannot leave a contradiction behind (say,
 // both swa.start_epoch and swa.start_step).
 import type { Preset } from "../api/contract.ts";
+import type { AblationSpec } from "../experiments/ablation.ts";
 
 // Pooling stays the builder's choice: only `cls` exports a folder that transformers'
 // AutoModelForSequenceClassification runs exactly as trained.
+// Settings the engine's defaults already hold (epochs, batch sizes, clipping, AdamW's betas,
+// eps and weight decay) are not restated: a preset names only what it changes.
 const shared = {
   head: { dropout: 0.0 },
   encoder_dropout: 0.0,
-  train: { epochs: 3, batch_size: 8, eval_batch_size: 32, max_grad_norm: 1.0 },
-  optimizer: { lr: 5e-5, weight_decay: 0.01, betas: [0.9, 0.999], eps: 1e-6 },
+  optimizer: { lr: 5e-5 },
 };
 
 const llrd = { llrd: { mode: "layerwise", top_lr: 5e-5, decay: 0.9, head_lr: 1e-3 } };
@@ -115,4 +117,24 @@ export function presets(layers: number): Preset[] {
       config: frequentEval,
     },
   ];
+}
+
+/**
+ * The article's Table 1 as an ablation over these presets: Basic (or `base`), + LLRD,
+ * + warm-up, + re-init, + SWA, + frequent evaluation, then grouped LLRD in place of LLRD.
+ */
+export function articleAblation(list: Preset[], base?: Record<string, unknown>): AblationSpec {
+  const config = (name: string) => list.find((p) => p.name === name)?.config ?? {};
+  return {
+    base: base ?? config("Basic"),
+    experiments: [
+      { name: "Basic" },
+      { name: "+ LLRD", set: config("LLRD") },
+      { name: "+ warm-up", set: config("Warm-up") },
+      { name: "+ re-init", set: config("Re-init") },
+      { name: "+ SWA", set: config("SWA") },
+      { name: "+ frequent evaluation", set: config("Frequent evaluation") },
+      { name: "grouped LLRD instead of LLRD", set: config("Grouped LLRD") },
+    ],
+  };
 }
