@@ -6,11 +6,13 @@ import { join } from "node:path";
 import { test } from "node:test";
 
 import { startExperiment, TrainingError } from "../../app/engine/training.ts";
-import { native } from "../../app/native/addon.ts";
+import { native, type TrainEvent } from "../../app/native/addon.ts";
 import { fixtures, maxAbsDiff, reference, scratch } from "../helpers/python.ts";
 
 const texts = Array.from({ length: 24 }, (_, i) => `${"reading passage story ".repeat(1 + (i % 5))} number ${i}`);
 const targets = texts.map((_, i) => Math.sin(i) * 2);
+// An LR at which this model's loss climbs by orders of magnitude and stays finite.
+const LR_DIVERGING = 1;
 
 function config(overrides: Record<string, unknown> = {}) {
   return {
@@ -65,16 +67,38 @@ test("config errors name the field before anything runs", () => {
 
 test("K-fold: the selected folds train and the summary has per-fold and mean ± std", async () => {
   const out = scratch("kfold");
-  const starts: number[] = [];
+  const events: TrainEvent[] = [];
   const summary = await startExperiment(
     JSON.stringify(config({ eval: { every_steps: 3 } })),
     { texts, targets },
     out,
-    (e) => {
-      if (e.kind === "fold_start") starts.push(e.fold);
-    },
+    (e) => events.push(e),
   ).done;
-  assert.deepEqual(starts, [0, 2]);
+  const starts = events.filter((e) => e.kind === "fold_start");
+  assert.deepEqual(
+    starts.map((e) => e.fold),
+    [0, 2],
+  );
+  // 16 training rows in batches of 4, 2 epochs, no warm-up, no SWA.
+  for (const e of starts) assert.deepEqual([e.stepsPerEpoch, e.totalSteps, e.warmupSteps, e.swaStartStep], [4, 8, 0, null]);
+  assert.ok(!events.some((e) => e.kind === "warning"), "a normal run does not warn");
+  for (const fold of summary.folds) {
+    // The engine's best, as the eval events report it, is the one the outcome and best/ hold.
+    const evals = events.filter((e) => e.kind === "eval" && e.fold === fold.fold);
+    const last = evals.at(-1);
+    assert.ok(last?.kind === "eval");
+    assert.deepEqual([last.bestMetric, last.bestStep], [fold.best_metric, fold.best_step]);
+    const best = evals.filter((e) => e.kind === "eval" && e.isBest).at(-1);
+    assert.equal(best?.step, fold.best_step);
+    const saved = events.filter((e) => e.kind === "checkpoint" && e.fold === fold.fold);
+    assert.deepEqual(
+      saved.map((e) => e.kind === "checkpoint" && [e.which, e.step, e.path]),
+      [
+        ["final", 8, fold.final_dir],
+        ["best", fold.best_step, fold.best_dir],
+      ],
+    );
+  }
   assert.deepEqual(
     summary.folds.map((f) => f.fold),
     [0, 2],
@@ -169,6 +193,30 @@ test("a NaN loss stops the run with a message naming the step", async () => {
     run.done,
     /training loss became NaN at optimizer step 1 \(epoch 1, fold \d\); lower the learning rate/,
   );
+});
+
+test("a loss that runs away without becoming NaN warns once and the run goes on", async () => {
+  const events: TrainEvent[] = [];
+  const summary = await startExperiment(
+    JSON.stringify(
+      config({
+        folds: { k: 3, run: [0] },
+        train: { epochs: 10, batch_size: 4, max_grad_norm: null, device: "cpu" },
+        optimizer: { lr: LR_DIVERGING },
+        schedule: { name: "constant" },
+      }),
+    ),
+    { texts, targets },
+    null,
+    (e) => events.push(e),
+  ).done;
+  const warnings = events.filter((e) => e.kind === "warning");
+  assert.equal(warnings.length, 1, JSON.stringify(events.filter((e) => e.kind === "step").map((e) => e.kind === "step" && e.loss)));
+  const [w] = warnings;
+  assert.ok(w?.kind === "warning");
+  assert.match(w.message, /training loss is diverging: every step from \d+ to \d+ had a loss of at least .*lower the learning rate/);
+  assert.equal(w.step % 10, 0, "warnings come at the end of a 10-step window");
+  assert.equal(summary.folds[0]?.steps, 40, "the run was not stopped");
 });
 
 test("a run stopped mid-way resumes from its saved state and ends exactly as an uninterrupted one", async () => {

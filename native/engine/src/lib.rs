@@ -4,8 +4,11 @@
 //! - `hf_config`, `tokenize`, `encoder`, `heads`, `model`: Hugging Face folders in and out;
 //! - `config`: the experiment config users write;
 //! - `groups`, `schedule`, `optim`, `swa`, `reinit`: the fine-tuning techniques;
-//! - `train`, `experiment`, `folds`, `metrics`: the loop, K-fold CV and scores.
+//! - `train`, `experiment`, `folds`, `metrics`: the loop, K-fold CV and scores;
+//! - `bindings` (a test): the TypeScript types of events and summaries, generated.
 
+#[cfg(test)]
+mod bindings;
 pub mod checkpoint;
 pub mod config;
 pub mod encoder;
