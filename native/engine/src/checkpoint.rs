@@ -209,9 +209,7 @@ mod tests {
             best_metric: Some(0.1 + 0.2),
             ..LoopState::default()
         };
-        for k in 1..=13 {
-            state.divergence.observe(k, 1.0 / k as f64);
-        }
+        state.divergence.observe("rmse", 0.8, 1.0);
         let file = StateFile {
             state: &state,
             swa_n_averaged: None,

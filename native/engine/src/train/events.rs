@@ -70,7 +70,8 @@ pub enum Event {
         path: String,
         which: CheckpointName,
     },
-    /// Something the user should see while the run goes on (it does not stop the run).
+    /// Something the user should see while the run goes on (it does not stop the run): so
+    /// far, a model that diverges without its loss becoming NaN (see `divergence.rs`).
     Warning {
         fold: usize,
         step: usize,

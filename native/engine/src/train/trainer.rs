@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use tch::{Device, Tensor};
 
+use super::divergence::blank_loss;
 use super::events::{CheckpointName, Event};
 use super::loss::{clip_grad_norm, loss_of};
 use super::{groups_for, BestSource, ComputePrecision, FoldData, FoldOutcome};
@@ -36,6 +37,8 @@ pub(super) struct Trainer<'a> {
     /// Keep the best evaluation's weights (on the CPU) for `best/`.
     keep_best: bool,
     best_weights: Option<Vec<Tensor>>,
+    /// The validation loss of a blank model, for the divergence warning.
+    blank_loss: f64,
     /// Position, timings and the best so far: with the tensors above, what a resumed run needs.
     pub state: LoopState,
     /// Since `state.seconds` was last brought up to date.
@@ -86,6 +89,7 @@ impl<'a> Trainer<'a> {
                 bias_correction: o.bias_correction,
             },
         );
+        let classes = (config.task == Task::Classification).then_some(model.num_labels as usize);
         let t = &config.train;
         let steps_per_epoch = steps_per_epoch(data.train.len(), t.batch_size, t.grad_accum);
         let plan = LrPlan::new(config, specs.iter().map(|g| g.lr).collect(), steps_per_epoch)?;
@@ -109,6 +113,7 @@ impl<'a> Trainer<'a> {
             swa: None,
             keep_best,
             best_weights: None,
+            blank_loss: blank_loss(&data.valid_targets, classes),
             state: LoopState::default(),
             clock: Instant::now(),
             saved_at: Instant::now(),
@@ -190,14 +195,6 @@ impl<'a> Trainer<'a> {
             grad_norm,
             lrs,
         });
-        if let Some(message) = self.state.divergence.observe(step, loss) {
-            (self.emit)(Event::Warning {
-                fold,
-                step,
-                epoch,
-                message,
-            });
-        }
         Ok(())
     }
 
@@ -260,9 +257,16 @@ impl<'a> Trainer<'a> {
         } else {
             s.since_best += 1;
         }
+        let (fold, step) = (self.fold, s.step);
+        let loss_name = match self.config.task {
+            Task::Classification => Metric::LogLoss.name(),
+            Task::Regression => Metric::Rmse.name(),
+        };
+        let loss = live.get(loss_name).copied().unwrap_or(f64::NAN);
+        let warning = s.divergence.observe(loss_name, loss, self.blank_loss);
         let event = Event::Eval {
-            fold: self.fold,
-            step: s.step,
+            fold,
+            step,
             epoch,
             metrics: live,
             swa_metrics,
@@ -271,6 +275,15 @@ impl<'a> Trainer<'a> {
             best_step: s.best_step,
         };
         (self.emit)(event);
+        if let Some(message) = warning {
+            let event = Event::Warning {
+                fold,
+                step,
+                epoch,
+                message,
+            };
+            (self.emit)(event);
+        }
         Ok(())
     }
 
