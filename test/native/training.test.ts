@@ -112,11 +112,20 @@ test("K-fold: the selected folds train and the summary has per-fold and mean ± 
 
 test("an exported checkpoint loads in transformers and predicts what we predict", async () => {
   const out = scratch("export");
+  const events: TrainEvent[] = [];
   const summary = await startExperiment(
     JSON.stringify(config({ folds: { k: 2, run: [1] }, reinit: { top_layers: 1 }, swa: { start_epoch: 2, lr: 1e-4 } })),
     { texts, targets },
     out,
+    (e) => events.push(e),
   ).done;
+  // 12 training rows in batches of 4: SWA from the first step of epoch 2, as planned at fold start.
+  assert.equal(ofKind(events, "fold_start")[0]?.swaStartStep, 3);
+  assert.deepEqual(
+    ofKind(events, "swa_start").map((e) => [e.step, e.epoch]),
+    [[3, 2]],
+  );
+  assert.ok(ofKind(events, "eval").every((e) => e.step > 3 === (e.swaMetrics !== null)));
   const dir = summary.folds[0]?.final_dir as string;
   const probe = texts.slice(0, 5);
   const [theirs] = reference<{ logits: number[][] }[]>("forward", [], [{ dir, texts: probe, max_length: 32 }]);
