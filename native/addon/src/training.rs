@@ -138,7 +138,14 @@ impl TrainingJob {
                     on_event.call(JsEvent(e.into()), ThreadsafeFunctionCallMode::NonBlocking);
                 };
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    run_experiment(&config, &experiment, out.as_deref(), state, &flag, &mut send)
+                    run_experiment(
+                        &config,
+                        &experiment,
+                        out.as_deref(),
+                        state,
+                        &flag,
+                        &mut send,
+                    )
                 }));
                 let last = match result {
                     Ok(Ok(summary)) => Event::Done { summary },

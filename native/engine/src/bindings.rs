@@ -20,7 +20,9 @@ fn export<T: TS>(decl: String) -> String {
         .replace(" | { \"kind\"", "\n  | { \"kind\"")
         .replace(" = { \"kind\"", " =\n  | { \"kind\"");
     let text = format!("{}export {decl}\n", T::docs().unwrap_or_default());
-    text.lines().map(|l| l.trim_end().to_string() + "\n").collect()
+    text.lines()
+        .map(|l| l.trim_end().to_string() + "\n")
+        .collect()
 }
 
 fn typescript() -> String {
@@ -28,7 +30,10 @@ fn typescript() -> String {
     // ts-rs writes a flattened enum out in full: name it instead of repeating the union.
     let timed = TimedEvent::decl(&cfg);
     let union = format!("({})", Event::inline(&cfg));
-    assert!(timed.contains(&union), "TimedEvent no longer inlines TrainEvent: {timed}");
+    assert!(
+        timed.contains(&union),
+        "TimedEvent no longer inlines TrainEvent: {timed}"
+    );
     let declarations = [
         export::<Event>(Event::decl(&cfg)),
         export::<TimedEvent>(timed.replace(&union, &Event::name(&cfg))),

@@ -29,7 +29,9 @@ impl Divergence {
     pub fn observe(&mut self, name: &str, loss: f64, blank: f64) -> Option<String> {
         let first = *self.first.get_or_insert(loss);
         let reference = blank.max(first);
-        if self.warned || !(loss > FACTOR * reference) {
+        // NaN is never over: a NaN loss stops the run by itself.
+        let over = loss > FACTOR * reference;
+        if self.warned || !over {
             return None;
         }
         self.warned = true;

@@ -11,7 +11,11 @@ use crate::experiment::Summary;
 
 /// One event of a run. `step` counts optimizer steps completed; `epoch` counts from 1.
 #[derive(Debug, Clone, Serialize, TS)]
-#[serde(tag = "kind", rename_all = "snake_case", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
 #[ts(rename = "TrainEvent")]
 pub enum Event {
     /// A fold begins: its plan, as the LR preview shows it.

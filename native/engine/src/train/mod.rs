@@ -186,8 +186,7 @@ pub fn train_fold(
                 break 'epochs;
             }
             if let Some(dir) = &state_dir {
-                if end_of_epoch || trainer.seconds_since_save() >= control.state.interval_seconds
-                {
+                if end_of_epoch || trainer.seconds_since_save() >= control.state.interval_seconds {
                     trainer.save_state(dir)?;
                 }
             }

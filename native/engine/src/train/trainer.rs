@@ -92,7 +92,11 @@ impl<'a> Trainer<'a> {
         let classes = (config.task == Task::Classification).then_some(model.num_labels as usize);
         let t = &config.train;
         let steps_per_epoch = steps_per_epoch(data.train.len(), t.batch_size, t.grad_accum);
-        let plan = LrPlan::new(config, specs.iter().map(|g| g.lr).collect(), steps_per_epoch)?;
+        let plan = LrPlan::new(
+            config,
+            specs.iter().map(|g| g.lr).collect(),
+            steps_per_epoch,
+        )?;
         emit(Event::FoldStart {
             fold,
             total_steps: plan.total_steps(),
