@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 
 import { startExperiment } from "../app/engine/training.ts";
-import { native, type TrainEvent } from "../app/native/addon.ts";
+import { native, type TimedEvent } from "../app/native/addon.ts";
 
 interface Request {
   dir: string;
@@ -50,7 +50,7 @@ async function train() {
       validTargets: req.targets.slice(0, 32),
     },
     null,
-    (e: TrainEvent) => {
+    (e: TimedEvent) => {
       latency.push(now() - e.emittedAtMs);
       if (e.kind === "step") stepAt[e.step] = e.emittedAtMs;
       if (e.kind === "swa_start") swaStart = e.step;

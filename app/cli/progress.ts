@@ -40,14 +40,14 @@ export function humanProgress(metric: string): TrainingReporter {
             hideCursor: true,
             etaBuffer: 50,
           });
-          bar.start(e.totalSteps ?? 0, 0, { loss: "-", metric: "-" });
+          bar.start(e.totalSteps, 0, { loss: "-", metric: "-" });
         } else {
           process.stderr.write(`fold ${e.fold}: ${e.totalSteps} optimizer steps\n`);
         }
       } else if (e.kind === "step") {
-        bar?.update(e.step, { loss: fmt(e.loss ?? undefined), metric: lastEval || "-" });
+        bar?.update(e.step, { loss: fmt(e.loss), metric: lastEval || "-" });
       } else if (e.kind === "eval") {
-        const live = e.metrics?.[metric];
+        const live = e.metrics[metric];
         const swa = e.swaMetrics?.[metric];
         lastEval = swa === undefined ? fmt(live) : `${fmt(live)} (swa ${fmt(swa)})`;
         if (!tty)
@@ -57,6 +57,8 @@ export function humanProgress(metric: string): TrainingReporter {
         bar?.update(e.step, { metric: lastEval });
       } else if (e.kind === "swa_start" && !tty) {
         process.stderr.write(`fold ${e.fold}: SWA starts at step ${e.step}\n`);
+      } else if (e.kind === "warning") {
+        log(`fold ${e.fold} step ${e.step}: warning: ${e.message}`);
       } else if (e.kind === "checkpoint") {
         if (bar) log(`fold ${e.fold}: wrote ${e.path}`);
       }

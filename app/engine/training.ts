@@ -1,39 +1,8 @@
 // Runs an experiment on the native engine's background thread and turns its event stream into
 // a promise. The job object is kept referenced until the run ends (dropping it cancels).
-import { native, type StartOptions, type TrainEvent, type TrainingData } from "../native/addon.ts";
+import { native, type StartOptions, type Summary, type TimedEvent, type TrainingData } from "../native/addon.ts";
 
-export interface FoldOutcome {
-  fold: number;
-  best_metric: number;
-  best_step: number;
-  best_source: "live" | "swa";
-  best_metrics: Record<string, number>;
-  final_metrics: Record<string, number>;
-  steps: number;
-  epochs: number;
-  stopped_early: boolean;
-  /** Wall time of the loop, evaluations included. */
-  train_seconds: number;
-  eval_seconds: number;
-  /** Training throughput, evaluation time excluded. */
-  train_samples_per_second: number;
-  best_dir: string | null;
-  final_dir: string | null;
-  reinitialized: number;
-  precision: "bf16" | "fp32";
-}
-
-export interface Summary {
-  metric: string;
-  folds: FoldOutcome[];
-  mean: number;
-  std: number;
-  final_mean: number;
-  final_std: number;
-  train_samples_per_second: number;
-  seconds: number;
-  device: string;
-}
+export type { FoldOutcome, Summary } from "../native/addon.ts";
 
 /** A run that failed (message says what to do) or was cancelled. */
 export class TrainingError extends Error {
@@ -60,7 +29,7 @@ export function startExperiment(
   configJson: string,
   data: TrainingData,
   outDir: string | null,
-  onEvent: (event: TrainEvent) => void = () => {},
+  onEvent: (event: TimedEvent) => void = () => {},
   options: StartOptions = {},
 ): RunningExperiment {
   let job: ReturnType<typeof native.TrainingJob.start> | undefined;
@@ -73,8 +42,8 @@ export function startExperiment(
         onEvent(event);
         if (event.kind === "done" || event.kind === "error") {
           job?.join();
-          if (event.kind === "done") resolve(JSON.parse(event.summaryJson ?? "null") as Summary);
-          else reject(new TrainingError(event.message ?? "training failed", event.cancelled ?? false));
+          if (event.kind === "done") resolve(event.summary);
+          else reject(new TrainingError(event.message, event.cancelled));
           job = undefined;
         }
       },

@@ -50,6 +50,15 @@ export type {
   SequenceModel,
   StartOptions,
   Tokenizer,
-  TrainEvent,
   TrainingData,
 } from "../../native/index.js";
+// The engine's events, outcomes and summaries: generated from the Rust types.
+export type {
+  BestSource,
+  CheckpointName,
+  ComputePrecision,
+  FoldOutcome,
+  Summary,
+  TimedEvent,
+  TrainEvent,
+} from "./generated/events.ts";

@@ -94,7 +94,12 @@ describe("presets and the LR preview", () => {
       ],
     );
     for (const p of list) {
-      const base = mergeConfig(tinyConfig({ data: { train: "x.csv", text: "t", label: "y", max_length: 32 } }), basic);
+      // 3 epochs: the SWA presets start at epoch 3.
+      const train = { epochs: 3, batch_size: 4, device: "cpu", seed: 11 };
+      const base = mergeConfig(
+        tinyConfig({ data: { train: "x.csv", text: "t", label: "y", max_length: 32 }, train }),
+        basic,
+      );
       const config = normalizeConfig(mergeConfig(base, p.config), "/");
       const plan = native.LrSchedule.create(JSON.stringify(config), 10, 1);
       assert.equal(plan.totalSteps, 10 * config.train.epochs, p.name);

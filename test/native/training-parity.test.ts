@@ -57,7 +57,7 @@ for (const { fixture, task, targets } of [
       { texts, targets, validTexts: texts.slice(0, 4), validTargets: targets.slice(0, 4), labels },
       out,
       (e: TrainEvent) => {
-        if (e.kind === "step") losses.push(e.loss as number);
+        if (e.kind === "step") losses.push(e.loss);
       },
     ).done;
     assert.equal(summary.folds.length, 1);

@@ -6,11 +6,13 @@ import { join } from "node:path";
 import { test } from "node:test";
 
 import { startExperiment, TrainingError } from "../../app/engine/training.ts";
-import { native } from "../../app/native/addon.ts";
+import { native, type TrainEvent } from "../../app/native/addon.ts";
 import { fixtures, maxAbsDiff, reference, scratch } from "../helpers/python.ts";
 
 const texts = Array.from({ length: 24 }, (_, i) => `${"reading passage story ".repeat(1 + (i % 5))} number ${i}`);
 const targets = texts.map((_, i) => Math.sin(i) * 2);
+const ofKind = <K extends TrainEvent["kind"]>(events: TrainEvent[], kind: K) =>
+  events.filter((e): e is Extract<TrainEvent, { kind: K }> => e.kind === kind);
 
 function config(overrides: Record<string, unknown> = {}) {
   return {
@@ -65,20 +67,37 @@ test("config errors name the field before anything runs", () => {
 
 test("K-fold: the selected folds train and the summary has per-fold and mean ± std", async () => {
   const out = scratch("kfold");
-  const starts: number[] = [];
+  const events: TrainEvent[] = [];
   const summary = await startExperiment(
     JSON.stringify(config({ eval: { every_steps: 3 } })),
     { texts, targets },
     out,
-    (e) => {
-      if (e.kind === "fold_start") starts.push(e.fold);
-    },
+    (e) => events.push(e),
   ).done;
-  assert.deepEqual(starts, [0, 2]);
+  const starts = ofKind(events, "fold_start");
   assert.deepEqual(
-    summary.folds.map((f) => f.fold),
+    starts.map((e) => e.fold),
     [0, 2],
   );
+  // 16 training rows in batches of 4, 2 epochs, no warm-up, no SWA.
+  for (const e of starts)
+    assert.deepEqual([e.stepsPerEpoch, e.totalSteps, e.warmupSteps, e.swaStartStep], [4, 8, 0, null]);
+  assert.deepEqual(ofKind(events, "warning"), [], "a normal run does not warn");
+  for (const fold of summary.folds) {
+    // The engine's best, as the eval events report it, is the one the outcome and best/ hold.
+    const evals = ofKind(events, "eval").filter((e) => e.fold === fold.fold);
+    const last = evals.at(-1);
+    assert.deepEqual([last?.bestMetric, last?.bestStep], [fold.best_metric, fold.best_step]);
+    assert.equal(evals.filter((e) => e.isBest).at(-1)?.step, fold.best_step);
+    const saved = ofKind(events, "checkpoint").filter((e) => e.fold === fold.fold);
+    assert.deepEqual(
+      saved.map((e) => [e.which, e.step, e.path]),
+      [
+        ["final", 8, fold.final_dir],
+        ["best", fold.best_step, fold.best_dir],
+      ],
+    );
+  }
   const [a, b] = summary.folds.map((f) => f.best_metric) as [number, number];
   assert.ok(Math.abs(summary.mean - (a + b) / 2) < 1e-12);
   assert.ok(Math.abs(summary.std - Math.abs(a - b) / Math.SQRT2) < 1e-12);
@@ -93,11 +112,20 @@ test("K-fold: the selected folds train and the summary has per-fold and mean ± 
 
 test("an exported checkpoint loads in transformers and predicts what we predict", async () => {
   const out = scratch("export");
+  const events: TrainEvent[] = [];
   const summary = await startExperiment(
     JSON.stringify(config({ folds: { k: 2, run: [1] }, reinit: { top_layers: 1 }, swa: { start_epoch: 2, lr: 1e-4 } })),
     { texts, targets },
     out,
+    (e) => events.push(e),
   ).done;
+  // 12 training rows in batches of 4: SWA from the first step of epoch 2, as planned at fold start.
+  assert.equal(ofKind(events, "fold_start")[0]?.swaStartStep, 3);
+  assert.deepEqual(
+    ofKind(events, "swa_start").map((e) => [e.step, e.epoch]),
+    [[3, 2]],
+  );
+  assert.ok(ofKind(events, "eval").every((e) => e.step > 3 === (e.swaMetrics !== null)));
   const dir = summary.folds[0]?.final_dir as string;
   const probe = texts.slice(0, 5);
   const [theirs] = reference<{ logits: number[][] }[]>("forward", [], [{ dir, texts: probe, max_length: 32 }]);
@@ -169,6 +197,39 @@ test("a NaN loss stops the run with a message naming the step", async () => {
     run.done,
     /training loss became NaN at optimizer step 1 \(epoch 1, fold \d\); lower the learning rate/,
   );
+});
+
+test("a model that runs away without its loss becoming NaN warns once, and the run goes on", async () => {
+  const events: TrainEvent[] = [];
+  const summary = await startExperiment(
+    JSON.stringify(
+      config({
+        folds: { k: 3, run: [0] },
+        train: { epochs: 3, batch_size: 4, max_grad_norm: null, device: "cpu" },
+        // Step 1 runs at LR 0 (warm-up), so the first evaluation sees the untrained model.
+        optimizer: { lr: 100 },
+        schedule: { name: "constant", warmup_steps: 4 },
+        eval: { every_steps: 1 },
+      }),
+    ),
+    { texts, targets },
+    null,
+    (e) => events.push(e),
+  ).done;
+  const warnings = ofKind(events, "warning");
+  const rmse = ofKind(events, "eval").map((e) => e.metrics.rmse);
+  assert.equal(warnings.length, 1, `validation rmse: ${rmse.join(", ")}`);
+  const [w] = warnings;
+  assert.match(
+    w?.message ?? "",
+    /^the model is diverging: validation rmse \S+ is over 10× that of a blank model \(\S+\) and of the first evaluation \(\S+\); lower the learning rate/,
+  );
+  // It follows the evaluation that diverged.
+  const at = events.indexOf(w as TrainEvent);
+  const before = events[at - 1];
+  assert.ok(before?.kind === "eval" && before.step === w?.step);
+  assert.ok((before.metrics.rmse as number) > 10 * (rmse[0] as number));
+  assert.equal(summary.folds[0]?.steps, 12, "the run was not stopped");
 });
 
 test("a run stopped mid-way resumes from its saved state and ends exactly as an uninterrupted one", async () => {

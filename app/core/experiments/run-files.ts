@@ -32,7 +32,7 @@ export function metricsWriter(outDir: string, options: { append?: boolean } = {}
     if (e.kind === "fold_start") {
       mkdirSync(join(outDir, `fold-${e.fold}`), { recursive: true });
       if (!options.append || !existsSync(file(e.fold))) writeFileSync(file(e.fold), "");
-      groups.set(e.fold, e.groups ?? []);
+      groups.set(e.fold, e.groups);
     } else if (e.kind === "resume") {
       const kept = readFileSync(file(e.fold), "utf8")
         .split("\n")
@@ -40,15 +40,15 @@ export function metricsWriter(outDir: string, options: { append?: boolean } = {}
       writeFileSync(file(e.fold), kept.map((l) => `${l}\n`).join(""));
     } else if (e.kind === "step") {
       const names = groups.get(e.fold) ?? [];
-      const lr = Object.fromEntries((e.lrs ?? []).map((v, i) => [names[i] ?? `group.${i}`, v]));
-      add(e.fold, { step: e.step, epoch: e.epoch, split: "train", loss: e.loss, grad_norm: e.gradNorm ?? null, lr });
+      const lr = Object.fromEntries(e.lrs.map((v, i) => [names[i] ?? `group.${i}`, v]));
+      add(e.fold, { step: e.step, epoch: e.epoch, split: "train", loss: e.loss, grad_norm: e.gradNorm, lr });
     } else if (e.kind === "eval") {
       add(e.fold, {
         step: e.step,
         epoch: e.epoch,
         split: "valid",
         ...e.metrics,
-        swa: e.swaMetrics ?? null,
+        swa: e.swaMetrics,
         best: e.isBest,
       });
       flush(e.fold); // evaluations are where a crash must not lose the record

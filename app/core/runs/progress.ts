@@ -5,18 +5,18 @@ import type { MetricPoint } from "../api/contract.ts";
 
 /** Metric points of one event: a train step (loss, grad norm, LR per group) or an evaluation. */
 export function eventPoints(e: TrainEvent, groups: readonly string[]): MetricPoint[] {
-  const at = { step: e.step, epoch: e.epoch };
   if (e.kind === "step") {
-    const points: MetricPoint[] = [{ ...at, split: "train", name: "loss", value: e.loss ?? null }];
-    if (e.gradNorm !== undefined && e.gradNorm !== null)
-      points.push({ ...at, split: "train", name: "grad_norm", value: e.gradNorm });
-    (e.lrs ?? []).forEach((lr, i) => {
+    const at = { step: e.step, epoch: e.epoch };
+    const points: MetricPoint[] = [{ ...at, split: "train", name: "loss", value: e.loss }];
+    if (e.gradNorm !== null) points.push({ ...at, split: "train", name: "grad_norm", value: e.gradNorm });
+    e.lrs.forEach((lr, i) => {
       points.push({ ...at, split: "train", name: `lr/${groups[i] ?? `group.${i}`}`, value: lr });
     });
     return points;
   }
   if (e.kind === "eval") {
-    const of = (split: "valid" | "valid_swa", metrics: Record<string, number> | undefined) =>
+    const at = { step: e.step, epoch: e.epoch };
+    const of = (split: "valid" | "valid_swa", metrics: Record<string, number> | null) =>
       Object.entries(metrics ?? {}).map(([name, value]) => ({ ...at, split, name, value }));
     return [...of("valid", e.metrics), ...of("valid_swa", e.swaMetrics)];
   }

@@ -34,8 +34,8 @@ export class RunRecorder {
   event(e: TrainEvent): void {
     switch (e.kind) {
       case "fold_start":
-        this.#groups = e.groups ?? [];
-        this.#totalSteps = e.totalSteps ?? null;
+        this.#groups = e.groups;
+        this.#totalSteps = e.totalSteps;
         this.#track(setRunPlan(this.#db, this.#runId, { totalSteps: this.#totalSteps, groups: this.#groups }));
         break;
       case "resume":

@@ -1,18 +1,18 @@
 //! `TrainingJob`: an experiment on a background native thread, streaming events to a JS
 //! callback (a threadsafe function, non-blocking) and cancellable within one step.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use napi::bindgen_prelude::ToNapiValue;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::Result;
+use napi::{sys, Env, JsValue, Result};
 use napi_derive::napi;
 
 use ftune_engine::experiment::{run_experiment, ExperimentData, Rows};
-use ftune_engine::train::{Cancelled, Event, StateOptions};
+use ftune_engine::train::{Cancelled, Event, StateOptions, TimedEvent};
 
 use crate::{js_error, parse_config};
 
@@ -31,67 +31,14 @@ pub struct TrainingData {
     pub labels: Option<Vec<String>>,
 }
 
-/// One event of a run. `kind`: fold_start | resume | step | eval | swa_start | checkpoint |
-/// done | error. `step` counts optimizer steps completed.
-#[napi(object)]
-pub struct TrainEvent {
-    pub kind: String,
-    pub fold: u32,
-    pub step: u32,
-    pub epoch: u32,
-    pub total_steps: Option<u32>,
-    /// Group names (fold_start); step events' `lrs` follow this order.
-    pub groups: Option<Vec<String>>,
-    pub loss: Option<f64>,
-    pub grad_norm: Option<f64>,
-    pub lrs: Option<Vec<f64>>,
-    pub metrics: Option<HashMap<String, f64>>,
-    pub swa_metrics: Option<HashMap<String, f64>>,
-    pub is_best: Option<bool>,
-    pub path: Option<String>,
-    /// error: what went wrong and what to do.
-    pub message: Option<String>,
-    /// error: true when the run was cancelled.
-    pub cancelled: Option<bool>,
-    /// done: the experiment summary (per-fold and mean ± std), as JSON.
-    pub summary_json: Option<String>,
-    /// When the engine emitted it (ms since the Unix epoch), to measure delivery latency.
-    pub emitted_at_ms: f64,
-}
+/// An engine event for JavaScript: a plain object built by napi's serde serializer from the
+/// event's serde form (NaN stays NaN), typed by `app/native/generated/events.ts`.
+pub struct JsEvent(TimedEvent);
 
-impl From<Event> for TrainEvent {
-    fn from(e: Event) -> Self {
-        let map =
-            |m: Option<std::collections::BTreeMap<String, f64>>| m.map(|m| m.into_iter().collect());
-        TrainEvent {
-            kind: e.kind.into(),
-            fold: e.fold as u32,
-            step: e.step as u32,
-            epoch: e.epoch as u32,
-            total_steps: e.total_steps.map(|n| n as u32),
-            groups: e.groups,
-            loss: e.loss,
-            grad_norm: e.grad_norm,
-            lrs: e.lrs,
-            metrics: map(e.metrics),
-            swa_metrics: map(e.swa_metrics),
-            is_best: e.is_best,
-            path: e.path,
-            message: None,
-            cancelled: None,
-            summary_json: None,
-            emitted_at_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64() * 1e3),
-        }
-    }
-}
-
-/// The closing event of a run (`done` or `error`), fields to be filled in.
-fn last_event(kind: &str) -> TrainEvent {
-    TrainEvent {
-        kind: kind.into(),
-        ..Event::default().into()
+impl ToNapiValue for JsEvent {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        let value = Env::from_raw(env).to_js_value(&val.0)?;
+        Ok(value.raw())
     }
 }
 
@@ -145,13 +92,16 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 #[napi]
 impl TrainingJob {
     /// Starts an experiment on a background thread; `on_event` receives every event, the
-    /// last one being `done` (with `summaryJson`) or `error`.
+    /// last one being `done` (with the summary) or `error`.
     #[napi(factory)]
     pub fn start(
         config_json: String,
         data: TrainingData,
         out_dir: Option<String>,
-        on_event: ThreadsafeFunction<TrainEvent, (), TrainEvent, napi::Status, false>,
+        #[napi(
+            ts_arg_type = "(event: import('../app/native/generated/events.js').TimedEvent) => void"
+        )]
+        on_event: ThreadsafeFunction<JsEvent, (), JsEvent, napi::Status, false>,
         options: Option<StartOptions>,
     ) -> Result<Self> {
         let config = parse_config(&config_json)?;
@@ -184,8 +134,8 @@ impl TrainingJob {
             .name("ftune-train".into())
             .spawn(move || {
                 let out = out_dir.map(PathBuf::from);
-                let send = |e: TrainEvent| {
-                    on_event.call(e, ThreadsafeFunctionCallMode::NonBlocking);
+                let mut send = |e: Event| {
+                    on_event.call(JsEvent(e.into()), ThreadsafeFunctionCallMode::NonBlocking);
                 };
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     run_experiment(
@@ -194,28 +144,22 @@ impl TrainingJob {
                         out.as_deref(),
                         state,
                         &flag,
-                        &mut |e| send(e.into()),
+                        &mut send,
                     )
                 }));
                 let last = match result {
-                    Ok(Ok(summary)) => TrainEvent {
-                        summary_json: serde_json::to_string(&summary).ok(),
-                        ..last_event("done")
+                    Ok(Ok(summary)) => Event::Done { summary },
+                    Ok(Err(e)) if e.is::<Cancelled>() => Event::Error {
+                        message: "cancelled".into(),
+                        cancelled: true,
                     },
-                    Ok(Err(e)) if e.is::<Cancelled>() => TrainEvent {
-                        message: Some("cancelled".into()),
-                        cancelled: Some(true),
-                        ..last_event("error")
+                    Ok(Err(e)) => Event::Error {
+                        message: format!("{e:#}"),
+                        cancelled: false,
                     },
-                    Ok(Err(e)) => TrainEvent {
-                        message: Some(format!("{e:#}")),
-                        cancelled: Some(false),
-                        ..last_event("error")
-                    },
-                    Err(panic) => TrainEvent {
-                        message: Some(panic_message(panic)),
-                        cancelled: Some(false),
-                        ..last_event("error")
+                    Err(panic) => Event::Error {
+                        message: panic_message(panic),
+                        cancelled: false,
                     },
                 };
                 send(last);

@@ -21,7 +21,7 @@ use anyhow::{Context, Result};
 use ftune_engine::config::{ExperimentConfig, Precision};
 use ftune_engine::experiment::{run_experiment, ExperimentData, Rows, Summary};
 use ftune_engine::runtime::runtime_info;
-use ftune_engine::train::StateOptions;
+use ftune_engine::train::{Event, StateOptions};
 use serde::{Deserialize, Serialize};
 
 /// The training data as `loadExperimentData` builds it in the app (camelCase).
@@ -133,19 +133,19 @@ fn main() -> Result<()> {
             config.train.precision = p;
         }
         config.model = plan_dir.join(&config.model).to_string_lossy().into_owned();
-        let mut emit = |e: ftune_engine::train::Event| {
-            if e.kind == "fold_start" {
-                eprintln!(
-                    "{} fold {} ({} steps)",
-                    planned.name,
-                    e.fold,
-                    e.total_steps.unwrap_or(0)
-                );
+        let mut emit = |e: Event| match e {
+            Event::FoldStart {
+                fold, total_steps, ..
+            } => eprintln!("{} fold {fold} ({total_steps} steps)", planned.name),
+            Event::Step {
+                fold, step, loss, ..
+            } => {
+                if let Some(file) = events.as_mut() {
+                    let line = serde_json::json!({ "experiment": planned.name, "fold": fold, "step": step, "loss": loss });
+                    let _ = writeln!(file, "{line}");
+                }
             }
-            if let (Some(file), "step") = (events.as_mut(), e.kind) {
-                let line = serde_json::json!({ "experiment": planned.name, "fold": e.fold, "step": e.step, "loss": e.loss });
-                let _ = writeln!(file, "{line}");
-            }
+            _ => {}
         };
         let run_dir = checkpoints.as_ref().map(|d| {
             d.join(

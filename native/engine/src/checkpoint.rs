@@ -10,30 +10,72 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use tch::{Device, Tensor};
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+use crate::optim::AdamW;
+use crate::swa::AveragedModel;
+use crate::train::{BestSource, Divergence};
+
+/// Where the loop is and what it has seen: the one record the trainer keeps and updates, saved
+/// next to the tensors (weights, AdamW moments, SWA average, best weights).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoopState {
     /// Optimizer steps done.
     pub step: usize,
-    /// Resume in this epoch (from 1) at this accumulation window.
+    /// The next optimizer step runs in this epoch (from 1) at this accumulation window.
     pub epoch: usize,
     pub window: usize,
+    /// Training rows seen.
     pub samples: usize,
+    /// Wall time of the loop (earlier calls of a resumed run included), and the part of it
+    /// spent evaluating.
     pub seconds: f64,
     pub eval_seconds: f64,
+    /// Evaluations since the best one (early stopping).
     pub since_best: usize,
+    /// The best evaluation so far: the config's metric, where, which model, all its metrics.
     pub best_metric: Option<f64>,
     pub best_step: usize,
-    pub best_source: String,
+    pub best_source: BestSource,
     pub best_metrics: BTreeMap<String, f64>,
-    pub swa_n_averaged: Option<i64>,
-    pub optimizer_steps: BTreeMap<String, i64>,
+    /// Absent from states written before the divergence warning existed.
+    #[serde(default)]
+    pub divergence: Divergence,
+}
+
+impl Default for LoopState {
+    fn default() -> Self {
+        Self {
+            step: 0,
+            epoch: 1,
+            window: 0,
+            samples: 0,
+            seconds: 0.0,
+            eval_seconds: 0.0,
+            since_best: 0,
+            best_metric: None,
+            best_step: 0,
+            best_source: BestSource::Live,
+            best_metrics: BTreeMap::new(),
+            divergence: Divergence::default(),
+        }
+    }
+}
+
+/// `state.json`: the loop state with the optimizer's step counts and the SWA average's count
+/// beside it (the tensors are in `tensors.safetensors`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StateFile<S> {
+    #[serde(flatten)]
+    state: S,
+    swa_n_averaged: Option<i64>,
+    optimizer_steps: BTreeMap<String, i64>,
 }
 
 pub struct Saved {
     pub state: LoopState,
     pub params: Vec<Tensor>,
     pub optimizer: HashMap<String, Tensor>,
-    pub swa: Option<Vec<Tensor>>,
+    pub optimizer_steps: HashMap<String, i64>,
+    pub swa: Option<AveragedModel>,
     pub best: Option<Vec<Tensor>>,
 }
 
@@ -61,27 +103,33 @@ pub fn save(
     dir: &Path,
     state: &LoopState,
     params: &[Tensor],
-    optimizer: &[(String, Tensor)],
-    swa: Option<&[Tensor]>,
+    optimizer: &AdamW,
+    swa: Option<&AveragedModel>,
     best: Option<&[Tensor]>,
 ) -> Result<()> {
     let tmp = dir.with_extension("tmp");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
+    let (moments, optimizer_steps) = optimizer.state_tensors();
     let mut tensors = named("param", params);
     tensors.extend(
-        optimizer
+        moments
             .iter()
             .map(|(k, t)| (format!("adamw.{k}"), t.to_device(Device::Cpu).contiguous())),
     );
     if let Some(s) = swa {
-        tensors.extend(named("swa", s));
+        tensors.extend(named("swa", s.tensors()));
     }
     if let Some(b) = best {
         tensors.extend(named("best", b));
     }
     Tensor::write_safetensors(&tensors, tmp.join("tensors.safetensors"))?;
-    std::fs::write(tmp.join("state.json"), serde_json::to_string_pretty(state)?)?;
+    let file = StateFile {
+        state,
+        swa_n_averaged: swa.map(|s| s.n_averaged),
+        optimizer_steps: optimizer_steps.into_iter().collect(),
+    };
+    std::fs::write(tmp.join("state.json"), serde_json::to_string_pretty(&file)?)?;
     // The previous state steps aside before the new one moves in, so a kill at any moment
     // leaves one complete state (`load` falls back to the one aside).
     let old = dir.with_extension("old");
@@ -95,8 +143,9 @@ pub fn save(
     Ok(())
 }
 
-/// Reads a state written by `save` for a model with `n_params` parameters.
-pub fn load(dir: &Path, n_params: usize) -> Result<Option<Saved>> {
+/// Reads a state written by `save` for a model with `n_params` parameters; the SWA average
+/// goes to `device`.
+pub fn load(dir: &Path, n_params: usize, device: Device) -> Result<Option<Saved>> {
     let aside = dir.with_extension("old");
     let dir = if !dir.join("state.json").exists() && aside.join("state.json").exists() {
         aside.as_path()
@@ -107,7 +156,7 @@ pub fn load(dir: &Path, n_params: usize) -> Result<Option<Saved>> {
     if !json.exists() {
         return Ok(None);
     }
-    let state: LoopState = serde_json::from_str(&std::fs::read_to_string(&json)?)
+    let file: StateFile<LoopState> = serde_json::from_str(&std::fs::read_to_string(&json)?)
         .context("the saved training state is unreadable")?;
     let mut map: HashMap<String, Tensor> =
         Tensor::read_safetensors(dir.join("tensors.safetensors"))?
@@ -115,19 +164,59 @@ pub fn load(dir: &Path, n_params: usize) -> Result<Option<Saved>> {
             .collect();
     let params = unnamed(&mut map, "param", n_params)
         .context("the saved training state does not fit this model")?;
-    let swa = state
-        .swa_n_averaged
-        .and_then(|_| unnamed(&mut map, "swa", n_params));
+    let swa = file.swa_n_averaged.and_then(|n| {
+        let average = unnamed(&mut map, "swa", n_params)?;
+        let average = average.into_iter().map(|t| t.to_device(device)).collect();
+        Some(AveragedModel::restore(average, n))
+    });
     let best = unnamed(&mut map, "best", n_params);
     let optimizer = map
         .into_iter()
         .filter_map(|(k, t)| k.strip_prefix("adamw.").map(|k| (k.to_string(), t)))
         .collect();
     Ok(Some(Saved {
-        state,
+        state: file.state,
         params,
         optimizer,
+        optimizer_steps: file.optimizer_steps.into_iter().collect(),
         swa,
         best,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_written_before_the_divergence_watch_still_loads() {
+        let json = r#"{"step": 6, "epoch": 2, "window": 1, "samples": 24, "seconds": 1.5,
+            "eval_seconds": 0.25, "since_best": 1, "best_metric": 0.75, "best_step": 4,
+            "best_source": "swa", "best_metrics": {"rmse": 0.75}, "swa_n_averaged": 3,
+            "optimizer_steps": {"g0.p0": 6}}"#;
+        let file: StateFile<LoopState> = serde_json::from_str(json).unwrap();
+        assert_eq!(file.state.step, 6);
+        assert_eq!(file.state.best_source, BestSource::Swa);
+        assert_eq!(file.state.divergence, Divergence::default());
+        assert_eq!(file.swa_n_averaged, Some(3));
+        assert_eq!(file.optimizer_steps["g0.p0"], 6);
+    }
+
+    #[test]
+    fn the_loop_state_round_trips_through_state_json() {
+        let mut state = LoopState {
+            step: 12,
+            best_metric: Some(0.1 + 0.2),
+            ..LoopState::default()
+        };
+        state.divergence.observe("rmse", 0.8, 1.0);
+        let file = StateFile {
+            state: &state,
+            swa_n_averaged: None,
+            optimizer_steps: BTreeMap::new(),
+        };
+        let back: StateFile<LoopState> =
+            serde_json::from_str(&serde_json::to_string(&file).unwrap()).unwrap();
+        assert_eq!(back.state, state);
+    }
 }

@@ -31,7 +31,7 @@ pub struct ExperimentData {
     pub labels: Vec<String>,
 }
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, ts_rs::TS)]
 pub struct Summary {
     pub metric: String,
     pub folds: Vec<FoldOutcome>,

@@ -5,8 +5,11 @@
 //! - `config`: the experiment config users write;
 //! - `groups`, `schedule`, `optim`, `swa`, `reinit`: the fine-tuning techniques;
 //! - `plan`: the folds and step counts of a run, before it trains;
-//! - `train`, `experiment`, `folds`, `metrics`: the loop, K-fold CV and scores.
+//! - `train`, `experiment`, `folds`, `metrics`: the loop, K-fold CV and scores;
+//! - `bindings` (a test): the TypeScript types of events and summaries, generated.
 
+#[cfg(test)]
+mod bindings;
 pub mod checkpoint;
 pub mod config;
 pub mod encoder;

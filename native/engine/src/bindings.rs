@@ -1,0 +1,64 @@
+//! The TypeScript types of what the engine hands to JavaScript — events, fold outcomes,
+//! summaries — generated from the Rust types by ts-rs into `app/native/generated/events.ts`,
+//! so that the app's types cannot drift from the engine's serde form. The test fails when the
+//! committed file differs from what the Rust generates; `FTUNE_WRITE_BINDINGS=1 cargo test
+//! bindings` rewrites it.
+
+use ts_rs::{Config, TS};
+
+use crate::experiment::Summary;
+use crate::train::{BestSource, CheckpointName, ComputePrecision, Event, FoldOutcome, TimedEvent};
+
+const FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../app/native/generated/events.ts"
+);
+
+/// `export type …` with the type's docs, one event kind per line, no trailing spaces.
+fn export<T: TS>(decl: String) -> String {
+    let decl = decl
+        .replace(" | { \"kind\"", "\n  | { \"kind\"")
+        .replace(" = { \"kind\"", " =\n  | { \"kind\"");
+    let text = format!("{}export {decl}\n", T::docs().unwrap_or_default());
+    text.lines()
+        .map(|l| l.trim_end().to_string() + "\n")
+        .collect()
+}
+
+fn typescript() -> String {
+    let cfg = Config::new();
+    // ts-rs writes a flattened enum out in full: name it instead of repeating the union.
+    let timed = TimedEvent::decl(&cfg);
+    let union = format!("({})", Event::inline(&cfg));
+    assert!(
+        timed.contains(&union),
+        "TimedEvent no longer inlines TrainEvent: {timed}"
+    );
+    let declarations = [
+        export::<Event>(Event::decl(&cfg)),
+        export::<TimedEvent>(timed.replace(&union, &Event::name(&cfg))),
+        export::<CheckpointName>(CheckpointName::decl(&cfg)),
+        export::<Summary>(Summary::decl(&cfg)),
+        export::<FoldOutcome>(FoldOutcome::decl(&cfg)),
+        export::<BestSource>(BestSource::decl(&cfg)),
+        export::<ComputePrecision>(ComputePrecision::decl(&cfg)),
+    ];
+    format!(
+        "// Generated from native/engine/src by ts-rs (native/engine/src/bindings.rs): do not edit.\n// `FTUNE_WRITE_BINDINGS=1 node scripts/test.mjs rust` rewrites it after a change to the Rust types.\n\n{}",
+        declarations.join("\n")
+    )
+}
+
+#[test]
+fn the_committed_typescript_bindings_match_the_rust_types() {
+    let generated = typescript();
+    if std::env::var_os("FTUNE_WRITE_BINDINGS").is_some() {
+        std::fs::create_dir_all(std::path::Path::new(FILE).parent().unwrap()).unwrap();
+        std::fs::write(FILE, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(FILE).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "{FILE} is out of date with the Rust types: run `FTUNE_WRITE_BINDINGS=1 node scripts/test.mjs rust` and commit it"
+    );
+}

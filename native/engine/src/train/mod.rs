@@ -1,0 +1,284 @@
+//! One training run (a fold): the loop of nanoGPT's shape, with the article's techniques —
+//! LLRD groups, warm-up schedules, re-init, SWA with SWALR, frequent evaluation keeping the
+//! best — and AdamW, clipping, accumulation, early stopping, NaN stops and cancellation.
+//!
+//! `train_fold` is the loop and reads top to bottom; `Trainer` (trainer.rs) holds the fold's
+//! optimizer, SWA average and resumable state and does each move (step, evaluate, save).
+
+mod divergence;
+mod events;
+mod loss;
+mod trainer;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use tch::Device;
+use ts_rs::TS;
+
+use crate::config::{ExperimentConfig, TrainConfig};
+use crate::folds::{seeded, shuffle};
+use crate::groups::{build_groups, GroupSpec};
+use crate::model::{ModelOptions, SequenceModel};
+use crate::reinit::reinit_top_layers;
+use crate::schedule::LrPlan;
+use crate::tokenize::Encoded;
+
+pub use divergence::Divergence;
+pub use events::{CheckpointName, Event, TimedEvent};
+pub use loss::clip_grad_norm;
+use trainer::Trainer;
+
+/// The rows of one run, already tokenized. Classification targets are class indices.
+pub struct FoldData<'a> {
+    pub train: Vec<&'a Encoded>,
+    pub train_targets: Vec<f64>,
+    pub valid: Vec<&'a Encoded>,
+    pub valid_targets: Vec<f64>,
+}
+
+/// Which model gave an evaluation: the one training, or the SWA average.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum BestSource {
+    Live,
+    Swa,
+}
+
+/// How a run computed: bf16 autocast on CUDA (fp32 master weights), or fp32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum ComputePrecision {
+    Bf16,
+    Fp32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct FoldOutcome {
+    pub fold: usize,
+    /// The config's metric at its best evaluation, and where that was.
+    pub best_metric: f64,
+    pub best_step: usize,
+    pub best_source: BestSource,
+    pub best_metrics: BTreeMap<String, f64>,
+    /// Metrics of the final model (the SWA average when SWA ran).
+    pub final_metrics: BTreeMap<String, f64>,
+    pub steps: usize,
+    pub epochs: usize,
+    pub stopped_early: bool,
+    /// Wall time of the loop, evaluations included.
+    pub train_seconds: f64,
+    /// Time spent evaluating (live model and SWA average).
+    pub eval_seconds: f64,
+    /// Training throughput, evaluation time excluded.
+    pub train_samples_per_second: f64,
+    pub best_dir: Option<String>,
+    pub final_dir: Option<String>,
+    /// Variables the run re-initialized (top layers / pooler).
+    pub reinitialized: usize,
+    pub precision: ComputePrecision,
+}
+
+/// Returned (as the error) when `cancel` was set: the run stopped within one step.
+#[derive(Debug)]
+pub struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cancelled")
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+/// Where and how often the loop writes its resumable state (`out/state`).
+#[derive(Debug, Clone, Copy)]
+pub struct StateOptions {
+    /// Continue from `out/state` when it exists.
+    pub resume: bool,
+    /// Write the state at an evaluation when this much time passed since the last write (and
+    /// at every epoch's end); 0 writes it at every evaluation.
+    pub interval_seconds: f64,
+    /// Stop (as if cancelled, resumable) after this many optimizer steps of each fold in this
+    /// call: a time box for smoke runs, and a deterministic interruption for tests.
+    pub stop_after_steps: Option<usize>,
+}
+
+impl Default for StateOptions {
+    fn default() -> Self {
+        Self {
+            resume: false,
+            interval_seconds: 120.0,
+            stop_after_steps: None,
+        }
+    }
+}
+
+/// Where a run writes, whether it resumes, and its cancel flag.
+#[derive(Clone, Copy)]
+pub struct RunControl<'a> {
+    pub out: Option<&'a Path>,
+    pub state: StateOptions,
+    pub cancel: &'a AtomicBool,
+}
+
+/// A finished fold's outcome, next to its checkpoints; a resumed experiment skips such folds.
+pub const OUTCOME_FILE: &str = "outcome.json";
+
+/// Trains one fold and writes `out/best` and `out/final` when `out` is given.
+pub fn train_fold(
+    config: &ExperimentConfig,
+    fold: usize,
+    data: &FoldData,
+    model: &SequenceModel,
+    reinitialized: usize,
+    control: &RunControl,
+    emit: &mut dyn FnMut(Event),
+) -> Result<FoldOutcome> {
+    let t = &config.train;
+    anyhow::ensure!(!data.train.is_empty(), "fold {fold} has no training rows");
+    anyhow::ensure!(!data.valid.is_empty(), "fold {fold} has no validation rows");
+    let state_dir = control.out.map(|o| o.join("state"));
+    let keep_best = config.eval.save_best && control.out.is_some();
+    let mut trainer = Trainer::new(config, fold, data, model, keep_best, emit)?;
+    if let (true, Some(dir)) = (control.state.resume, &state_dir) {
+        trainer.restore(dir)?;
+    }
+
+    let mut epochs = trainer.state.epoch - 1;
+    let mut stopped_early = false;
+    let mut steps_this_call = 0usize;
+    'epochs: for epoch in trainer.state.epoch..=t.epochs {
+        epochs = epoch;
+        let order = epoch_order(data.train.len(), t, epoch);
+        let batches: Vec<&[usize]> = order.chunks(t.batch_size).collect();
+        let windows: Vec<&[&[usize]]> = batches.chunks(t.grad_accum).collect();
+        // A resumed run starts its first epoch at the saved window; later epochs at 0.
+        for w in trainer.state.window..windows.len() {
+            let time_boxed = control
+                .state
+                .stop_after_steps
+                .is_some_and(|n| steps_this_call >= n);
+            if control.cancel.load(Ordering::Relaxed) || time_boxed {
+                return Err(Cancelled.into());
+            }
+            steps_this_call += 1;
+            trainer.step(windows[w], epoch)?;
+
+            // Where a run resumed from here continues: the next window, or the next epoch.
+            let end_of_epoch = w + 1 == windows.len();
+            (trainer.state.epoch, trainer.state.window) = if end_of_epoch {
+                (epoch + 1, 0)
+            } else {
+                (epoch, w + 1)
+            };
+            let every = config.eval.every_steps;
+            if !end_of_epoch && !every.is_some_and(|e| trainer.state.step.is_multiple_of(e)) {
+                continue;
+            }
+            trainer.evaluate(epoch)?;
+            let patience = config.eval.early_stopping_patience;
+            if patience.is_some_and(|p| trainer.state.since_best >= p) {
+                stopped_early = true;
+                break 'epochs;
+            }
+            if let Some(dir) = &state_dir {
+                if end_of_epoch || trainer.seconds_since_save() >= control.state.interval_seconds {
+                    trainer.save_state(dir)?;
+                }
+            }
+        }
+    }
+
+    let outcome = trainer.finish(control.out, epochs, stopped_early, reinitialized)?;
+    if let Some(out) = control.out {
+        // The fold is done: its outcome replaces the resumable state.
+        std::fs::write(
+            out.join(OUTCOME_FILE),
+            serde_json::to_string_pretty(&outcome)?,
+        )?;
+        let _ = std::fs::remove_dir_all(out.join("state"));
+        let _ = std::fs::remove_dir_all(out.join("state.old"));
+    }
+    Ok(outcome)
+}
+
+/// The order of the training rows in `epoch`: shuffled by (seed, epoch) alone, so that a
+/// resumed run sees the batches an uninterrupted one would.
+fn epoch_order(rows: usize, t: &TrainConfig, epoch: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..rows).collect();
+    if t.shuffle {
+        let seed = t.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
+        shuffle(&mut order, &mut seeded(seed));
+    }
+    order
+}
+
+/// Loads the model for this run: seeded first, so fresh heads and re-init are reproducible.
+pub fn prepare_model(
+    config: &ExperimentConfig,
+    num_labels: i64,
+    labels: &[String],
+    device: Device,
+) -> Result<(SequenceModel, usize)> {
+    tch::manual_seed(config.train.seed as i64);
+    let opts = ModelOptions {
+        num_labels: Some(num_labels),
+        pooling: Some(config.head.pooling),
+        head_dropout: config.head.dropout,
+        encoder_dropout: config.encoder_dropout,
+        max_length: Some(config.data.max_length),
+        device,
+    };
+    let mut model = SequenceModel::load(Path::new(&config.model), &opts)?;
+    if !labels.is_empty() {
+        model.labels = labels.to_vec();
+    }
+    let touched = reinit_top_layers(&model, config.reinit.top_layers, config.reinit.pooler)?;
+    Ok((model, touched.len()))
+}
+
+/// The model's variables as (name, element count), for groups and LR previews.
+pub fn variable_sizes(model: &SequenceModel) -> Vec<(String, i64)> {
+    model
+        .vs
+        .variables()
+        .into_iter()
+        .map(|(n, t)| (n, t.numel() as i64))
+        .collect()
+}
+
+pub fn groups_for(model: &SequenceModel, config: &ExperimentConfig) -> Result<Vec<GroupSpec>> {
+    build_groups(
+        &variable_sizes(model),
+        |n| model.place(n),
+        model.encoder.num_layers(),
+        config,
+    )
+}
+
+/// The groups and the LR plan a run of this config would use on this model, for previews
+/// (`ftune schedule`, the UI) — the same code path as training.
+pub fn lr_plan(
+    config: &ExperimentConfig,
+    model: &SequenceModel,
+    steps_per_epoch: usize,
+) -> Result<(Vec<GroupSpec>, LrPlan)> {
+    anyhow::ensure!(steps_per_epoch >= 1, "steps per epoch must be at least 1");
+    anyhow::ensure!(
+        config.reinit.top_layers <= model.encoder.num_layers(),
+        "reinit.top_layers is {} but the model has only {} encoder layers",
+        config.reinit.top_layers,
+        model.encoder.num_layers()
+    );
+    let groups = groups_for(model, config)?;
+    let plan = LrPlan::new(
+        config,
+        groups.iter().map(|g| g.lr).collect(),
+        steps_per_epoch,
+    )?;
+    Ok((groups, plan))
+}
