@@ -7,7 +7,7 @@ import { stringify } from "csv-stringify";
 
 import { readTable } from "../../core/datasets/index.ts";
 import { native } from "../../native/addon.ts";
-import { UserError } from "../errors.ts";
+import { EXIT, UserError } from "../errors.ts";
 import { int } from "../options.ts";
 
 interface PredictOptions {
@@ -49,7 +49,7 @@ function foldWeights(spec: string | undefined, n: number): number[] {
   if (!spec || spec === "equal") return Array(n).fill(1 / n);
   const w = spec.split(",").map(Number);
   if (w.length !== n || w.some((x) => !Number.isFinite(x) || x < 0) || w.every((x) => x === 0))
-    throw new UserError(`--weights needs ${n} non-negative numbers (one per fold model), got "${spec}"`);
+    throw new UserError(`--weights needs ${n} non-negative numbers (one per fold model), got "${spec}"`, EXIT.usage);
   const sum = w.reduce((a, b) => a + b, 0);
   return w.map((x) => x / sum);
 }
@@ -83,7 +83,7 @@ export function registerPredict(program: Command): void {
     .option("--device <device>", "auto, cpu, cuda or cuda:N", "auto")
     .action(async (o: PredictOptions) => {
       if (o.checkpoint !== "best" && o.checkpoint !== "final")
-        throw new UserError(`--checkpoint must be best or final, got "${o.checkpoint}"`);
+        throw new UserError(`--checkpoint must be best or final, got "${o.checkpoint}"`, EXIT.usage);
       const folders = modelFolders(o.model, o.checkpoint);
       const weights = foldWeights(o.weights, folders.length);
       const models = folders.map((dir) => native.SequenceModel.load(dir, { maxLength: o.maxLength, device: o.device }));

@@ -2,18 +2,20 @@
 // orchestrator: the experiment and its runs are stored in the data folder (the app shows them
 // beside its own, Compare included), each fold trains in a worker, and the output folder gets
 // fold-<k>/{metrics.jsonl,best,final} and summary.json.
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
-import { basename, resolve } from "node:path";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import type { Command } from "commander";
+import { stringify } from "csv-stringify/sync";
 
 import { loadConfigFile } from "../../core/experiments/config-file.ts";
 import type { ExperimentConfig } from "../../core/experiments/config-types.ts";
 import { loadExperimentData } from "../../core/experiments/data.ts";
 import { writeSummary } from "../../core/experiments/run-files.ts";
-import { metricOf, trainFileExperiment } from "../../core/runs/orchestrate.ts";
+import { metricOf, type OutOfFold, outOfFold, trainFileExperiment } from "../../core/runs/orchestrate.ts";
 import type { Core } from "../../core/service/index.ts";
 import type { Experiment } from "../../core/store/repo-experiments.ts";
 import type { Summary } from "../../engine/training.ts";
+import type { TrainingData } from "../../native/addon.ts";
 import { withCore } from "../core.ts";
 import { UserError } from "../errors.ts";
 import { followRuns } from "../follow.ts";
@@ -44,10 +46,10 @@ export function formatSummary(summary: Summary): string {
 export async function trainWithProgress(
   core: Core,
   o: { name: string; config: ExperimentConfig; outDir: string; json?: boolean },
-): Promise<{ experiment: Experiment; summary: Summary }> {
+): Promise<{ experiment: Experiment; summary: Summary; oof: OutOfFold | null; data: TrainingData }> {
   const { data } = await loadExperimentData(o.config);
   const metric = metricOf(o.config);
-  const { experiment, runs, summary } = await trainFileExperiment(core, { ...o, data }, (ids) =>
+  const { experiment, runs, summary, plan } = await trainFileExperiment(core, { ...o, data }, (ids) =>
     followRuns(core, ids, { json: o.json, metric }),
   );
   const failed = runs.find((r) => r.status !== "completed");
@@ -55,7 +57,23 @@ export async function trainWithProgress(
     const why = failed.error ? `: ${failed.error}` : "";
     throw new UserError(`fold ${failed.fold} (run ${failed.id}) ${failed.status}${why}`, runExitCode(failed));
   }
-  return { experiment, summary };
+  const oof = outOfFold(plan, data, runs, o.config.task === "classification");
+  return { experiment, summary, oof, data };
+}
+
+/** `oof.csv`: every training row once — its row in the data file (from 0), fold, target, prediction. */
+function writeOutOfFold(outDir: string, oof: OutOfFold, labels: string[] | undefined): string {
+  const path = join(outDir, "oof.csv");
+  const head = labels
+    ? ["row", "fold", "target", "prediction", ...labels.map((l) => `logit_${l}`)]
+    : ["row", "fold", "target", "prediction"];
+  const lines = oof.rows.map((r) => {
+    if (!labels) return [r.row, r.fold, r.target, r.output[0]];
+    const best = r.output.indexOf(Math.max(...r.output));
+    return [r.row, r.fold, labels[r.target], labels[best], ...r.output];
+  });
+  writeFileSync(path, stringify([head, ...lines]));
+  return path;
 }
 
 export function registerTrain(program: Command): void {
@@ -78,13 +96,22 @@ export function registerTrain(program: Command): void {
       if (!o.json) process.stderr.write(`ftune: training on ${trainRows} rows, writing to ${out}\n`);
       try {
         await withCore(async (core) => {
-          const { experiment, summary } = await trainWithProgress(core, { name, config, outDir: out, json: o.json });
-          const file = writeSummary(out, config, summary);
-          if (o.json) process.stdout.write(`${JSON.stringify({ kind: "summary", path: file, ...summary })}\n`);
-          else
+          const r = await trainWithProgress(core, { name, config, outDir: out, json: o.json });
+          const { experiment, summary, oof } = r;
+          const file = writeSummary(out, config, { ...summary, oof: oof?.metrics ?? null });
+          const oofFile = oof ? writeOutOfFold(out, oof, r.data.labels) : null;
+          if (o.json) {
+            const line = { kind: "summary", path: file, ...summary, oof: oof?.metrics ?? null, oofPath: oofFile };
+            process.stdout.write(`${JSON.stringify(line)}\n`);
+          } else {
+            const m = summary.metric;
+            const oofLine = oof
+              ? `\nout-of-fold ${m} over all ${oof.rows.length} rows: ${oof.metrics[m]?.toFixed(4)} (in ${oofFile})`
+              : "";
             process.stderr.write(
-              `${formatSummary(summary)}\nftune: summary in ${file}; experiment ${experiment.id} in ${core.dataDir}\n`,
+              `${formatSummary(summary)}${oofLine}\nftune: summary in ${file}; experiment ${experiment.id} in ${core.dataDir}\n`,
             );
+          }
         });
       } catch (err) {
         // A folder this command made and nothing was written to goes away with the failure.

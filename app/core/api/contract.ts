@@ -175,6 +175,8 @@ export interface CompareRow {
   folds: { fold: number; value: number }[];
   mean: number | null;
   std: number | null;
+  /** The metric over every row's out-of-fold prediction, once every fold has completed. */
+  oof: number | null;
 }
 
 export interface ExportResult {

@@ -58,7 +58,11 @@ export function metricsWriter(outDir: string, options: { append?: boolean } = {}
   };
 }
 
-export function writeSummary(outDir: string, config: ExperimentConfig, summary: Summary): string {
+export function writeSummary(
+  outDir: string,
+  config: ExperimentConfig,
+  summary: Summary & { oof?: Record<string, number> | null },
+): string {
   const path = join(outDir, "summary.json");
   writeFileSync(path, `${JSON.stringify({ config, ...summary }, null, 2)}\n`);
   return path;

@@ -96,11 +96,52 @@ export async function trainFileExperiment(
   ctx: Context,
   o: { name: string; config: ExperimentConfig; data: TrainingData; outDir: string },
   follow: Follow = (ids) => Promise.all(ids.map((id) => ctx.runs.waitFor(id))),
-): Promise<{ experiment: Experiment; runs: Run[]; summary: Summary }> {
+): Promise<{ experiment: Experiment; runs: Run[]; summary: Summary; plan: RunPlanInfo }> {
   const plan = planRun(o.config, o.data);
   const id = await createFileExperiment(ctx.store, o.name, o.config);
   const experiment = (await getExperiment(ctx.store, id)) as Experiment;
   const queued = await queueRuns(ctx, experiment, plan, { dir: o.outDir });
   const runs = await follow(queued.map((r) => r.id));
-  return { experiment, runs, summary: summarizeRuns(runs, metricOf(o.config)) };
+  return { experiment, runs, plan, summary: summarizeRuns(runs, metricOf(o.config)) };
+}
+
+/** Out-of-fold predictions: every training row once, predicted by the fold that held it out. */
+export interface OutOfFold {
+  rows: { row: number; fold: number; target: number; output: number[] }[];
+  /** Every metric of the task over all rows at once, scored by the engine. */
+  metrics: Record<string, number>;
+}
+
+/**
+ * The best evaluation's predictions of every fold, put back in row order: null unless every
+ * fold of the split completed (a validation file or a partial run has no out-of-fold set).
+ */
+export function outOfFold(
+  plan: RunPlanInfo,
+  data: TrainingData,
+  runs: Run[],
+  classification: boolean,
+): OutOfFold | null {
+  const assignment = plan.assignment;
+  if (!assignment) return null;
+  const outputs = new Map<number, number[][]>();
+  for (const run of runs) {
+    const outcome = run.status === "completed" ? runOutcome(run) : undefined;
+    if (outcome?.valid_outputs?.length) outputs.set(outcome.fold, outcome.valid_outputs);
+  }
+  const taken = new Map<number, number>();
+  const rows: OutOfFold["rows"] = [];
+  for (const [row, fold] of assignment.entries()) {
+    const i = taken.get(fold) ?? 0;
+    const output = outputs.get(fold)?.[i];
+    if (!output) return null;
+    taken.set(fold, i + 1);
+    rows.push({ row, fold, target: data.targets[row] as number, output });
+  }
+  const metrics = native.scoreOutputs(
+    rows.map((r) => r.output),
+    rows.map((r) => r.target),
+    classification,
+  );
+  return { rows, metrics };
 }

@@ -6,8 +6,11 @@ import type { CompareRow, ParsedInput, Results } from "../api/contract.ts";
 import { badRequest } from "../api/errors.ts";
 import { techniques } from "../experiments/ablation.ts";
 import type { ExperimentConfig } from "../experiments/config-types.ts";
-import { metricOf, runOutcome, summarizeRuns } from "../runs/orchestrate.ts";
+import { loadExperimentData } from "../experiments/data.ts";
+import { datasetTrainingData } from "../experiments/dataset-data.ts";
+import { metricOf, outOfFold, planRun, runOutcome, summarizeRuns } from "../runs/orchestrate.ts";
 import { listCheckpoints } from "../store/repo-checkpoints.ts";
+import { getDataset } from "../store/repo-datasets.ts";
 import { type Experiment, listExperiments, listRuns, type Run } from "../store/repo-experiments.ts";
 import { type Context, experimentOr404, runOr404 } from "./context.ts";
 
@@ -30,6 +33,7 @@ async function compareRow(ctx: Context, experiment: Experiment): Promise<Compare
   const metric = metricOf(config);
   const summary = summarizeRuns([...latest.values()], metric);
   const some = summary.folds.length > 0;
+  const oof = summary.folds.length === config.folds.k ? await outOfFoldOf(ctx, experiment, [...latest.values()]) : null;
   return {
     experimentId: experiment.id,
     name: experiment.name,
@@ -38,7 +42,24 @@ async function compareRow(ctx: Context, experiment: Experiment): Promise<Compare
     folds: summary.folds.map((f) => ({ fold: f.fold, value: f.best_metric })),
     mean: some ? summary.mean : null,
     std: some ? summary.std : null,
+    oof: oof?.metrics[metric] ?? null,
   };
+}
+
+/** The out-of-fold score of an experiment's completed folds, over the rows it trained on. */
+async function outOfFoldOf(ctx: Context, experiment: Experiment, runs: Run[]) {
+  const config = experiment.config as ExperimentConfig;
+  const dataset = experiment.datasetId ? await getDataset(ctx.store, experiment.datasetId) : undefined;
+  try {
+    const data = dataset
+      ? await datasetTrainingData(ctx.store, dataset, config)
+      : experiment.dataFiles
+        ? (await loadExperimentData(config)).data
+        : undefined;
+    return data ? outOfFold(planRun(config, data), data, runs, config.task === "classification") : null;
+  } catch {
+    return null; // the data is gone or changed: the fold scores still stand
+  }
 }
 
 export function resultHandlers(ctx: Context) {

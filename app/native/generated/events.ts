@@ -101,7 +101,12 @@ train_samples_per_second: number, best_dir: string | null, final_dir: string | n
 /**
  * Variables the run re-initialized (top layers / pooler).
  */
-reinitialized: number, precision: ComputePrecision, };
+reinitialized: number, precision: ComputePrecision,
+/**
+ * The best evaluation's outputs (a value per label) for each validation row, in the
+ * fold's row order: out-of-fold predictions. Empty in outcomes written before they were.
+ */
+valid_outputs: Array<Array<number>>, };
 
 /**
  * Which model gave an evaluation: the one training, or the SWA average.

@@ -103,3 +103,27 @@ pub fn metric_higher_is_better(metric: String) -> Result<bool> {
         serde_json::from_value(serde_json::Value::String(metric)).map_err(js_error)?;
     Ok(m.higher_is_better())
 }
+
+/// Every metric of the task for `outputs` (a value per label for each row) against `targets`
+/// (class indices for classification): how out-of-fold predictions are scored, with the code
+/// that scores each evaluation.
+#[napi]
+pub fn score_outputs(
+    outputs: Vec<Vec<f64>>,
+    targets: Vec<f64>,
+    classification: bool,
+) -> Result<std::collections::HashMap<String, f64>> {
+    if outputs.len() != targets.len() || outputs.is_empty() {
+        return Err(js_error(format!(
+            "scoring needs one output per target ({} outputs, {} targets)",
+            outputs.len(),
+            targets.len()
+        )));
+    }
+    Ok(
+        ftune_engine::metrics::all_metrics(&outputs, &targets, classification)
+            .into_iter()
+            .map(|(k, v)| (k.name().to_string(), v))
+            .collect(),
+    )
+}

@@ -39,6 +39,9 @@ pub struct LoopState {
     /// Absent from states written before the divergence warning existed.
     #[serde(default)]
     pub divergence: Divergence,
+    /// The best evaluation's outputs on the validation rows (out-of-fold predictions).
+    #[serde(default)]
+    pub best_outputs: Vec<Vec<f64>>,
 }
 
 impl Default for LoopState {
@@ -56,6 +59,7 @@ impl Default for LoopState {
             best_source: BestSource::Live,
             best_metrics: BTreeMap::new(),
             divergence: Divergence::default(),
+            best_outputs: vec![],
         }
     }
 }

@@ -80,6 +80,10 @@ pub struct FoldOutcome {
     /// Variables the run re-initialized (top layers / pooler).
     pub reinitialized: usize,
     pub precision: ComputePrecision,
+    /// The best evaluation's outputs (a value per label) for each validation row, in the
+    /// fold's row order: out-of-fold predictions. Empty in outcomes written before they were.
+    #[serde(default)]
+    pub valid_outputs: Vec<Vec<f64>>,
 }
 
 /// Returned (as the error) when `cancel` was set: the run stopped within one step.

@@ -230,18 +230,22 @@ impl<'a> Trainer<'a> {
     /// becomes the best when it beats the best so far (its weights kept for `best/`).
     pub fn evaluate(&mut self, epoch: usize) -> Result<()> {
         let started = Instant::now();
-        let live = self.scores()?;
-        let swa_metrics = match &self.swa {
+        let (live, live_outputs) = self.scores()?;
+        let swa = match &self.swa {
             Some(avg) => Some(with_weights(&self.params, avg.tensors(), || self.scores())?),
             None => None,
+        };
+        let (swa_metrics, swa_outputs) = match swa {
+            Some((m, o)) => (Some(m), Some(o)),
+            None => (None, None),
         };
         self.state.eval_seconds += started.elapsed().as_secs_f64();
 
         let metric = self.config.metric();
         let value = |m: &BTreeMap<String, f64>| m.get(metric.name()).copied().unwrap_or(f64::NAN);
-        let (source, candidate) = match &swa_metrics {
-            Some(s) if better(metric, value(s), value(&live)) => (BestSource::Swa, s),
-            _ => (BestSource::Live, &live),
+        let (source, candidate, outputs) = match (&swa_metrics, swa_outputs) {
+            (Some(s), Some(o)) if better(metric, value(s), value(&live)) => (BestSource::Swa, s, o),
+            _ => (BestSource::Live, &live, live_outputs),
         };
         let s = &mut self.state;
         let is_best = s
@@ -257,6 +261,7 @@ impl<'a> Trainer<'a> {
             s.best_metric = Some(value(candidate));
             (s.best_step, s.best_source) = (s.step, source);
             s.best_metrics = candidate.clone();
+            s.best_outputs = outputs;
             s.since_best = 0;
         } else {
             s.since_best += 1;
@@ -291,8 +296,9 @@ impl<'a> Trainer<'a> {
         Ok(())
     }
 
-    /// Every metric of the task on the validation rows, for the weights now in the model.
-    fn scores(&self) -> Result<BTreeMap<String, f64>> {
+    /// Every metric of the task on the validation rows, for the weights now in the model,
+    /// and the outputs they were computed from.
+    fn scores(&self) -> Result<(BTreeMap<String, f64>, Vec<Vec<f64>>)> {
         let outputs = self
             .model
             .predict(&self.data.valid, self.config.train.eval_batch_size)?;
@@ -301,12 +307,11 @@ impl<'a> Trainer<'a> {
             .map(|r| r.into_iter().map(f64::from).collect())
             .collect();
         let classification = self.config.task == Task::Classification;
-        Ok(
-            crate::metrics::all_metrics(&outputs, &self.data.valid_targets, classification)
-                .into_iter()
-                .map(|(k, v)| (k.name().to_string(), v))
-                .collect(),
-        )
+        let metrics = crate::metrics::all_metrics(&outputs, &self.data.valid_targets, classification)
+            .into_iter()
+            .map(|(k, v)| (k.name().to_string(), v))
+            .collect();
+        Ok((metrics, outputs))
     }
 
     /// Writes the resumable state (loop state and tensors) to `dir`.
@@ -347,7 +352,7 @@ impl<'a> Trainer<'a> {
         if let Some(avg) = &self.swa {
             copy_into(&self.params, avg.tensors());
         }
-        let final_metrics = self.scores()?;
+        let (final_metrics, _) = self.scores()?;
         let (mut best_dir, mut final_dir) = (None, None);
         if let Some(out) = out {
             let dir = out.join(CheckpointName::Final.dir_name());
@@ -381,6 +386,7 @@ impl<'a> Trainer<'a> {
             } else {
                 ComputePrecision::Fp32
             },
+            valid_outputs: s.best_outputs.clone(),
         })
     }
 
