@@ -5,8 +5,9 @@
 // both swa.start_epoch and swa.start_step).
 import type { Preset } from "../api/contract.ts";
 
-// Pooling stays the builder's choice: only `cls` exports a folder that transformers'
-// AutoModelForSequenceClassification runs exactly as trained.
+// Pooling stays the builder's choice: `cls` exports load in transformers'
+// AutoModelForSequenceClassification, `mean` in sentence-transformers, `attention` in neither
+// (see app/core/export/loading.ts).
 const shared = {
   head: { dropout: 0.0 },
   encoder_dropout: 0.0,

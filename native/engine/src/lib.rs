@@ -6,6 +6,7 @@
 //! - `groups`, `schedule`, `optim`, `swa`, `reinit`: the fine-tuning techniques;
 //! - `train`, `experiment`, `folds`, `metrics`: the loop, K-fold CV and scores.
 
+pub mod atomic;
 pub mod checkpoint;
 pub mod config;
 pub mod encoder;
@@ -15,6 +16,7 @@ pub mod foreach;
 pub mod groups;
 pub mod heads;
 pub mod hf_config;
+pub mod layout;
 pub mod metrics;
 pub mod model;
 pub mod optim;
