@@ -307,11 +307,14 @@ def train(request_file):
 
 def snippets(request_file):
     """Each snippet runs in a fresh namespace, as a user pasting it would run it."""
-    import io
-    import logging
+    import os
+    import tempfile
 
     import numpy as np
+    import transformers
 
+    # The load reports a user sees (the suite's environment quiets transformers otherwise).
+    transformers.logging.set_verbosity_warning()
     results = []
     for req in json.loads(Path(request_file).read_text()):
         lines = req["code"].split("\n")
@@ -322,22 +325,25 @@ def snippets(request_file):
             pair = [i for i, line in enumerate(lines) if line.startswith("second_texts = [")]
             assert len(pair) == 1, "the snippet must set second_texts once"
             lines[pair[0]] = f"second_texts = {json.dumps(req['second_texts'])}"
-        # What transformers and sentence-transformers log while loading: a MISSING or newly
-        # initialized weight there means the folder did not load as saved.
-        log = io.StringIO()
-        handler = logging.StreamHandler(log)
-        handler.setLevel(logging.WARNING)
-        for name in ("transformers", "sentence_transformers"):
-            logging.getLogger(name).addHandler(handler)
-        try:
-            namespace = {"__name__": "__snippet__"}
-            exec("\n".join(lines), namespace)
-        finally:
-            for name in ("transformers", "sentence_transformers"):
-                logging.getLogger(name).removeHandler(handler)
+        # What transformers and sentence-transformers report while loading (a MISSING or
+        # UNEXPECTED weight means the folder did not load as saved), from file descriptor 2,
+        # where their handlers write whatever Python object they hold as stderr.
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with tempfile.TemporaryFile(mode="w+b") as log:
+            os.dup2(log.fileno(), 2)
+            try:
+                namespace = {"__name__": "__snippet__"}
+                exec("\n".join(lines), namespace)
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                os.close(saved)
+            log.seek(0)
+            text = log.read().decode("utf8", "replace")
         logits = namespace["logits"]
         logits = logits.detach().cpu().numpy() if hasattr(logits, "detach") else np.asarray(logits)
-        results.append({"logits": logits.astype(np.float64).tolist(), "log": log.getvalue()})
+        results.append({"logits": logits.astype(np.float64).tolist(), "log": text})
     print(json.dumps(results))
 
 
