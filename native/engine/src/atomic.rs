@@ -118,7 +118,8 @@ mod tests {
         })
         .unwrap_err();
         assert!(
-            err.to_string().starts_with("the disk is full: could not write"),
+            err.to_string()
+                .starts_with("the disk is full: could not write"),
             "{err:#}"
         );
         assert_eq!(std::fs::read_to_string(dir.join("a")).unwrap(), "old");

@@ -144,12 +144,16 @@ pub fn read_sentence_transformers(dir: &Path) -> Result<Option<SentenceTransform
         .with_context(|| format!("{} is not a list of modules", path.display()))?;
     let mut layout = SentenceTransformersLayout::default();
     let class = |m: &ModuleEntry| m.kind.rsplit('.').next().unwrap_or("").to_string();
-    let rest: Vec<&ModuleEntry> = modules.iter().filter(|m| class(m) != "Transformer").collect();
+    let rest: Vec<&ModuleEntry> = modules
+        .iter()
+        .filter(|m| class(m) != "Transformer")
+        .collect();
     let Some((pooling, after)) = rest.split_first() else {
         return Ok(Some(layout));
     };
     if class(pooling) == "Pooling" {
-        layout.mean_pooling = is_mean_pooling(&read_json(&dir.join(&pooling.path).join("config.json"))?);
+        layout.mean_pooling =
+            is_mean_pooling(&read_json(&dir.join(&pooling.path).join("config.json"))?);
     } else {
         layout.other_modules.push(pooling.path.clone());
     }

@@ -148,7 +148,9 @@ impl SequenceModel {
                         tensors.insert("head.out.bias".into(), bias);
                     }
                 }
-                Some(_) => report.unused.push(format!("{} (a Dense head)", layout::DENSE_DIR)),
+                Some(_) => report
+                    .unused
+                    .push(format!("{} (a Dense head)", layout::DENSE_DIR)),
                 None => {}
             }
             report.unused.extend(
@@ -427,14 +429,24 @@ impl SequenceModel {
             }
         }
         if self.head.pooling != Pooling::Cls {
-            encoder.extend(self.carried.iter().map(|(k, t)| (k.clone(), t.to_kind(Kind::Float))));
+            encoder.extend(
+                self.carried
+                    .iter()
+                    .map(|(k, t)| (k.clone(), t.to_kind(Kind::Float))),
+            );
             // BertModel and RobertaModel have a pooler, which these heads never use. Without
             // one in the file, AutoModel (and so sentence-transformers) reports it MISSING and
             // initializes it at random; zeros say as plainly that it is not part of the model.
             if self.carried.is_empty() && self.arch != Arch::DistilBert {
                 let h = self.config.hidden_size;
-                encoder.push(("pooler.dense.weight".into(), Tensor::zeros([h, h], (Kind::Float, Device::Cpu))));
-                encoder.push(("pooler.dense.bias".into(), Tensor::zeros([h], (Kind::Float, Device::Cpu))));
+                encoder.push((
+                    "pooler.dense.weight".into(),
+                    Tensor::zeros([h, h], (Kind::Float, Device::Cpu)),
+                ));
+                encoder.push((
+                    "pooler.dense.bias".into(),
+                    Tensor::zeros([h], (Kind::Float, Device::Cpu)),
+                ));
             }
         }
         encoder.sort_by(|a, b| a.0.cmp(&b.0));
