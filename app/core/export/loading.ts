@@ -173,6 +173,12 @@ export function modelCard(dir: string, info: LoadingInfo, facts: CardFacts): str
     "## How to load",
     "",
     headNote(info.head),
+    ...(info.head === "cls"
+      ? []
+      : [
+          "",
+          "The encoder's `pooler_output` is not part of this model: the head pools the tokens itself. The pooler in the folder is the base model's (zeros where it had none), so that AutoModel loads with nothing missing.",
+        ]),
     "",
     "```python",
     loadingCode(dir, info),
