@@ -158,3 +158,32 @@ test("saving replaces a folder whole, and a folder saved over its own source kee
   assert.ok(existsSync(join(dir, "head.safetensors")) && existsSync(join(dir, "tokenizer.json")));
   assert.equal(native.SequenceModel.load(dir, { device: "cpu" }).info().pooling, "attention");
 });
+
+test("for text pairs the printed code tokenizes both texts as the engine does", () => {
+  const pairs = ["a passage", "the river", "Reading!", "old new story"];
+  const work = scratch("pairs");
+  const cases = (["cls", "attention"] as const).flatMap((head) =>
+    ["bert-3class", "distilbert-regression"].map((name) => {
+      const dir = join(work, `${name}-${head}`);
+      native.SequenceModel.load(fixtures()[name] as string, { device: "cpu", pooling: head, maxLength: 16 }).save(dir);
+      const model = native.SequenceModel.load(dir, { device: "cpu" });
+      const info = model.info();
+      const code = loadingCode(dir, { head, ...info, pairs: true });
+      return { name: `${name} ${head}`, code, engine: model.predict(texts, pairs) };
+    }),
+  );
+  const results = reference<{ logits: number[][] }[]>(
+    "snippets",
+    [],
+    cases.map((c) => ({ code: c.code, texts, second_texts: pairs })),
+  );
+  cases.forEach((c, i) => {
+    const diff = maxAbsDiff(results[i]?.logits, c.engine);
+    assert.ok(diff < 1e-4, `${c.name}: differs by ${diff}`);
+  });
+  // sentence-transformers encodes single texts: for pairs the mean head's code says to use ftune.
+  assert.match(
+    loadingCode("/m", { head: "mean", modelType: "bert", numLabels: 1, labels: [], maxLength: 16, pairs: true }),
+    /ftune predict --model "\/m" .* --pair-column PAIR/,
+  );
+});
