@@ -20,7 +20,12 @@ const DISK_FULL = /the disk is full|ENOSPC|EDQUOT|No space left on device|Disk q
 /** A plain message for a full disk; other errors as they are. */
 function plain(err: unknown, out: string): unknown {
   const message = err instanceof Error ? err.message : String(err);
-  if (DISK_FULL.test(message) || (err as { code?: string })?.code === "ENOSPC") {
+  const code = (err as { code?: string })?.code;
+  if (code === "ENOTEMPTY" || code === "EEXIST") {
+    // Another export filled the folder meanwhile.
+    return badRequest(`outDir ${out} is not empty; choose a new or empty folder.`);
+  }
+  if (DISK_FULL.test(message) || code === "ENOSPC") {
     return new ApiError(
       500,
       `The disk is full: could not write the export to ${out}. Nothing was left behind; free some space and try again.`,
