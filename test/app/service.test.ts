@@ -2,7 +2,7 @@
 // metrics and checkpoints in the store; cancel; the results table; export to a folder that
 // transformers loads; presets and the LR preview through the engine; input validation.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
@@ -271,10 +271,9 @@ describe("experiments and runs", () => {
     const out = join(home.dir, "exported");
     const result = await api(core, "exportRun", { id: runIds[0] as number, kind: "best", outDir: out });
     assert.equal(result.path, out);
-    assert.equal(
-      result.python,
-      `from transformers import AutoModelForSequenceClassification, AutoTokenizer\nmodel = AutoModelForSequenceClassification.from_pretrained("${out}"); tokenizer = AutoTokenizer.from_pretrained("${out}")`,
-    );
+    assert.equal(result.head, "cls");
+    assert.ok(result.python.includes(`model = AutoModelForSequenceClassification.from_pretrained("${out}").eval()`));
+    assert.ok(readFileSync(join(out, "README.md"), "utf8").includes(result.python), "the model card");
     const probe = tinyRows(5).map((r) => r.text);
     const [theirs] = reference<{ logits: number[][] }[]>("forward", [], [{ dir: out, texts: probe, max_length: 32 }]);
     const ours = native.SequenceModel.load(out, { device: "cpu", maxLength: 32 }).predict(probe);

@@ -301,8 +301,11 @@ test("export: the best checkpoint becomes a Hugging Face folder with its loading
   await field("Output folder").fill(target);
   await page.getByRole("form", { name: "Export a run" }).getByRole("button", { name: "Export" }).click();
   const snippet = await text(page.getByTestId("python-snippet"));
-  assert.match(snippet, /from_pretrained/);
-  assert.ok(existsSync(join(target, "config.json")), "config.json written");
+  // The builder starts with mean pooling: a sentence-transformers folder, said before and after.
+  assert.match(await text(page.getByTestId("head-note")), /sentence-transformers layout/);
+  assert.match(snippet, /SentenceTransformer\(/);
+  assert.match(await text(page.getByTestId("export-note")), /SentenceTransformer\(folder\)\.encode/);
+  assert.ok(existsSync(join(target, "modules.json")) && existsSync(join(target, "README.md")), "written");
   await screenshot(page, "export");
 });
 

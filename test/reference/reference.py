@@ -9,6 +9,11 @@ native engine must reproduce.
   reference.py groups REQUEST        the article's LLRD parameter groups on a transformers model
   reference.py schedule REQUEST      LR curves from transformers' schedulers and torch's SWALR
   reference.py train REQUEST         the reference training loop; compares final weights
+  reference.py snippets REQUEST      runs the loading code an export prints ([{"code", "texts"}]),
+                                     its `texts = [...]` line replaced by the request's texts;
+                                     prints each snippet's `logits` and the warnings it logged
+  reference.py old_layout REQUEST    rewrites a mean-pooled export in the layout saved before
+                                     sentence-transformers ({"src", "dst", "prefix"})
 """
 
 import json
@@ -300,7 +305,69 @@ def train(request_file):
     print(json.dumps({"losses": losses, "max_weight_diff": diffs[worst], "worst": worst, "compared": len(diffs), "missing": sorted(set(final) - set(ours))}))
 
 
+def snippets(request_file):
+    """Each snippet runs in a fresh namespace, as a user pasting it would run it."""
+    import os
+    import tempfile
+
+    import numpy as np
+    import transformers
+
+    # The load reports a user sees (the suite's environment quiets transformers otherwise).
+    transformers.logging.set_verbosity_warning()
+    results = []
+    for req in json.loads(Path(request_file).read_text()):
+        lines = req["code"].split("\n")
+        at = [i for i, line in enumerate(lines) if line.startswith("texts = [")]
+        assert len(at) == 1, f"the snippet must set texts once: {req['code']}"
+        lines[at[0]] = f"texts = {json.dumps(req['texts'])}"
+        if "second_texts" in req:
+            pair = [i for i, line in enumerate(lines) if line.startswith("second_texts = [")]
+            assert len(pair) == 1, "the snippet must set second_texts once"
+            lines[pair[0]] = f"second_texts = {json.dumps(req['second_texts'])}"
+        # What transformers and sentence-transformers report while loading (a MISSING or
+        # UNEXPECTED weight means the folder did not load as saved), from file descriptor 2,
+        # where their handlers write whatever Python object they hold as stderr.
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with tempfile.TemporaryFile(mode="w+b") as log:
+            os.dup2(log.fileno(), 2)
+            try:
+                namespace = {"__name__": "__snippet__"}
+                exec("\n".join(lines), namespace)
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                os.close(saved)
+            log.seek(0)
+            text = log.read().decode("utf8", "replace")
+        logits = namespace["logits"]
+        logits = logits.detach().cpu().numpy() if hasattr(logits, "detach") else np.asarray(logits)
+        results.append({"logits": logits.astype(np.float64).tolist(), "log": text})
+    print(json.dumps(results))
+
+
+def old_layout(request_file):
+    """Every tensor in one model.safetensors with the `bert.` prefix and the head under `head.`,
+    and ftune.json saying the pooling: how mean-pooled folders were saved before."""
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    req = json.loads(Path(request_file).read_text())
+    src, dst = Path(req["src"]), Path(req["dst"])
+    dst.mkdir(parents=True)
+    tensors = {f"{req['prefix']}.{k}": v for k, v in load_file(src / "model.safetensors").items() if not k.startswith("pooler.")}
+    dense = load_file(src / "2_Dense" / "model.safetensors")
+    tensors["head.out.weight"], tensors["head.out.bias"] = dense["linear.weight"], dense["linear.bias"]
+    save_file(tensors, dst / "model.safetensors")
+    for f in src.iterdir():
+        if f.is_file() and f.name not in ("model.safetensors", "modules.json", "config_sentence_transformers.json", "sentence_bert_config.json"):
+            shutil.copy(f, dst / f.name)
+    print(json.dumps({"written": sorted(p.name for p in dst.iterdir())}))
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     command, *args = sys.argv[1:]
-    {"fixtures": fixtures, "forward": forward, "adamw": adamw, "groups": groups, "schedule": schedule, "train": train}[command](*args)
+    {"fixtures": fixtures, "forward": forward, "adamw": adamw, "groups": groups, "schedule": schedule, "train": train, "snippets": snippets, "old_layout": old_layout}[command](*args)

@@ -162,7 +162,7 @@ async function runDemo(core: Core, o: DemoOptions): Promise<void> {
   const exported = await call(core, "exportRun", { id: best.run.id, kind: "best", outDir: out });
   const name = experiments.find((e) => e.id === best.run.experimentId)?.name;
   process.stdout.write(
-    `\nBest checkpoint (${name}, fold ${best.run.fold}, RMSE ${fmt(best.value)}) written as a Hugging Face folder to:\n  ${exported.path}\nLoad it in Python:\n${exported.python}\n`,
+    `\nBest checkpoint (${name}, fold ${best.run.fold}, RMSE ${fmt(best.value)}) written as a Hugging Face folder to:\n  ${exported.path}\n${exported.note}\n\n${exported.python}\n`,
   );
   say(`demo: done in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
 }

@@ -1,4 +1,5 @@
-// ftune export: a run's best or final checkpoint as a Hugging Face folder.
+// ftune export: a run's best or final checkpoint as a folder that loads the standard way for
+// its head (transformers for cls, sentence-transformers for mean pooling), with a model card.
 import type { Command } from "commander";
 import { Option } from "commander";
 
@@ -7,15 +8,17 @@ import { call, idArg, withCore } from "../core.ts";
 export function registerExport(program: Command): void {
   program
     .command("export <run>")
-    .description("write a run's checkpoint as a Hugging Face folder (transformers loads it)")
+    .description(
+      "write a run's checkpoint as a Hugging Face folder with a model card: cls loads in transformers, mean pooling in sentence-transformers",
+    )
     .requiredOption("--out <dir>", "new or empty folder to write")
     .addOption(new Option("--kind <kind>", "which checkpoint").choices(["best", "final"]).default("best"))
-    .option("--json", "print { path, python } as JSON")
+    .option("--json", "print { path, head, note, python } as JSON")
     .action(async (run: string, o: { out: string; kind: "best" | "final"; json?: boolean }) => {
       await withCore(async (core) => {
         const result = await call(core, "exportRun", { id: idArg(run, "run id"), kind: o.kind, outDir: o.out });
         if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-        else process.stdout.write(`wrote ${result.path}\nload it in Python:\n${result.python}\n`);
+        else process.stdout.write(`wrote ${result.path}\n${result.note}\n\n${result.python}\n`);
       });
     });
 }

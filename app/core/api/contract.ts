@@ -181,7 +181,11 @@ export interface CompareRow {
 
 export interface ExportResult {
   path: string;
-  /** The two lines of Python that load it. */
+  /** The run's head: cls loads in transformers, mean in sentence-transformers, attention in neither. */
+  head: "cls" | "mean" | "attention";
+  /** How a folder with this head loads, in a sentence or two. */
+  note: string;
+  /** Python that loads it and predicts as `ftune predict` does (also in the folder's README.md). */
   python: string;
 }
 

@@ -6,8 +6,9 @@
 import type { Preset } from "../api/contract.ts";
 import type { AblationSpec } from "../experiments/ablation.ts";
 
-// Pooling stays the builder's choice: only `cls` exports a folder that transformers'
-// AutoModelForSequenceClassification runs exactly as trained.
+// Pooling stays the builder's choice: `cls` exports load in transformers'
+// AutoModelForSequenceClassification, `mean` in sentence-transformers, `attention` in neither
+// (see app/core/export/loading.ts).
 // Settings the engine's defaults already hold (epochs, batch sizes, clipping, AdamW's betas,
 // eps and weight decay) are not restated: a preset names only what it changes.
 const shared = {

@@ -1,6 +1,6 @@
 // What finished runs produce: an exported Hugging Face folder, and the article's results
 // table comparing experiments (mean ± std of the best metric over folds).
-import { cpSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { CompareRow, ParsedInput, Results } from "../api/contract.ts";
 import { badRequest } from "../api/errors.ts";
@@ -8,20 +8,14 @@ import { techniques } from "../experiments/ablation.ts";
 import type { ExperimentConfig } from "../experiments/config-types.ts";
 import { loadExperimentData } from "../experiments/data.ts";
 import { datasetTrainingData } from "../experiments/dataset-data.ts";
+import { headNote } from "../export/loading.ts";
+import { BUNDLED_MODEL } from "../models/bundled.ts";
 import { metricOf, outOfFold, planRun, runOutcome, summarizeRuns } from "../runs/orchestrate.ts";
 import { listCheckpoints } from "../store/repo-checkpoints.ts";
 import { getDataset } from "../store/repo-datasets.ts";
 import { type Experiment, listExperiments, listRuns, type Run } from "../store/repo-experiments.ts";
 import { type Context, experimentOr404, runOr404 } from "./context.ts";
-
-/** The two lines of Python that load an exported folder. */
-export function pythonLoader(dir: string): string {
-  const path = JSON.stringify(dir);
-  return [
-    "from transformers import AutoModelForSequenceClassification, AutoTokenizer",
-    `model = AutoModelForSequenceClassification.from_pretrained(${path}); tokenizer = AutoTokenizer.from_pretrained(${path})`,
-  ].join("\n");
-}
+import { exportCheckpoint } from "./export.ts";
 
 async function compareRow(ctx: Context, experiment: Experiment): Promise<CompareRow> {
   const config = experiment.config as ExperimentConfig;
@@ -73,13 +67,29 @@ export function resultHandlers(ctx: Context) {
           `Run ${run.id} has no ${input.kind} checkpoint${run.status === "completed" ? "" : ` (it is ${run.status})`}; try kind "${other}".`,
         );
       }
-      const out = resolve(input.outDir);
-      if (existsSync(out) && readdirSync(out).length > 0) {
-        throw badRequest(`outDir ${out} is not empty; choose a new or empty folder.`);
-      }
-      mkdirSync(out, { recursive: true });
-      cpSync(checkpoint.path, out, { recursive: true });
-      return { path: out, python: pythonLoader(out) };
+      const experiment = await experimentOr404(ctx.store, run.experimentId);
+      const config = experiment.config as ExperimentConfig;
+      const cv = await compareRow(ctx, experiment);
+      const metric = cv.metric;
+      const fmt = (x: number) => x.toFixed(4);
+      const facts = () => ({
+        title: `${experiment.name}: fold ${run.fold}, ${input.kind} checkpoint`,
+        baseModel: config.model === "bundled" ? BUNDLED_MODEL : config.model,
+        task: config.task,
+        checkpoint: `${input.kind === "best" ? "the best evaluation" : "the end of training (the SWA average when SWA ran)"}, step ${checkpoint.step}${
+          checkpoint.metric !== null
+            ? `, ${metric} ${fmt(checkpoint.metric)} on fold ${run.fold}'s validation split`
+            : ""
+        }`,
+        cvScore:
+          cv.mean === null || cv.std === null
+            ? null
+            : `${cv.metric} ${fmt(cv.mean)} ± ${fmt(cv.std)} (mean ± std of the best evaluation over ${cv.folds.length} of ${config.folds.k} folds)${cv.oof === null ? "" : `; out-of-fold ${cv.metric} ${fmt(cv.oof)} over every row`}`,
+        techniques: techniques(config),
+        config,
+      });
+      const exported = exportCheckpoint(checkpoint.path, resolve(input.outDir), facts, Boolean(config.data.text_pair));
+      return { ...exported, note: headNote(exported.head) };
     },
 
     async compare(input: ParsedInput<"compare">): Promise<Results["compare"]> {

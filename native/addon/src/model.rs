@@ -139,7 +139,9 @@ impl SequenceModel {
             .collect())
     }
 
-    /// Writes a Hugging Face folder (config.json, model.safetensors, tokenizer files).
+    /// Writes a Hugging Face folder in the layout that loads the standard way for the head
+    /// (transformers for cls, sentence-transformers for mean pooling, head.safetensors for
+    /// attention), beside `dir` first and renamed into place: a failure leaves nothing.
     #[napi]
     pub fn save(&self, dir: String) -> Result<()> {
         self.inner.save(Path::new(&dir)).map_err(js_error_chain)

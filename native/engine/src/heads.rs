@@ -2,7 +2,9 @@
 //!
 //! `cls` is exactly each architecture's `*ForSequenceClassification` head (same names, same
 //! maths), so exported folders load in `AutoModelForSequenceClassification`. `mean` and
-//! `attention` pooling are the CommonLit favourites; their weights live under `head.`.
+//! `attention` pooling are the CommonLit favourites; their weights live under `head.`. The
+//! mean head is one Linear (dropout before it only in training), which is what lets a
+//! sentence-transformers Dense module with an Identity activation hold it (see `layout`).
 
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};

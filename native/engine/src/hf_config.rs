@@ -40,6 +40,15 @@ impl Arch {
             Arch::DistilBert => "DistilBertForSequenceClassification",
         }
     }
+
+    /// The encoder alone, as `AutoModel` loads it.
+    pub fn base_class(self) -> &'static str {
+        match self {
+            Arch::Bert => "BertModel",
+            Arch::Roberta => "RobertaModel",
+            Arch::DistilBert => "DistilBertModel",
+        }
+    }
 }
 
 pub const SUPPORTED: &str = "bert (BERT, MiniLM, most sentence-transformers encoders), roberta (RoBERTa, DistilRoBERTa), xlm-roberta, camembert, distilbert";

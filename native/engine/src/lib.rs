@@ -10,6 +10,7 @@
 
 #[cfg(test)]
 mod bindings;
+pub mod atomic;
 pub mod checkpoint;
 pub mod config;
 pub mod encoder;
@@ -19,6 +20,7 @@ pub mod foreach;
 pub mod groups;
 pub mod heads;
 pub mod hf_config;
+pub mod layout;
 pub mod metrics;
 pub mod model;
 pub mod optim;

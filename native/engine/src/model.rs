@@ -1,5 +1,6 @@
 //! A sequence regression/classification model: encoder + head + tokenizer, loaded from and
-//! saved to Hugging Face folders with Hugging Face names.
+//! saved to Hugging Face folders with Hugging Face names, in the layout that loads the
+//! standard way for its head (see `layout`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use tch::{nn, Device, Kind, Tensor};
 use crate::encoder::Encoder;
 use crate::heads::{Head, Pooling};
 use crate::hf_config::{Arch, HfConfig};
+use crate::layout;
 use crate::tokenize::{check_max_length, collate, Batch, Encoded, TextTokenizer};
 
 /// Our own notes next to an exported checkpoint, so that it reloads with the same head.
@@ -28,7 +30,8 @@ const TOKENIZER_FILES: [&str; 7] = [
 pub struct ModelOptions {
     /// 1 for regression, C for classification; default from the folder (id2label) or 1.
     pub num_labels: Option<i64>,
-    /// Default: the pooling the folder was exported with, else `cls`.
+    /// Default: the pooling the folder was saved with (ftune.json, or a sentence-transformers
+    /// folder's mean pooling), else `cls`.
     pub pooling: Option<Pooling>,
     /// Dropout before the head's last linear; default classifier_dropout or hidden dropout.
     pub head_dropout: Option<f64>,
@@ -83,6 +86,9 @@ pub struct SequenceModel {
     pub max_length: usize,
     pub source_dir: PathBuf,
     pub report: LoadReport,
+    /// The checkpoint's pooler when this head does not use it (mean and attention pooling),
+    /// kept to be saved with the encoder so that `AutoModel` loads it without a fresh pooler.
+    carried: Vec<(String, Tensor)>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -129,7 +135,36 @@ impl SequenceModel {
             bail!("{} has no model.safetensors", dir.display());
         }
         let mut model = Self::skeleton(dir, opts)?;
-        model.report = model.load_weights(&weights)?;
+        let label = weights.display().to_string();
+        let mut tensors = read_tensors(&weights)?;
+        let mut report = LoadReport::default();
+        // The head of a sentence-transformers folder (2_Dense) or of an attention head
+        // (head.safetensors), beside an encoder-only model.safetensors.
+        if let Some(st) = layout::read_sentence_transformers(dir)? {
+            match st.dense {
+                Some((weight, bias)) if model.head.pooling == Pooling::Mean => {
+                    tensors.insert("head.out.weight".into(), weight);
+                    if let Some(bias) = bias {
+                        tensors.insert("head.out.bias".into(), bias);
+                    }
+                }
+                Some(_) => report
+                    .unused
+                    .push(format!("{} (a Dense head)", layout::DENSE_DIR)),
+                None => {}
+            }
+            report.unused.extend(
+                st.other_modules
+                    .into_iter()
+                    .map(|m| format!("{m} (a sentence-transformers module)")),
+            );
+        }
+        let head_file = dir.join(layout::HEAD_FILE);
+        if head_file.exists() {
+            tensors.extend(read_tensors(&head_file)?);
+        }
+        model.load_weights(tensors, &label, &mut report)?;
+        model.report = report;
         Ok(model)
     }
 
@@ -142,9 +177,20 @@ impl SequenceModel {
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default();
+        // A sentence-transformers folder says its pooling and length in its own files.
+        let st_mean = layout::read_sentence_transformers(dir)
+            .ok()
+            .flatten()
+            .is_some_and(|st| st.mean_pooling);
+        let st_length = std::fs::read_to_string(dir.join("sentence_bert_config.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.get("max_seq_length")?.as_u64())
+            .map(|n| (n as usize).min(longest_input(&config, arch)));
         let max_length = opts
             .max_length
             .or(meta.max_length)
+            .or(st_length)
             .unwrap_or(256.min(longest_input(&config, arch)));
         check_max_length(
             max_length,
@@ -162,7 +208,11 @@ impl SequenceModel {
         if num_labels < 1 {
             bail!("num_labels must be at least 1, got {num_labels}");
         }
-        let pooling = opts.pooling.or(meta.pooling).unwrap_or(Pooling::Cls);
+        let pooling = opts
+            .pooling
+            .or(meta.pooling)
+            .or(st_mean.then_some(Pooling::Mean))
+            .unwrap_or(Pooling::Cls);
         let head_dropout = opts
             .head_dropout
             .or(config.classifier_dropout)
@@ -193,6 +243,7 @@ impl SequenceModel {
             max_length,
             source_dir: dir.to_path_buf(),
             report: LoadReport::default(),
+            carried: vec![],
         })
     }
 
@@ -224,9 +275,12 @@ impl SequenceModel {
 
     /// Copies the checkpoint's tensors into the variables; accepts checkpoints saved with or
     /// without the `bert.` / `roberta.` prefix and old `gamma`/`beta` LayerNorm names.
-    fn load_weights(&mut self, path: &Path) -> Result<LoadReport> {
-        let tensors = Tensor::read_safetensors(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+    fn load_weights(
+        &mut self,
+        tensors: HashMap<String, Tensor>,
+        label: &str,
+        report: &mut LoadReport,
+    ) -> Result<()> {
         let mut ckpt: HashMap<String, Tensor> = tensors
             .into_iter()
             .map(|(k, t)| {
@@ -239,7 +293,6 @@ impl SequenceModel {
             .collect();
         let prefix = format!("{}.", self.arch.prefix());
         let prefixed = ckpt.keys().any(|k| k.starts_with(&prefix));
-        let mut report = LoadReport::default();
         let mut missing = vec![];
         let mut vars: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
@@ -278,15 +331,26 @@ impl SequenceModel {
         if !missing.is_empty() {
             bail!(
                 "{} lacks {} encoder weights (e.g. {}); is it a {} checkpoint matching its config.json?",
-                path.display(),
+                label,
                 missing.len(),
                 missing[..missing.len().min(3)].join(", "),
                 self.config.model_type
             );
         }
-        report.unused = ckpt.into_keys().collect();
+        // A pooler this head does not use goes back out with the encoder (mean, attention).
+        let mut carried: Vec<(String, Tensor)> = ckpt
+            .iter()
+            .filter_map(|(k, t)| {
+                let name = k.strip_prefix(&prefix).unwrap_or(k);
+                name.starts_with("pooler.")
+                    .then(|| (name.to_string(), t.to_device(Device::Cpu)))
+            })
+            .collect();
+        carried.sort_by(|a, b| a.0.cmp(&b.0));
+        self.carried = carried;
+        report.unused.extend(ckpt.into_keys());
         report.unused.sort();
-        Ok(report)
+        Ok(())
     }
 
     pub fn device(&self) -> Device {
@@ -338,26 +402,77 @@ impl SequenceModel {
         Ok(out)
     }
 
-    /// Writes a Hugging Face folder: config.json, model.safetensors, the tokenizer files, and
-    /// ftune.json (our pooling), loadable by `AutoModelForSequenceClassification` for `cls`.
+    /// Writes a Hugging Face folder in the layout that loads the standard way for the head
+    /// (see `layout`): config.json, model.safetensors, the tokenizer files, ftune.json (our
+    /// pooling and length), and for mean pooling the sentence-transformers modules. The folder
+    /// is written beside `dir` and renamed into place: a failure leaves `dir` as it was.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut vars: Vec<(String, Tensor)> = self
-            .vs
-            .variables()
-            .into_iter()
-            .map(|(k, t)| {
-                (
-                    k,
-                    t.detach()
-                        .to_device(Device::Cpu)
-                        .to_kind(Kind::Float)
-                        .contiguous(),
-                )
-            })
-            .collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
-        Tensor::write_safetensors(&vars, dir.join("model.safetensors"))?;
+        crate::atomic::write_dir(dir, |staging| self.write_folder(staging))
+    }
+
+    fn write_folder(&self, dir: &Path) -> Result<()> {
+        let prefix = format!("{}.", self.arch.prefix());
+        let mut encoder: Vec<(String, Tensor)> = vec![];
+        let mut head: Vec<(String, Tensor)> = vec![];
+        for (name, t) in self.vs.variables() {
+            let t = t
+                .detach()
+                .to_device(Device::Cpu)
+                .to_kind(Kind::Float)
+                .contiguous();
+            match (self.head.pooling, self.place(&name)) {
+                // transformers' own names for *ForSequenceClassification, pooler included.
+                (Pooling::Cls, _) => encoder.push((name, t)),
+                (_, Place::Head | Place::Pooler) => head.push((name, t)),
+                // The encoder as `AutoModel` saves it: without the `bert.` prefix.
+                _ => encoder.push((name.strip_prefix(&prefix).unwrap_or(&name).to_string(), t)),
+            }
+        }
+        if self.head.pooling != Pooling::Cls {
+            encoder.extend(
+                self.carried
+                    .iter()
+                    .map(|(k, t)| (k.clone(), t.to_kind(Kind::Float))),
+            );
+            // BertModel and RobertaModel have a pooler, which these heads never use. Without
+            // one in the file, AutoModel (and so sentence-transformers) reports it MISSING and
+            // initializes it at random; zeros say as plainly that it is not part of the model.
+            if self.carried.is_empty() && self.arch != Arch::DistilBert {
+                let h = self.config.hidden_size;
+                encoder.push((
+                    "pooler.dense.weight".into(),
+                    Tensor::zeros([h, h], (Kind::Float, Device::Cpu)),
+                ));
+                encoder.push((
+                    "pooler.dense.bias".into(),
+                    Tensor::zeros([h], (Kind::Float, Device::Cpu)),
+                ));
+            }
+        }
+        encoder.sort_by(|a, b| a.0.cmp(&b.0));
+        head.sort_by(|a, b| a.0.cmp(&b.0));
+        Tensor::write_safetensors(&encoder, dir.join("model.safetensors"))?;
+        match self.head.pooling {
+            Pooling::Cls => {}
+            Pooling::Mean => {
+                let find = |name: &str| {
+                    head.iter()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, t)| t)
+                        .with_context(|| format!("the mean head has no {name}"))
+                };
+                layout::write_sentence_transformers(
+                    dir,
+                    self.config.hidden_size,
+                    self.max_length,
+                    find("head.out.weight")?,
+                    find("head.out.bias")?,
+                )?;
+            }
+            Pooling::Attention => {
+                Tensor::write_safetensors(&head, dir.join(layout::HEAD_FILE))?;
+            }
+        }
         std::fs::write(
             dir.join("config.json"),
             serde_json::to_string_pretty(&self.export_config())?,
@@ -369,7 +484,7 @@ impl SequenceModel {
         std::fs::write(dir.join(FTUNE_META), serde_json::to_string_pretty(&meta)?)?;
         for f in TOKENIZER_FILES {
             let src = self.source_dir.join(f);
-            if src.exists() && self.source_dir != dir {
+            if src.exists() {
                 std::fs::copy(&src, dir.join(f)).with_context(|| format!("cannot copy {f}"))?;
             }
         }
@@ -384,10 +499,13 @@ impl SequenceModel {
             self.labels.clone()
         };
         let obj = config.as_object_mut().expect("config is an object");
-        obj.insert(
-            "architectures".into(),
-            serde_json::json!([self.arch.classifier_class()]),
-        );
+        // Only cls is a transformers head; mean and attention folders hold the encoder alone.
+        let class = if self.head.pooling == Pooling::Cls {
+            self.arch.classifier_class()
+        } else {
+            self.arch.base_class()
+        };
+        obj.insert("architectures".into(), serde_json::json!([class]));
         obj.insert(
             "id2label".into(),
             labels
@@ -420,6 +538,14 @@ impl SequenceModel {
             .map(|t| t.numel() as i64)
             .sum()
     }
+}
+
+/// Every tensor of a safetensors file, by name.
+fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
+    Ok(Tensor::read_safetensors(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .into_iter()
+        .collect())
 }
 
 fn check_probability(what: &str, p: f64) -> Result<()> {
