@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { stringify } from "csv-stringify";
 
 import { readTable } from "../../core/datasets/index.ts";
+import { resolveModel } from "../../core/models/bundled.ts";
 import { native } from "../../native/addon.ts";
 import { EXIT, UserError } from "../errors.ts";
 import { int } from "../options.ts";
@@ -42,6 +43,15 @@ export function modelFolders(dir: string, checkpoint: string): string[] {
       `${dir} is neither a model folder (config.json) nor a run folder with fold-<k>/${checkpoint}/ models`,
     );
   return folds;
+}
+
+/** A folder as given, or a Hugging Face id from the hub's cache. */
+function resolveModelRef(ref: string): string {
+  try {
+    return resolveModel(ref, process.cwd());
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
 }
 
 /** Fold weights: equal, or a comma list (one per fold model, normalized to sum to 1). */
@@ -84,7 +94,7 @@ export function registerPredict(program: Command): void {
     .action(async (o: PredictOptions) => {
       if (o.checkpoint !== "best" && o.checkpoint !== "final")
         throw new UserError(`--checkpoint must be best or final, got "${o.checkpoint}"`, EXIT.usage);
-      const folders = modelFolders(o.model, o.checkpoint);
+      const folders = modelFolders(resolveModelRef(o.model), o.checkpoint);
       const weights = foldWeights(o.weights, folders.length);
       const models = folders.map((dir) => native.SequenceModel.load(dir, { maxLength: o.maxLength, device: o.device }));
       const model = models[0] as (typeof models)[number];

@@ -11,7 +11,7 @@
 // - Events: WebSocket `/api/events?token=<token>` sending `ServerEvent` JSON messages.
 // - Electron: `window.ftune.call(method, input)` and `window.ftune.onEvent(listener)`.
 import { z } from "zod";
-
+import type { CachedModel } from "../models/hf-cache.ts";
 import type { Experiment, Run } from "../store/repo-experiments.ts";
 import type { Dataset, DatasetRow, DatasetStats, RunStatus } from "../store/types.ts";
 import { ColumnMappingSchema, TaskSchema } from "../store/types.ts";
@@ -26,7 +26,10 @@ export const methods = {
 
   /** The bundled encoder and user-added Hugging Face folders. */
   listModels: z.object({}).strict(),
+  /** A folder, or a Hugging Face id (org/name[@revision]) from the hub's cache on this machine. */
   addModel: z.object({ path: z.string().min(1), name: z.string().min(1).optional() }).strict(),
+  /** The models in the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub). */
+  listCachedModels: z.object({}).strict(),
 
   /** Columns, inferred types, a preview and suggested mapping of a data file on this machine. */
   detectColumns: z.object({ path: z.string().min(1) }).strict(),
@@ -98,6 +101,8 @@ export const methods = {
 export type Method = keyof typeof methods;
 export type Input<M extends Method> = z.input<(typeof methods)[M]>;
 export type ParsedInput<M extends Method> = z.output<(typeof methods)[M]>;
+
+export type { CachedModel } from "../models/hf-cache.ts";
 
 export interface ModelEntry {
   id: number;
@@ -193,6 +198,7 @@ export interface Results {
   runtimeInfo: { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; threads: number };
   listModels: ModelEntry[];
   addModel: ModelEntry;
+  listCachedModels: CachedModel[];
   detectColumns: ColumnDetectionResult;
   importDataset: Dataset;
   listDatasets: Dataset[];

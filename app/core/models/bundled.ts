@@ -4,16 +4,22 @@ import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 
 import { bundledModelDir, bundledModelName } from "../../../scripts/env.mjs";
+import { parseHubId, resolveHubModel } from "./hf-cache.ts";
 
 export const BUNDLED_MODEL = bundledModelName;
 export const bundledModelPath = (): string => bundledModelDir();
 
-/** A config's `model`: "bundled" (or the bundled model's name), else a folder path. */
+/**
+ * A config's `model`: "bundled" (or the bundled model's name), a folder path, or a Hugging
+ * Face id (org/name[@revision]) found in the hub's cache when no such folder exists.
+ */
 export function resolveModel(ref: string, baseDir: string): string {
   if (ref === "bundled" || ref === BUNDLED_MODEL) {
     const dir = bundledModelPath();
     if (!existsSync(dir)) throw new Error(`The bundled encoder is not installed yet (${dir}). Run \`npm run setup\`.`);
     return dir;
   }
-  return isAbsolute(ref) ? ref : resolve(baseDir, ref);
+  const dir = isAbsolute(ref) ? ref : resolve(baseDir, ref);
+  if (!existsSync(dir) && parseHubId(ref)) return resolveHubModel(ref);
+  return dir;
 }

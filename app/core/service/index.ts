@@ -5,6 +5,7 @@
 import { native } from "../../native/addon.ts";
 import type { Handlers } from "../api/dispatch.ts";
 import { EventHub } from "../events.ts";
+import { listCachedModels } from "../models/hf-cache.ts";
 import { RunService } from "../runs/service.ts";
 import type { WorkerTransport } from "../runs/worker.ts";
 import { defaultDataDir, openStore, type Store } from "../store/index.ts";
@@ -23,6 +24,7 @@ export function createHandlers(ctx: Context): Handlers {
     },
     listModels: () => ctx.models.list(),
     addModel: (input) => ctx.models.add(input.path, input.name),
+    listCachedModels: async () => listCachedModels(),
     ...datasetHandlers(ctx),
     ...experimentHandlers(ctx),
     ...runHandlers(ctx),

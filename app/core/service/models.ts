@@ -8,6 +8,7 @@ import { EngineLoadError, type ModelInfo, native, type Tokenizer } from "../../n
 import type { ModelEntry } from "../api/contract.ts";
 import { badRequest, notFound } from "../api/errors.ts";
 import { BUNDLED_MODEL, bundledModelPath } from "../models/bundled.ts";
+import { parseHubId, resolveHubModel } from "../models/hf-cache.ts";
 import type { Queryable } from "../store/db.ts";
 import { getModel, listModels, type Model, saveModel } from "../store/repo-models.ts";
 
@@ -43,11 +44,19 @@ export class ModelLibrary {
   }
 
   async add(path: string, name?: string): Promise<ModelEntry> {
-    const dir = resolve(path);
+    const id = !existsSync(resolve(path)) ? parseHubId(path) : null;
+    let dir = resolve(path);
+    if (id) {
+      try {
+        dir = resolveHubModel(path);
+      } catch (err) {
+        throw badRequest((err as Error).message);
+      }
+    }
     if (!existsSync(join(dir, "config.json"))) {
       throw badRequest(`${dir} is not a Hugging Face model folder (it has no config.json).`);
     }
-    return toEntry(await this.#register(dir, name ?? basename(dir), false));
+    return toEntry(await this.#register(dir, name ?? (id ? id.id : basename(dir)), false));
   }
 
   async list(): Promise<ModelEntry[]> {
