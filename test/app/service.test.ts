@@ -256,6 +256,9 @@ describe("experiments and runs", () => {
     assert.ok(Math.abs((rows[0]?.mean ?? 0) - mean) < 1e-12);
     assert.ok(Math.abs((rows[0]?.std ?? 0) - Math.abs(b0 - b1) / Math.SQRT2) < 1e-12);
     assert.ok(rows[0]?.techniques.some((t) => t.startsWith("SWA")));
+    // Both folds ran: the out-of-fold RMSE over all 24 rows sits between the fold scores' range.
+    const oof = rows[0]?.oof as number;
+    assert.ok(Number.isFinite(oof) && oof >= Math.min(b0, b1) - 1e-9 && oof <= Math.max(b0, b1) + 1e-9, `${oof}`);
     assert.deepEqual(rows[1], {
       experimentId: basic.id,
       name: "basic, no runs",
@@ -264,6 +267,7 @@ describe("experiments and runs", () => {
       folds: [],
       mean: null,
       std: null,
+      oof: null,
     });
   });
 
