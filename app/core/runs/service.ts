@@ -1,16 +1,20 @@
 // The run queue: one training job at a time (one GPU), each in its own worker process, with
 // the status kept in the store (queued → running → completed | failed | cancelled |
 // interrupted). Front ends follow along through run-status and run-progress events.
-import type { Summary } from "../../engine/training.ts";
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+
+import type { FoldOutcome, Summary } from "../../engine/training.ts";
 import type { TrainEvent, TrainingData } from "../../native/addon.ts";
 import { badRequest, notFound } from "../api/errors.ts";
 import type { EventHub } from "../events.ts";
 import type { Queryable } from "../store/db.ts";
-import { saveCheckpoint } from "../store/repo-checkpoints.ts";
+import { deleteCheckpoints, saveCheckpoint } from "../store/repo-checkpoints.ts";
 import { getRun, markInterruptedRuns, type Run, runsWithStatus, setRunStatus } from "../store/repo-experiments.ts";
+import { deleteMetricsAfter, swaStarted } from "../store/repo-metrics.ts";
 import type { RunStatus } from "../store/types.ts";
 import { cancelRequested, claimRun, ownedElsewhere, releaseRun, requestCancel, runDir } from "./control.ts";
-import { RunRecorder } from "./recorder.ts";
+import { type RecorderOptions, RunRecorder } from "./recorder.ts";
 import { crashReason, forkTransport, startWorker, type WorkerHandle, type WorkerTransport } from "./worker.ts";
 
 /** What a run trains: its one-fold config (normalized JSON) and the rows. */
@@ -37,7 +41,44 @@ interface Job {
 interface Active {
   runId: number;
   handle: WorkerHandle;
+  recorder: RunRecorder;
   stopping: boolean;
+}
+
+/** What decides a fold's evaluation times, read from its normalized config (for the ETA). */
+function evaluationOf(configJson: string, data: TrainingData): NonNullable<RecorderOptions["evaluation"]> {
+  const config = JSON.parse(configJson) as {
+    train: { epochs: number; batch_size: number; grad_accum: number };
+    eval: { every_steps: number | null };
+    folds: { k: number };
+  };
+  const validRows = data.validTexts?.length ?? data.texts.length / Math.max(config.folds.k, 2);
+  const rowsPerStep = config.train.batch_size * config.train.grad_accum;
+  // Evaluating a row (forward only, no gradients) costs about a third of training on it.
+  return {
+    epochs: config.train.epochs,
+    evalEvery: config.eval.every_steps,
+    guessEvalSteps: validRows / rowsPerStep / 3,
+  };
+}
+
+/** The checkpoint folders a completed fold keeps (see KeepSchema in the API contract). */
+export function keptCheckpoints(
+  keep: string | null,
+  fold: Pick<FoldOutcome, "best_dir">,
+  swaRan: boolean,
+): { best: boolean; final: boolean } {
+  const best = fold.best_dir !== null;
+  switch (keep) {
+    case "all":
+    case "best+final":
+      return { best, final: true };
+    case "best":
+      // Without a best checkpoint (eval.save_best off) the final weights are all there is.
+      return { best, final: !best };
+    default:
+      return { best, final: swaRan || !best };
+  }
 }
 
 export class RunService {
@@ -144,14 +185,28 @@ export class RunService {
     throw badRequest(`Run ${runId} has already ended (${run.status}); there is nothing to cancel.`);
   }
 
-  /** Queues an interrupted run to continue from its last saved state, in its own folder. */
+  /**
+   * Queues an interrupted or cancelled run to continue from its last saved state, in its own
+   * folder (from the start when it saved none).
+   */
   async resume(runId: number): Promise<Run> {
     const run = await this.#get(runId);
-    if (run.status !== "interrupted") {
-      throw badRequest(`Run ${runId} is ${run.status}; only interrupted runs can resume.`);
+    if (run.status !== "interrupted" && run.status !== "cancelled") {
+      throw badRequest(`Run ${runId} is ${run.status}; only interrupted or cancelled runs can resume.`);
     }
+    const queued = await this.#setStatus(runId, "queued");
     this.enqueue(runId, true);
-    return run;
+    return queued;
+  }
+
+  /** True when the run's folder holds a saved state a resume would continue from. */
+  hasSavedState(run: Pick<Run, "id" | "fold">): boolean {
+    return existsSync(join(this.#dir(run.id), `fold-${run.fold}`, "state"));
+  }
+
+  /** Writes the points of a run this process trains that are not in the store yet. */
+  async flushMetrics(runId: number): Promise<void> {
+    if (this.#active?.runId === runId) await this.#active.recorder.flush();
   }
 
   /** Stops taking work, cancels the job in progress and waits for its worker to end. */
@@ -178,8 +233,9 @@ export class RunService {
     }
   }
 
-  async #execute({ runId, resume }: Job): Promise<void> {
+  async #execute({ runId, resume: resuming }: Job): Promise<void> {
     const dir = this.#dir(runId);
+    const resume = resuming && this.hasSavedState(await this.#get(runId));
     try {
       await this.#setStatus(runId, "running", { error: null });
     } catch {
@@ -191,15 +247,23 @@ export class RunService {
     }
     claimRun(dir);
     try {
+      if (!resume) {
+        // A run that starts over (no saved state to continue from) logs every step again.
+        await deleteMetricsAfter(this.#o.store, runId, -1);
+        await deleteCheckpoints(this.#o.store, runId);
+      }
       let job: Awaited<ReturnType<RunLoader>>;
+      let evaluation: RecorderOptions["evaluation"];
       try {
         job = await this.#o.load(await this.#get(runId));
+        evaluation = evaluationOf(job.configJson, job.data);
       } catch (err) {
         await this.#setStatus(runId, "failed", { error: (err as Error).message });
         return;
       }
       const recorder = new RunRecorder(this.#o.store, runId, this.#o.events, {
         progressIntervalMs: this.#o.progressIntervalMs,
+        evaluation,
       });
       const handle = startWorker(
         this.#transport,
@@ -209,7 +273,7 @@ export class RunService {
           for (const tap of this.#taps) tap(runId, e);
         },
       );
-      const active: Active = { runId, handle, stopping: false };
+      const active: Active = { runId, handle, recorder, stopping: false };
       this.#active = active;
       if (this.#cancelling.delete(runId)) this.#stop(active);
       const poll = setInterval(() => cancelRequested(dir) && this.#stop(active), 1000);
@@ -244,8 +308,14 @@ export class RunService {
   }
 
   async #saveCheckpoints(runId: number, summary: Summary): Promise<void> {
+    const { keep } = await this.#get(runId);
+    const swaRan = await swaStarted(this.#o.store, runId);
     for (const fold of summary.folds) {
-      if (fold.best_dir) {
+      const kept = keptCheckpoints(keep, fold, swaRan);
+      // Folders the run does not keep go now (each holds a whole model).
+      if (fold.best_dir && !kept.best) rmSync(fold.best_dir, { recursive: true, force: true });
+      if (fold.final_dir && !kept.final) rmSync(fold.final_dir, { recursive: true, force: true });
+      if (fold.best_dir && kept.best) {
         await saveCheckpoint(this.#o.store, {
           runId,
           kind: "best",
@@ -254,7 +324,7 @@ export class RunService {
           metric: fold.best_metric,
         });
       }
-      if (fold.final_dir) {
+      if (fold.final_dir && kept.final) {
         await saveCheckpoint(this.#o.store, {
           runId,
           kind: "final",

@@ -7,6 +7,7 @@ import { experimentFolds } from "../experiments/dataset-data.ts";
 import { createExperiment, createRun, getRun, listExperiments, listRuns, type Run } from "../store/repo-experiments.ts";
 import type { Dataset } from "../store/types.ts";
 import { checkTrainable, datasetStepsPerEpoch, normalizeFor, numLabels, schedulePlan } from "./config.ts";
+import { withAllIssues } from "./config-issues.ts";
 import { type Context, datasetOr404, experimentOr404 } from "./context.ts";
 import { presets } from "./presets.ts";
 
@@ -22,9 +23,11 @@ export function experimentHandlers(ctx: Context) {
         throw badRequest("Give datasetId or stepsPerEpoch: the schedule depends on the number of steps.");
       }
       const dataset = input.datasetId !== undefined ? await datasetOr404(ctx.store, input.datasetId) : undefined;
-      const config = normalizeFor(input.config, dataset);
-      const spe = input.stepsPerEpoch ?? datasetStepsPerEpoch(config, dataset as Dataset);
-      const plan = schedulePlan(config, spe, numLabels(config, dataset));
+      const { spe, plan } = withAllIssues(input.config, (raw) => {
+        const config = normalizeFor(raw, dataset);
+        const spe = input.stepsPerEpoch ?? datasetStepsPerEpoch(config, dataset as Dataset);
+        return { spe, plan: schedulePlan(config, spe, numLabels(config, dataset)) };
+      });
       return {
         groups: plan.groups().map((g) => ({ name: g.name, lr: g.lr, weightDecay: g.weightDecay, params: g.params })),
         curves: plan.curves(),
@@ -37,8 +40,11 @@ export function experimentHandlers(ctx: Context) {
 
     async createExperiment(input: ParsedInput<"createExperiment">): Promise<Results["createExperiment"]> {
       const dataset = await datasetOr404(ctx.store, input.datasetId);
-      const config = normalizeFor(input.config, dataset);
-      checkTrainable(config, dataset);
+      const config = withAllIssues(input.config, (raw) => {
+        const config = normalizeFor(raw, dataset);
+        checkTrainable(config, dataset);
+        return config;
+      });
       const id = await createExperiment(ctx.store, { name: input.name, config, datasetId: dataset.id });
       return experimentOr404(ctx.store, id);
     },
@@ -64,7 +70,9 @@ export function experimentHandlers(ctx: Context) {
       }
       const ids = await ctx.store.transaction(async (tx) => {
         const made: number[] = [];
-        for (const fold of folds) made.push(await createRun(tx, { experimentId: experiment.id, fold }));
+        for (const fold of folds) {
+          made.push(await createRun(tx, { experimentId: experiment.id, fold, keep: input.keep ?? null }));
+        }
         return made;
       });
       const runs: Run[] = [];

@@ -110,6 +110,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE runs ADD COLUMN groups TEXT;
     `,
   },
+  {
+    version: 4,
+    name: "checkpoints a run keeps",
+    sql: `
+      -- 'best' | 'best+final' | 'all'; NULL: the best, plus the final weights when SWA ran.
+      ALTER TABLE runs ADD COLUMN keep TEXT;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

@@ -25,6 +25,8 @@ export interface Run {
   error: string | null;
   device: string | null;
   summary: unknown;
+  /** Checkpoints kept once it completes ('best' | 'best+final' | 'all'); null: the default. */
+  keep: string | null;
 }
 
 interface ExperimentRecord {
@@ -46,16 +48,20 @@ interface RunRecord {
   error: string | null;
   device: string | null;
   summary: string | null;
+  keep: string | null;
 }
 
-/** Which statuses a run may move to from each status. `interrupted` (app crashed) may resume. */
+/**
+ * Which statuses a run may move to from each status. `interrupted` (app crashed) and
+ * `cancelled` runs may resume: they are queued again and continue from their saved state.
+ */
 export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
   queued: ["running", "cancelled"],
   running: ["completed", "failed", "cancelled", "interrupted"],
-  interrupted: ["running", "cancelled", "failed"],
+  interrupted: ["queued", "running", "cancelled", "failed"],
   completed: [],
   failed: [],
-  cancelled: [],
+  cancelled: ["queued"],
 };
 
 const ENDED: readonly RunStatus[] = ["completed", "failed", "cancelled", "interrupted"];
@@ -79,6 +85,7 @@ const toRun = (r: RunRecord): Run => ({
   error: r.error,
   device: r.device,
   summary: parseJsonColumn(r.summary, `runs row ${r.id}, summary`),
+  keep: r.keep ?? null,
 });
 
 export async function createExperiment(
@@ -110,11 +117,11 @@ export async function deleteExperiment(db: Queryable, id: number): Promise<boole
 
 export async function createRun(
   db: Queryable,
-  r: { experimentId: number; fold?: number; device?: string | null },
+  r: { experimentId: number; fold?: number; device?: string | null; keep?: string | null },
 ): Promise<number> {
   const { lastID } = await db.run(
-    "INSERT INTO runs (experiment_id, fold, status, created_at, device) VALUES (?, ?, 'queued', ?, ?)",
-    [r.experimentId, r.fold ?? 0, new Date().toISOString(), r.device ?? null],
+    "INSERT INTO runs (experiment_id, fold, status, created_at, device, keep) VALUES (?, ?, 'queued', ?, ?, ?)",
+    [r.experimentId, r.fold ?? 0, new Date().toISOString(), r.device ?? null, r.keep ?? null],
   );
   return lastID;
 }
