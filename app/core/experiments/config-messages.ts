@@ -40,9 +40,15 @@ const list = (names: string) =>
     .map((n) => n.replace(/^`|`$/g, ""))
     .join(", ");
 
+/** "train: " for an unknown key "epochz" the parser reports at "train.epochz" (nothing at the top). */
+const section = (path: string, key = "") => {
+  const parent = path.endsWith(`.${key}`) ? path.slice(0, -key.length - 1) : path === key ? "" : path;
+  return parent && parent !== "config" ? `${parent}: ` : "";
+};
+
 /** Rewrites of the parser's wording, tried in order: a pattern on the detail, and the message. */
 const RULES: [RegExp, (path: string, m: RegExpExecArray) => string][] = [
-  [/^invalid value: integer `(-[^`]*)`, expected u\w+$/, (path, m) => `${path} must be 0 or more, got ${m[1]}`],
+  [/^invalid value: integer `(-[^`]*)`, expected u\w+$/, (path, m) => `${path} cannot be negative, got ${m[1]}`],
   [
     /^invalid (?:value|type): (.+), expected (.+)$/,
     (path, m) => `${path} must be ${kind(m[2] ?? "")}, got ${got(m[1] ?? "")}`,
@@ -53,10 +59,9 @@ const RULES: [RegExp, (path: string, m: RegExpExecArray) => string][] = [
   ],
   [
     /^unknown field `(.*)`, expected (?:one of )?(.+)$/,
-    (path, m) =>
-      `${path === "config" ? "" : `${path}: `}"${m[1]}" is not a setting here (the settings are ${list(m[2] ?? "")})`,
+    (path, m) => `${section(path, m[1])}"${m[1]}" is not a setting here (the settings are ${list(m[2] ?? "")})`,
   ],
-  [/^unknown field `(.*)`, there are no fields$/, (path, m) => `${path}: "${m[1]}" is not a setting here`],
+  [/^unknown field `(.*)`, there are no fields$/, (path, m) => `${section(path, m[1])}"${m[1]}" is not a setting here`],
   [/^missing field `(.*)`$/, (path, m) => `${path === "config" ? m[1] : `${path}.${m[1]}`} is required`],
 ];
 
