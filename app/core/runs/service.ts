@@ -35,7 +35,6 @@ const ENDED: readonly RunStatus[] = ["completed", "failed", "cancelled", "interr
 
 interface Job {
   runId: number;
-  resume: boolean;
 }
 
 interface Active {
@@ -111,9 +110,10 @@ export class RunService {
     for (const run of await runsWithStatus(this.#o.store, "queued")) this.enqueue(run.id);
   }
 
-  enqueue(runId: number, resume = false): void {
+  /** Queues a run; it continues from its saved state if it has one (see #execute). */
+  enqueue(runId: number): void {
     if (this.#closed || this.#current === runId || this.#queue.some((j) => j.runId === runId)) return;
-    this.#queue.push({ runId, resume });
+    this.#queue.push({ runId });
     this.#kick();
   }
 
@@ -195,7 +195,7 @@ export class RunService {
       throw badRequest(`Run ${runId} is ${run.status}; only interrupted or cancelled runs can resume.`);
     }
     const queued = await this.#setStatus(runId, "queued");
-    this.enqueue(runId, true);
+    this.enqueue(runId);
     return queued;
   }
 
@@ -233,9 +233,11 @@ export class RunService {
     }
   }
 
-  async #execute({ runId, resume: resuming }: Job): Promise<void> {
+  async #execute({ runId }: Job): Promise<void> {
     const dir = this.#dir(runId);
-    const resume = resuming && this.hasSavedState(await this.#get(runId));
+    // A run with a saved state continues from it (resumed, or queued again before a restart);
+    // one without starts from the beginning.
+    const resume = this.hasSavedState(await this.#get(runId));
     try {
       await this.#setStatus(runId, "running", { error: null });
     } catch {
