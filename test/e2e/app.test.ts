@@ -455,6 +455,7 @@ test("compare: experiments side by side, sortable, per fold on demand, charted",
   // Runs' status, every metric, an axis fitted to the values, the settings that differ.
   assert.equal(await text(rowOf("Long (cancelled)").locator("td.status")), "cancelled");
   assert.match(await text(rowOf("Basic (tiny)").locator("td.status")), /^completed\s*×2$/);
+  await page.getByLabel("Show every metric").check();
   for (const m of ["pearson", "mae"]) await table.getByRole("columnheader", { name: m }).waitFor();
   const axis = page.getByTestId("bars-axis");
   const [lo, hi] = (await axis.locator("span").allTextContents()).map(Number);
@@ -467,8 +468,15 @@ test("compare: experiments side by side, sortable, per fold on demand, charted",
   await page.getByLabel("Metric", { exact: true }).selectOption("pearson");
   await page.getByRole("heading", { name: /^pearson per experiment/ }).waitFor();
   const diff = page.getByTestId("settings-diff");
-  await diff.getByRole("rowheader", { name: "llrd.decay" }).waitFor();
+  const decayRow = diff.getByRole("row").filter({ has: page.getByRole("rowheader", { name: "llrd.decay" }) });
+  // Article (tiny), Basic (tiny), Long: LLRD at 0.8 in the first, off in the others.
+  assert.deepEqual(await decayRow.getByRole("cell").allTextContents(), ["0.8", "off", "off"]);
   assert.equal(await diff.getByRole("rowheader", { name: "optimizer.eps" }).count(), 0, "equal settings are left out");
+  assert.equal(
+    await diff.getByRole("rowheader", { name: "llrd", exact: true }).count(),
+    0,
+    "sections show as their settings",
+  );
   await page.getByLabel("Show each fold").check();
   await table.getByRole("columnheader", { name: "Fold 1" }).waitFor();
   await page
