@@ -1,4 +1,6 @@
 // ftune export: a run's best or final checkpoint as a Hugging Face folder.
+import { resolve } from "node:path";
+
 import type { Command } from "commander";
 import { Option } from "commander";
 
@@ -8,12 +10,14 @@ export function registerExport(program: Command): void {
   program
     .command("export <run>")
     .description("write a run's checkpoint as a Hugging Face folder (transformers loads it)")
-    .requiredOption("--out <dir>", "new or empty folder to write")
+    .option("--out <dir>", "new or empty folder to write (default: a new folder under the data folder's exports/)")
     .addOption(new Option("--kind <kind>", "which checkpoint").choices(["best", "final"]).default("best"))
     .option("--json", "print { path, python } as JSON")
-    .action(async (run: string, o: { out: string; kind: "best" | "final"; json?: boolean }) => {
+    .action(async (run: string, o: { out?: string; kind: "best" | "final"; json?: boolean }) => {
       await withCore(async (core) => {
-        const result = await call(core, "exportRun", { id: idArg(run, "run id"), kind: o.kind, outDir: o.out });
+        // On the command line a relative folder means one under the current directory.
+        const outDir = o.out === undefined ? undefined : resolve(o.out);
+        const result = await call(core, "exportRun", { id: idArg(run, "run id"), kind: o.kind, outDir });
         if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
         else process.stdout.write(`wrote ${result.path}\nload it in Python:\n${result.python}\n`);
       });
