@@ -155,12 +155,14 @@ describe("presets and the LR preview", () => {
         messages.every((m) => !/usize|invalid value|invalid type|variant/.test(m)),
         messages.join("\n"),
       );
-      assert.match(messages[0] ?? "", /^train\.epochs cannot be negative, got -5$/);
-      assert.match(messages[1] ?? "", /^train\.batch_size must be a whole number .*got 1\.5$/);
+      assert.match(messages[0] ?? "", /^llrd\.decay must be in \(0, 1\], got 1\.5$/);
+      assert.match(messages[1] ?? "", /^optimizer\.lr must be positive, got -1$/);
       assert.match(
-        messages[4] ?? "",
+        messages[2] ?? "",
         /^schedule\.name must be one of linear, cosine, constant; "cosin" is not one of them$/,
       );
+      assert.match(messages[3] ?? "", /^train\.batch_size must be a whole number .*got 1\.5$/);
+      assert.match(messages[4] ?? "", /^train\.epochs cannot be negative, got -5$/);
     }
     // A problem that names no field comes alone, as it is.
     await rejectsWith(
