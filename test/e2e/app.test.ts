@@ -251,6 +251,13 @@ test("builder: a preset fills every technique and the LR preview follows the dec
   await screenshot(page, "builder-warnings");
   await field("Warm-up share").fill("0.06");
   await warmupWarning.waitFor({ state: "detached" });
+  // An encoder rate far above the usual range: a warning that the loss will likely diverge.
+  await field("Top layer LR").fill("0.01");
+  const lrWarning = page.getByRole("status").filter({ hasText: "likely to diverge" });
+  await lrWarning.waitFor();
+  assert.match(await text(lrWarning), /encoder groups train at up to 0\.01/);
+  await field("Top layer LR").fill("0.00005");
+  await lrWarning.waitFor({ state: "detached" });
   await screenshot(page, "builder");
   await screenshotOf(page.getByRole("region", { name: "Learning rate per layer group" }), "builder-lr-preview");
 });
@@ -492,7 +499,11 @@ test("export: the best checkpoint goes to a default folder under the data folder
   const option = field("Run").locator("option", { hasText: "Article (tiny) · fold 0" });
   await field("Run").selectOption((await option.getAttribute("value")) ?? "");
   await page.getByRole("radio", { name: /^Best/ }).check();
-  assert.match(await text(page.getByRole("radio", { name: /^Final/ }).locator("..")), /the SWA average of the weights/);
+  await until(
+    () => text(page.getByRole("radio", { name: /^Final/ }).locator("..")),
+    (t) => /the SWA average of the weights/.test(t),
+    "Final named as the SWA average",
+  );
   const target = join(server.home, "exports", "Article-tiny-fold0-best");
   const shownTarget = page.getByTestId("export-target");
   await until(
