@@ -37,7 +37,8 @@ test("cumulative: seven rows, each adding to the row above, all folds queued", a
   assert.equal(configs[5]?.swa !== null && configs[5]?.eval?.every_steps !== null, true);
   assert.equal(configs[6]?.llrd?.mode, "grouped", "grouped replaces layer-wise LLRD");
   assert.ok(configs[6]?.swa, "and keeps every technique above it");
-  const groups = (configs[6]?.llrd as { groups: { layers: string }[] }).groups.map((g) => g.layers);
+  const grouped = configs[6]?.llrd as { groups: { layers: string }[] } | undefined;
+  const groups = grouped?.groups.map((g) => g.layers);
   assert.deepEqual(groups, ["0-0", "1-1", "2-2"], "sized for the 3-layer model the rows train");
 });
 

@@ -75,7 +75,9 @@ describe("models from the Hugging Face cache", () => {
     );
     assert.equal(py.status, 0, py.stderr);
     const reference = JSON.parse(py.stdout) as number[];
-    byFolder.forEach((p, i) => assert.ok(Math.abs(p - (reference[i] as number)) < 1e-4, `${p} vs ${reference[i]}`));
+    byFolder.forEach((p, i) => {
+      assert.ok(Math.abs(p - (reference[i] as number)) < 1e-4, `${p} vs ${reference[i]}`);
+    });
   });
 
   test("a missing id or revision is one plain message", async () => {

@@ -2,7 +2,7 @@
 // metrics and checkpoints in the store; cancel; the results table; export to a folder that
 // transformers loads; presets and the LR preview through the engine; input validation.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
@@ -34,6 +34,18 @@ const rejectsWith = (p: Promise<unknown>, status: number, message: RegExp) =>
   assert.rejects(p, (e: unknown) => e instanceof ApiError && e.status === status && message.test(e.message));
 
 describe("datasets and models", () => {
+  test("a model is removed from the library, its folder left on disk; the bundled one stays", async () => {
+    const copy = join(home.dir, "tiny-copy");
+    cpSync(tinyModel(), copy, { recursive: true });
+    const added = await api(core, "addModel", { path: copy, name: "copy" });
+    assert.deepEqual(await api(core, "removeModel", { id: added.id }), { removed: true });
+    assert.ok(!(await api(core, "listModels", {})).some((m) => m.id === added.id));
+    assert.ok(existsSync(join(copy, "config.json")), "the folder stays");
+    await rejectsWith(api(core, "removeModel", { id: added.id }), 404, /does not exist/);
+    const bundled = (await api(core, "listModels", {})).find((m) => m.bundled);
+    if (bundled) await rejectsWith(api(core, "removeModel", { id: bundled.id }), 400, /bundled encoder/);
+  });
+
   test("import measures token lengths with the chosen model's tokenizer", async () => {
     assert.equal(dataset.rowCount, 24);
     const tokens = dataset.stats?.tokens;
@@ -169,6 +181,48 @@ describe("presets and the LR preview", () => {
     );
     await rejectsWith(api(core, "previewSchedule", { config: tinyConfig() }), 400, /Give datasetId or stepsPerEpoch/);
   });
+
+  test("every problem of a config at once, each naming its field, in plain words", async () => {
+    const config = tinyConfig({
+      train: { epochs: -5, batch_size: 1.5, device: "cpu" },
+      optimizer: { lr: -1 },
+      llrd: { mode: "layerwise", top_lr: 1e-4, decay: 1.5, head_lr: 1e-3 },
+      schedule: { name: "cosin" },
+    });
+    for (const method of ["previewSchedule", "createExperiment"] as const) {
+      const input = { config, datasetId: dataset.id, ...(method === "createExperiment" ? { name: "bad" } : {}) };
+      const err = await api(core, method, input as never).catch((e: unknown) => e);
+      assert.ok(err instanceof ApiError && err.status === 400, String(err));
+      const issues = [...(err.details.issues ?? [])].sort((a, b) => a.path.localeCompare(b.path));
+      assert.deepEqual(
+        issues.map((i) => i.path),
+        ["llrd.decay", "optimizer.lr", "schedule.name", "train.batch_size", "train.epochs"],
+        method,
+      );
+      const messages = issues.map((i) => i.message);
+      assert.ok(
+        messages.every((m) => !/usize|invalid value|invalid type|variant/.test(m)),
+        messages.join("\n"),
+      );
+      assert.match(messages[0] ?? "", /^llrd\.decay must be in \(0, 1\], got 1\.5$/);
+      assert.match(messages[1] ?? "", /^optimizer\.lr must be positive, got -1$/);
+      assert.match(
+        messages[2] ?? "",
+        /^schedule\.name must be one of linear, cosine, constant; "cosin" is not one of them$/,
+      );
+      assert.match(messages[3] ?? "", /^train\.batch_size must be a whole number .*got 1\.5$/);
+      assert.match(messages[4] ?? "", /^train\.epochs cannot be negative, got -5$/);
+    }
+    // A problem that names no field comes alone, as it is.
+    await rejectsWith(
+      api(core, "previewSchedule", {
+        config: tinyConfig({ schedule: { warmup_steps: 2, warmup_ratio: 0.1 } }),
+        datasetId: dataset.id,
+      }),
+      400,
+      /^schedule: give warmup_steps or warmup_ratio, not both$/,
+    );
+  });
 });
 
 describe("experiments and runs", () => {
@@ -236,6 +290,46 @@ describe("experiments and runs", () => {
     assert.deepEqual(evalSteps, [2, 3, 4, 6]);
     const later = await api(core, "runMetrics", { id: runIds[1] as number, afterStep: 4 });
     assert.ok(later.length > 0 && later.every((p) => p.step > 4));
+
+    // The engine's own verdicts are stored with the points: its best evaluations (isBest) and
+    // where SWA started; the last flagged evaluation is the summary's best.
+    const flagged = points.filter((p) => p.split === "event" && p.name === "best").map((p) => p.step);
+    assert.ok(flagged.length > 0 && flagged.every((s) => evalSteps.includes(s)), `flagged ${flagged}`);
+    assert.equal(flagged.at(-1), summaries[1]?.folds[0]?.best_step);
+    const swaStart = points.filter((p) => p.split === "event" && p.name === "swa_start");
+    assert.deepEqual(
+      swaStart.map((p) => [p.step, p.value]),
+      [[3, 3]],
+      "SWA from epoch 2: after step 3 of 6",
+    );
+    assert.equal(detail.swa, true);
+    assert.equal(detail.resumable, false, "a completed fold keeps no resumable state");
+  });
+
+  test("keep: the default drops the final weights unless SWA ran; best+final keeps both", async () => {
+    const experiment = await api(core, "createExperiment", {
+      name: "no swa",
+      datasetId: dataset.id,
+      config: tinyConfig(),
+    });
+    const [plain] = await api(core, "startRuns", { experimentId: experiment.id, folds: [0] });
+    const [both] = await api(core, "startRuns", { experimentId: experiment.id, folds: [0], keep: "best+final" });
+    const [onlyBest] = await api(core, "startRuns", { experimentId: experimentId, folds: [0], keep: "best" });
+    for (const run of [plain, both, onlyBest])
+      assert.equal((await core.runs.waitFor(run?.id as number)).status, "completed");
+    const kept = async (id: number) => {
+      const detail = await api(core, "getRun", { id });
+      return detail.checkpoints.map((c) => c.kind).sort();
+    };
+    const folder = (id: number, kind: string) => existsSync(join(runDir(home.dir, id), "fold-0", kind));
+    assert.deepEqual(await kept(plain?.id as number), ["best"]);
+    assert.ok(folder(plain?.id as number, "best") && !folder(plain?.id as number, "final"), "final folder removed");
+    assert.deepEqual(await kept(both?.id as number), ["best", "final"]);
+    assert.ok(folder(both?.id as number, "final"));
+    assert.deepEqual(await kept(onlyBest?.id as number), ["best"], "SWA ran, but keep: best");
+    assert.ok(!folder(onlyBest?.id as number, "final"));
+    // The SWA experiment's runs kept their SWA average by default (the first test).
+    assert.deepEqual(await kept(runIds[0] as number), ["best", "final"]);
   });
 
   test("compare: mean ± std of each fold's best metric, with the techniques", async () => {
@@ -259,7 +353,8 @@ describe("experiments and runs", () => {
     // Both folds ran: the out-of-fold RMSE over all 24 rows sits between the fold scores' range.
     const oof = rows[0]?.oof as number;
     assert.ok(Number.isFinite(oof) && oof >= Math.min(b0, b1) - 1e-9 && oof <= Math.max(b0, b1) + 1e-9, `${oof}`);
-    assert.deepEqual(rows[1], {
+    const { settings, ...rest } = rows[1] as NonNullable<(typeof rows)[1]>;
+    assert.deepEqual(rest, {
       experimentId: basic.id,
       name: "basic, no runs",
       techniques: ["basic fine-tuning"],
@@ -268,7 +363,23 @@ describe("experiments and runs", () => {
       mean: null,
       std: null,
       oof: null,
+      metrics: [],
+      statuses: {},
     });
+    // Every metric the engine reported at each fold's best evaluation, mean ± std over folds.
+    const pearson = rows[0]?.metrics.find((m) => m.name === "pearson");
+    const p = summaries.map((s) => s.folds[0]?.best_metrics.pearson as number);
+    assert.deepEqual(
+      pearson?.folds.map((f) => f.value),
+      p,
+    );
+    assert.ok(Math.abs((pearson?.mean ?? 0) - ((p[0] as number) + (p[1] as number)) / 2) < 1e-12);
+    assert.deepEqual(rows[0]?.metrics.find((m) => m.name === "rmse")?.folds, rows[0]?.folds);
+    assert.deepEqual(rows[0]?.statuses, { completed: 2 });
+    // The settings, flattened, show what differs: SWA on in one, off in the other.
+    assert.equal(rows[0]?.settings["swa.lr"], 5e-4);
+    assert.equal(settings.swa, null);
+    assert.equal(settings["optimizer.lr"], rows[0]?.settings["optimizer.lr"]);
   });
 
   test("exportRun writes a folder transformers loads, predicting what the engine predicts", async () => {
@@ -283,6 +394,22 @@ describe("experiments and runs", () => {
     const ours = native.SequenceModel.load(out, { device: "cpu", maxLength: 32 }).predict(probe);
     assert.ok(maxAbsDiff(ours, theirs?.logits) < 1e-4, `differ by ${maxAbsDiff(ours, theirs?.logits)}`);
     await rejectsWith(api(core, "exportRun", { id: runIds[0] as number, kind: "best", outDir: out }), 400, /not empty/);
+  });
+
+  test("exports go under the data folder's exports/ by default, and so do relative folders", async () => {
+    const exports = join(home.dir, "exports");
+    const target = await api(core, "exportTarget", { id: runIds[0] as number, kind: "best" });
+    assert.equal(target.path, join(exports, "swa-fold0-best"));
+    const first = await api(core, "exportRun", { id: runIds[0] as number, kind: "best" });
+    assert.equal(first.path, target.path);
+    assert.ok(existsSync(join(first.path, "config.json")));
+    // The default never reuses a folder that has something in it.
+    const second = await api(core, "exportTarget", { id: runIds[0] as number, kind: "best" });
+    assert.equal(second.path, join(exports, "swa-fold0-best-2"));
+    const relative = await api(core, "exportRun", { id: runIds[0] as number, kind: "final", outDir: "mine/final" });
+    assert.equal(relative.path, join(exports, "mine", "final"));
+    assert.ok(existsSync(join(relative.path, "config.json")));
+    assert.ok(!existsSync(join(process.cwd(), "mine")), "nothing in the server's working directory");
   });
 
   test("cancel: a queued run at once, a running one within a step", async () => {
@@ -307,8 +434,34 @@ describe("experiments and runs", () => {
     const detail = await api(core, "getRun", { id: first?.id as number });
     assert.ok(detail.stepsDone < 50, `stopped after ${detail.stepsDone} steps`);
     await rejectsWith(api(core, "cancelRun", { id: first?.id as number }), 400, /already ended \(cancelled\)/);
-    await rejectsWith(api(core, "resumeRun", { id: first?.id as number }), 400, /only interrupted runs can resume/);
     assert.equal(core.runs.active, null);
+
+    // A cancelled run resumes: queued again, then training (from its saved state, if any).
+    const statuses: string[] = [];
+    const watch = core.events.subscribe((e) => {
+      if (e.type === "run-status" && e.run.id === first?.id) statuses.push(e.run.status);
+    });
+    const resumedSteps = new Promise<void>((resolve) => {
+      const stop = core.runs.onTrainEvent((runId, e) => {
+        if (runId === first?.id && e.kind === "step") {
+          stop();
+          resolve();
+        }
+      });
+    });
+    const queuedAgain = await api(core, "resumeRun", { id: first?.id as number });
+    assert.equal(queuedAgain.status, "queued");
+    await resumedSteps;
+    const again = await api(core, "cancelRun", { id: first?.id as number });
+    watch();
+    assert.equal(again.status, "cancelled");
+    assert.deepEqual(statuses, ["queued", "running", "cancelled"]);
+    const completed = (await api(core, "listRuns", {})).find((r) => r.status === "completed");
+    await rejectsWith(
+      api(core, "resumeRun", { id: completed?.id as number }),
+      400,
+      /only interrupted or cancelled runs can resume/,
+    );
 
     // Another process (say `ftune runs cancel` next to a server) asks through the run's folder.
     const [third] = await api(core, "startRuns", { experimentId: experiment.id, folds: [0] });

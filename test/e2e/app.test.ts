@@ -1,9 +1,12 @@
-// The browser UI end to end, against a real `ftune serve` and a tiny BERT: add the model by
-// path, import a CSV (file input) and a bad one (a drop on the window), build experiments from
-// presets while the LR preview follows the settings, train, watch live progress, cancel a run,
-// compare experiments, export a checkpoint. Each view is saved to test-results/screenshots/.
+// The browser UI end to end, against a real `ftune serve` and a tiny BERT: add (and remove) a
+// model by path, import a CSV (file input) and a bad one (a drop on the window), build
+// experiments from presets while the LR preview follows the settings (every problem shown at
+// once, warnings), train, watch live progress (charts with no gap after re-opening mid-run,
+// hover values, theme switches), cancel (confirmed), resume and re-run, compare experiments,
+// export a checkpoint to the default folder; Back and Forward move between views. Each view is
+// saved to test-results/screenshots/.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -54,6 +57,19 @@ test("the token leaves the address bar, and Ctrl+2 opens the models view", async
   await page.getByRole("heading", { level: 1, name: "Models" }).waitFor();
 });
 
+test("each view has its address: Back and Forward move between views inside the app", async () => {
+  assert.match(page.url(), /#view=models$/);
+  await openView(page, "Compare");
+  assert.match(page.url(), /#view=compare$/);
+  await page.goBack();
+  await page.getByRole("heading", { level: 1, name: "Models" }).waitFor();
+  assert.match(page.url(), /#view=models$/);
+  await page.goForward();
+  await page.getByRole("heading", { level: 1, name: "Compare" }).waitFor();
+  await page.goBack();
+  await page.getByRole("heading", { level: 1, name: "Models" }).waitFor();
+});
+
 test("models: a Hugging Face folder is added by path and summarized", async () => {
   await field("Folder path").fill(model);
   await page.getByLabel(/^Name/).fill("tiny-bert");
@@ -64,6 +80,23 @@ test("models: a Hugging Face folder is added by path and summarized", async () =
   assert.match(summary, /bert/i);
   assert.match(summary, /Layers\s*3/);
   await screenshot(page, "models");
+});
+
+test("models: an added model is removed after a confirmation; its folder stays", async () => {
+  const copy = join(outDir, "model-copy");
+  cpSync(model, copy, { recursive: true });
+  await field("Folder path").fill(copy);
+  await page.getByLabel(/^Name/).fill("spare");
+  await page.getByRole("button", { name: "Add model" }).click();
+  const card = page.getByRole("article", { name: "spare" });
+  await card.waitFor();
+  await card.getByRole("button", { name: "Remove…" }).click();
+  await screenshot(page, "models-remove");
+  await card.getByRole("button", { name: "Remove", exact: true }).click();
+  await card.waitFor({ state: "detached" });
+  assert.ok(!(await server.call("listModels", {})).some((m) => m.name === "spare"));
+  assert.ok(existsSync(join(copy, "config.json")));
+  assert.equal(await page.getByRole("article", { name: "tiny-bert" }).count(), 1);
 });
 
 test("datasets: a CSV chosen with the file input is mapped, imported and described", async () => {
@@ -168,15 +201,63 @@ test("builder: a preset fills every technique and the LR preview follows the dec
   assert.equal(afterChange["layer.2"], before["layer.2"]);
   assert.equal(afterChange.head, before.head);
 
-  // An invalid value: the engine's message sits next to the field.
+  // Two invalid values: both messages at once, each next to its field, in plain words; Create
+  // is off and says why, and takes the user to the first problem.
   await field("Decay per layer").fill("1.5");
+  await field("Epochs").fill("-5");
   const decayField = page.locator(".field").filter({ has: field("Decay per layer") });
+  const epochsField = page.locator(".field").filter({ has: field("Epochs") });
   await decayField.getByRole("alert").filter({ hasText: "llrd.decay must be in (0, 1]" }).waitFor();
+  await epochsField.getByRole("alert").filter({ hasText: "train.epochs cannot be negative, got -5" }).waitFor();
   assert.equal(await field("Decay per layer").getAttribute("aria-invalid"), "true");
+  assert.equal(await field("Epochs").getAttribute("aria-invalid"), "true");
+  assert.doesNotMatch(await text(page.locator("main")), /usize|invalid value|expected/);
+  const create = page.getByRole("button", { name: "Create and start runs" });
+  assert.equal(await create.isDisabled(), true);
+  assert.match(await text(page.locator("#create-reason")), /2 settings need fixing/);
   await screenshot(page, "builder-invalid");
+  await page.getByRole("button", { name: "Show the first" }).click();
+  await until(
+    () => page.evaluate(() => document.activeElement?.id ?? ""),
+    (id) => id === "field-llrd.decay" || id === "field-train.epochs",
+    "focus on the first problem",
+  );
+  await field("Epochs").fill("3");
+  await epochsField.getByRole("alert").waitFor({ state: "detached" });
+  await decayField.getByRole("alert").waitFor();
   await field("Decay per layer").fill("0.8");
   await decayField.getByRole("alert").waitFor({ state: "detached" });
+  assert.equal(await create.isDisabled(), false);
   await until(groupLrs, (g) => near(decayShown(g), 0.8), "the preview to follow decay 0.8");
+
+  // Warnings: SWA's LR replaces the layer-wise rates (the table shows the rate under SWA: once
+  // the annealing is over, swa.lr for every group), and a warm-up as long as the run.
+  await field("Anneal steps").fill("1");
+  const swaTable = page.getByTestId("swa-lrs");
+  await swaTable.waitFor();
+  const swaLr = Number(await field("SWA LR").inputValue());
+  const underSwa = await until(
+    () =>
+      swaTable.evaluate((t) =>
+        [...t.querySelectorAll("tbody tr")].map((tr) => Number((tr as HTMLTableRowElement).cells[2]?.textContent)),
+      ),
+    (lrs) => lrs.length >= 5 && lrs.every((lr) => near(lr, swaLr)),
+    `every group at swa.lr ${swaLr}`,
+  );
+  assert.ok(underSwa.length >= 5);
+  await field("Warm-up share").fill("1");
+  const warmupWarning = page.getByRole("status").filter({ hasText: "Warm-up is as long as the run" });
+  await warmupWarning.waitFor();
+  await screenshot(page, "builder-warnings");
+  await field("Warm-up share").fill("0.06");
+  await warmupWarning.waitFor({ state: "detached" });
+  // An encoder rate far above the usual range: a warning that the loss will likely diverge.
+  await field("Top layer LR").fill("0.01");
+  const lrWarning = page.getByRole("status").filter({ hasText: "likely to diverge" });
+  await lrWarning.waitFor();
+  assert.match(await text(lrWarning), /encoder groups train at up to 0\.01/);
+  await field("Top layer LR").fill("0.00005");
+  await lrWarning.waitFor({ state: "detached" });
   await screenshot(page, "builder");
   await screenshotOf(page.getByRole("region", { name: "Learning rate per layer group" }), "builder-lr-preview");
 });
@@ -212,6 +293,23 @@ test("runs: a started experiment trains both folds with live progress and charts
   );
   await screenshot(page, "runs");
   await screenshotOf(panel, "runs-charts");
+
+  // Best and Final say what they are: the engine's best evaluation, and the SWA average.
+  assert.match(
+    await text(panel.getByTestId("run-best-where")),
+    /^at step \d+, the (model|SWA average) \(the checkpoint "best"\)$/,
+  );
+  assert.match(
+    await text(panel.getByTestId("run-final-what")),
+    /^the SWA average of the weights from step \d+ to \d+$/,
+  );
+  assert.match(await text(panel), /Checkpoints kept: best \(step \d+\), final \(SWA average\) \(step \d+\)/);
+  const run = (await server.call("listRuns", {})).find((r) => r.fold === 1);
+  const flagged = (await server.call("runMetrics", { id: run?.id as number })).filter(
+    (p) => p.split === "event" && p.name === "best",
+  );
+  const bestStep = Number(/at step (\d+)/.exec(await text(panel.getByTestId("run-best-where")))?.[1]);
+  assert.equal(bestStep, flagged.at(-1)?.step, "the best shown is the engine's last flagged evaluation");
 });
 
 test("runs: a long run shows progress, survives a worker crash (resume) and can be cancelled", async () => {
@@ -238,6 +336,49 @@ test("runs: a long run shows progress, survives a worker crash (resume) and can 
     (n) => n === 3,
     "the charts",
   );
+  await until(
+    () => text(panel.locator(".progress")),
+    (t) => /about .* left/.test(t),
+    "an ETA",
+  );
+
+  // Hovering a chart shows the values at the step under the cursor.
+  const lossPlot = panel.getByRole("img", { name: /^Train loss\./ });
+  const over = lossPlot.locator(".u-over");
+  const box = await over.boundingBox();
+  assert.ok(box, "the loss chart's plot area");
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
+  const tip = lossPlot.getByTestId("chart-tip");
+  await tip.waitFor();
+  assert.match(await text(tip), /^step \d+\s*loss: [\d.e-]+$/);
+  await screenshotOf(panel.locator(".card").first(), "runs-hover");
+  await page.mouse.move(0, 0);
+
+  // Re-opening the run mid-run (another view, then back) draws every step: no gap.
+  const lossShown = async () => {
+    const label = (await lossPlot.getAttribute("aria-label")) ?? "";
+    const m = /(\d+) steps, up to step (\d+)/.exec(label);
+    return { count: Number(m?.[1]), last: Number(m?.[2]) };
+  };
+  await openView(page, "Compare");
+  await page.waitForTimeout(1500); // the run goes on meanwhile; its points are not sent here
+  await page.goBack();
+  await page.getByRole("heading", { level: 1, name: "Runs" }).waitFor();
+  const reopenedAt = await step();
+  const shown = await until(lossShown, (l) => l.last > reopenedAt + 3, "the re-opened charts to follow the run");
+  assert.equal(shown.count, shown.last, `steps 1…${shown.last} all drawn (no gap), got ${shown.count}`);
+
+  // Switching the theme mid-run redraws the charts in the new theme's colours.
+  const gridOf = () => lossPlot.getAttribute("data-grid");
+  const cssGrid = () =>
+    page.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue("--grid").trim());
+  await page.getByText("Dark", { exact: true }).click();
+  await until(gridOf, (g) => g === "#2a333f", "the dark grid");
+  assert.equal(await gridOf(), await cssGrid());
+  await screenshotOf(panel, "runs-dark-midrun");
+  await page.getByText("Light", { exact: true }).click();
+  await until(gridOf, (g) => g === "#e4e8ee", "the light grid");
+  assert.equal(await gridOf(), await cssGrid());
 
   // The training process dies (a native crash, the OOM killer): the run is resumable.
   assert.equal(server.killWorker(), 1, "one training worker");
@@ -251,11 +392,47 @@ test("runs: a long run shows progress, survives a worker crash (resume) and can 
   const resumed = await until(step, (s) => s > 0, "the resumed run to report progress");
   await until(step, (s) => s > resumed + 5, "the resumed run to move");
 
+  // Cancel asks first; "Keep training" keeps it running.
+  const cancelAndConfirm = async () => {
+    await panel.getByRole("button", { name: "Cancel run" }).click();
+    const dialog = panel.getByRole("alertdialog");
+    await dialog.waitFor();
+    await dialog.getByRole("button", { name: "Stop the run" }).click();
+    await panel.getByText(/^cancelled$/i).waitFor();
+  };
   await panel.getByRole("button", { name: "Cancel run" }).click();
-  await panel.getByText(/^cancelled$/i).waitFor();
+  await screenshot(page, "runs-cancel-confirm");
+  await panel.getByRole("button", { name: "Keep training" }).click();
+  await panel.getByRole("alertdialog").waitFor({ state: "detached" });
+  assert.equal((await server.call("listRuns", {})).filter((r) => r.status === "running").length, 1);
+  await cancelAndConfirm();
   await screenshot(page, "runs-cancelled");
+
+  // A cancelled run offers Resume (it continues) and Re-run (a new run of the fold).
+  const cancelledAt = await step();
+  await panel.getByRole("button", { name: "Resume" }).click();
+  await panel.getByText(/^running$/i).waitFor();
+  await until(step, (s) => s > cancelledAt + 3, "the resumed run to move on");
+  await cancelAndConfirm();
+  const runsBefore = (await server.call("listRuns", {})).length;
+  await panel.getByRole("button", { name: "Re-run" }).click();
+  await until(
+    () => server.call("listRuns", {}),
+    (r) => r.length === runsBefore + 1,
+    "the re-run",
+  );
+  const tabs = page.getByRole("tab", { name: /Fold 0/ });
+  await until(
+    () => tabs.count(),
+    (n) => n === 2,
+    "a tab for the re-run",
+  );
+  assert.equal(await page.getByRole("tab", { selected: true }).count(), 1);
+  assert.match(await text(page.getByRole("tab", { selected: true })), /#\d+/);
+  await until(step, (s) => s > 2, "the re-run to train");
+  await cancelAndConfirm();
   const long = (await server.call("listRuns", {})).filter((r) => r.status === "cancelled");
-  assert.equal(long.length, 1);
+  assert.equal(long.length, 2);
 });
 
 test("compare: experiments side by side, sortable, per fold on demand, charted", async () => {
@@ -282,6 +459,31 @@ test("compare: experiments side by side, sortable, per fold on demand, charted",
   // Experiments without results stay last; those with results swap order.
   assert.deepEqual(descending.slice(0, 2), ascending.slice(0, 2).reverse());
 
+  // Runs' status, every metric, an axis fitted to the values, the settings that differ.
+  assert.equal(await text(rowOf("Long (cancelled)").locator("td.status")), "cancelled");
+  assert.match(await text(rowOf("Basic (tiny)").locator("td.status")), /^completed\s*×2$/);
+  await page.getByLabel("Show every metric").check();
+  for (const m of ["pearson", "mae"]) await table.getByRole("columnheader", { name: m }).waitFor();
+  const axis = page.getByTestId("bars-axis");
+  const [lo, hi] = (await axis.locator("span").allTextContents()).map(Number);
+  // The axis spans the means ± std (and a tenth of that range either side), not 0…max.
+  const scored = (await server.call("compare", {})).filter((r) => r.mean !== null);
+  const low = Math.min(...scored.map((r) => (r.mean as number) - (r.std as number)));
+  const high = Math.max(...scored.map((r) => (r.mean as number) + (r.std as number)));
+  assert.ok(Math.abs((lo as number) - (low - 0.1 * (high - low))) < 1e-4, `axis from ${lo}`);
+  assert.ok(Math.abs((hi as number) - (high + 0.1 * (high - low))) < 1e-4, `axis to ${hi}`);
+  await page.getByLabel("Metric", { exact: true }).selectOption("pearson");
+  await page.getByRole("heading", { name: /^pearson per experiment/ }).waitFor();
+  const diff = page.getByTestId("settings-diff");
+  const decayRow = diff.getByRole("row").filter({ has: page.getByRole("rowheader", { name: "llrd.decay" }) });
+  // Article (tiny), Basic (tiny), Long: LLRD at 0.8 in the first, off in the others.
+  assert.deepEqual(await decayRow.getByRole("cell").allTextContents(), ["0.8", "off", "off"]);
+  assert.equal(await diff.getByRole("rowheader", { name: "optimizer.eps" }).count(), 0, "equal settings are left out");
+  assert.equal(
+    await diff.getByRole("rowheader", { name: "llrd", exact: true }).count(),
+    0,
+    "sections show as their settings",
+  );
   await page.getByLabel("Show each fold").check();
   await table.getByRole("columnheader", { name: "Fold 1" }).waitFor();
   await page
@@ -292,13 +494,23 @@ test("compare: experiments side by side, sortable, per fold on demand, charted",
   await screenshot(page, "compare");
 });
 
-test("export: the best checkpoint becomes a Hugging Face folder with its loading code", async () => {
+test("export: the best checkpoint goes to a default folder under the data folder, shown before writing", async () => {
   await openView(page, "Export");
   const option = field("Run").locator("option", { hasText: "Article (tiny) · fold 0" });
   await field("Run").selectOption((await option.getAttribute("value")) ?? "");
   await page.getByRole("radio", { name: /^Best/ }).check();
-  const target = join(outDir, "article-fold0");
-  await field("Output folder").fill(target);
+  await until(
+    () => text(page.getByRole("radio", { name: /^Final/ }).locator("..")),
+    (t) => /the SWA average of the weights/.test(t),
+    "Final named as the SWA average",
+  );
+  const target = join(server.home, "exports", "Article-tiny-fold0-best");
+  const shownTarget = page.getByTestId("export-target");
+  await until(
+    () => text(shownTarget),
+    (t) => t === `Writes to ${target}`,
+    "the default folder",
+  );
   await page.getByRole("form", { name: "Export a run" }).getByRole("button", { name: "Export" }).click();
   const snippet = await text(page.getByTestId("python-snippet"));
   // The builder starts with mean pooling: a sentence-transformers folder, said before and after.
@@ -307,6 +519,19 @@ test("export: the best checkpoint becomes a Hugging Face folder with its loading
   assert.match(await text(page.getByTestId("export-note")), /SentenceTransformer\(folder\)\.encode/);
   assert.ok(existsSync(join(target, "modules.json")) && existsSync(join(target, "README.md")), "written");
   await screenshot(page, "export");
+
+  // A relative folder lands under the same exports folder, never the server's working directory.
+  await page.getByRole("radio", { name: /^Final/ }).check();
+  await field("Output folder").fill("mine/final");
+  await until(
+    () => text(shownTarget),
+    (t) => t === `Writes to ${join(server.home, "exports", "mine", "final")}`,
+    "the relative folder, resolved",
+  );
+  await page.getByRole("form", { name: "Export a run" }).getByRole("button", { name: "Export" }).click();
+  await page.getByRole("heading", { name: /Exported to .*mine\/final/ }).waitFor();
+  assert.ok(existsSync(join(server.home, "exports", "mine", "final", "config.json")));
+  assert.ok(!existsSync(join(process.cwd(), "mine")));
 });
 
 test("dark theme: the toggle switches every colour, charts included", async () => {

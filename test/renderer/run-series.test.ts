@@ -27,7 +27,7 @@ test("points delivered twice are kept once, in step order", () => {
   assert.equal(s.lastStep, 4);
 });
 
-test("validation: live and SWA columns share the steps; best respects the metric's direction", () => {
+test("validation: live and SWA columns share the steps", () => {
   const s = new RunSeries("rmse");
   const v = (step: number, split: "valid" | "valid_swa", value: number): MetricPoint => ({
     step,
@@ -44,8 +44,7 @@ test("validation: live and SWA columns share the steps; best respects the metric
     [0.9, 0.7],
     [null, 0.65],
   ]);
-  assert.deepEqual(s.best(false), { value: 0.65, step: 20, swa: true });
-  assert.deepEqual(s.best(true), { value: 0.9, step: 10, swa: false });
+  assert.equal(s.best("rmse", false), null, "no best until the engine flags one");
   const version = s.version;
   s.add([v(10, "valid", 0.9)]);
   assert.equal(s.version, version, "nothing new, no redraw");
@@ -74,4 +73,58 @@ test("100k steps in event-sized batches are added in well under a second", () =>
   assert.equal(s.loss[0].length, 100_000);
   assert.equal(s.lr.length, 5);
   assert.ok(ms < 1500, `took ${ms.toFixed(0)} ms`);
+});
+
+const valid = (step: number, split: "valid" | "valid_swa", value: number, name = "rmse"): MetricPoint => ({
+  step,
+  epoch: 1,
+  split,
+  name,
+  value,
+});
+const flag = (step: number): MetricPoint => ({ step, epoch: 1, split: "event", name: "best", value: 1 });
+
+test("the best is the evaluation the engine flagged: a tie keeps the first, as the engine does", () => {
+  const s = new RunSeries("rmse");
+  // Steps 2 and 4 score the same; the engine's comparison is strict, so step 4 is not flagged.
+  s.add([valid(2, "valid", 0.5), flag(2)]);
+  s.add([valid(4, "valid", 0.5)]);
+  assert.deepEqual(s.best("rmse", false), { value: 0.5, step: 2, swa: false });
+  // An SWA evaluation equal to the live one: the engine keeps the live model's.
+  s.add([valid(6, "valid", 0.4), valid(6, "valid_swa", 0.4), flag(6)]);
+  assert.deepEqual(s.best("rmse", false), { value: 0.4, step: 6, swa: false });
+  // A later SWA value that ties an earlier SWA value is not flagged: the earlier stays best,
+  // though a UI scanning the columns for the minimum could name either.
+  s.add([
+    valid(8, "valid", 0.6),
+    valid(8, "valid_swa", 0.3),
+    flag(8),
+    valid(10, "valid", 0.7),
+    valid(10, "valid_swa", 0.3),
+  ]);
+  assert.deepEqual(s.best("rmse", false), { value: 0.3, step: 8, swa: true });
+  // Higher-is-better metrics read the same flags.
+  const r = new RunSeries("pearson");
+  r.add([valid(3, "valid", 0.8, "pearson"), valid(3, "valid_swa", 0.9, "pearson"), flag(3)]);
+  assert.deepEqual(r.best("pearson", true), { value: 0.9, step: 3, swa: true });
+});
+
+test("the SWA start is the engine's event, not derived from the config", () => {
+  const s = new RunSeries("rmse");
+  assert.equal(s.swaStart, null);
+  s.add([{ step: 11, epoch: 2, split: "event", name: "swa_start", value: 11 }]);
+  assert.equal(s.swaStart, 11);
+});
+
+test("a loss that runs away is flagged as diverging; a noisy decreasing one is not", () => {
+  const loss = (values: number[]): RunSeries => {
+    const s = new RunSeries("rmse");
+    s.add(values.map((value, i) => ({ step: i + 1, epoch: 1, split: "train" as const, name: "loss", value })));
+    return s;
+  };
+  const falling = Array.from({ length: 200 }, (_, i) => 2 / (1 + i / 20) + (i % 2 ? 0.05 : -0.05));
+  assert.equal(loss(falling).diverging, false);
+  const exploding = Array.from({ length: 200 }, (_, i) => (i < 100 ? 2 - i / 100 : 1 + ((i - 100) / 10) ** 2));
+  assert.equal(loss(exploding).diverging, true);
+  assert.equal(loss([1, 2, 3]).diverging, false, "too few steps to tell");
 });

@@ -17,6 +17,14 @@ import type { Dataset, DatasetRow, DatasetStats, RunStatus } from "../store/type
 import { ColumnMappingSchema, TaskSchema } from "../store/types.ts";
 
 const id = z.number().int().positive();
+
+/**
+ * Checkpoints a completed run keeps: "best" (the best evaluation's weights), "best+final" (and
+ * the weights at the end), "all" (every folder the engine wrote). Unset: the best, plus the
+ * final weights when SWA ran (they are then the SWA average, a model of its own).
+ */
+export const KeepSchema = z.enum(["best", "best+final", "all"]);
+export type Keep = z.infer<typeof KeepSchema>;
 /** An experiment config as users write it; the engine validates it (unknown keys rejected). */
 const ConfigInput = z.record(z.string(), z.unknown());
 
@@ -30,6 +38,8 @@ export const methods = {
   addModel: z.object({ path: z.string().min(1), name: z.string().min(1).optional() }).strict(),
   /** The models in the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub). */
   listCachedModels: z.object({}).strict(),
+  /** Takes a model out of the library (its folder on disk stays); the bundled encoder stays. */
+  removeModel: z.object({ id }).strict(),
 
   /** Columns, inferred types, a preview and suggested mapping of a data file on this machine. */
   detectColumns: z.object({ path: z.string().min(1) }).strict(),
@@ -84,16 +94,31 @@ export const methods = {
     .strict(),
   listExperiments: z.object({}).strict(),
   getExperiment: z.object({ id }).strict(),
-  /** Queues one run per fold (all the config's folds unless `folds` is given). */
-  startRuns: z.object({ experimentId: id, folds: z.array(z.number().int().min(0)).optional() }).strict(),
+  /**
+   * Queues one run per fold (all the config's folds unless `folds` is given). `keep`: which
+   * checkpoints each run keeps once it has completed (see KEEP_CHECKPOINTS).
+   */
+  startRuns: z
+    .object({
+      experimentId: id,
+      folds: z.array(z.number().int().min(0)).optional(),
+      keep: KeepSchema.optional(),
+    })
+    .strict(),
   listRuns: z.object({ experimentId: id.optional() }).strict(),
   getRun: z.object({ id }).strict(),
   /** Metric points of a run after `afterStep` (for charts catching up). */
   runMetrics: z.object({ id, afterStep: z.number().int().min(-1).default(-1) }).strict(),
   cancelRun: z.object({ id }).strict(),
   resumeRun: z.object({ id }).strict(),
-  /** Writes the run's best or final checkpoint as a Hugging Face folder. */
-  exportRun: z.object({ id, kind: z.enum(["best", "final"]), outDir: z.string().min(1) }).strict(),
+  /**
+   * Writes the run's best or final checkpoint as a Hugging Face folder. `outDir` (default: a new
+   * folder under the data folder's exports/); a relative one is taken under exports/ too, never
+   * under the server's working directory.
+   */
+  exportRun: z.object({ id, kind: z.enum(["best", "final"]), outDir: z.string().min(1).optional() }).strict(),
+  /** The absolute folder exportRun would write to for this outDir (default: a new one under exports/). */
+  exportTarget: z.object({ id, kind: z.enum(["best", "final"]), outDir: z.string().min(1).optional() }).strict(),
   /** The article's results table: mean ± std of the metric over each experiment's folds. */
   compare: z.object({ experimentIds: z.array(id).optional() }).strict(),
 } as const;
@@ -161,12 +186,23 @@ export interface RunDetail extends Run {
   totalSteps: number | null;
   stepsDone: number;
   checkpoints: { kind: "best" | "final"; path: string; step: number | null; metric: number | null }[];
+  /** A saved state exists: Resume continues from it (otherwise Resume starts the run over). */
+  resumable: boolean;
+  /** The engine's best evaluation (from the run's summary once done; null before). */
+  bestSource: "live" | "swa" | null;
+  /** SWA ran: the final checkpoint is the SWA average of the weights, not the last step's. */
+  swa: boolean;
 }
 
+/**
+ * One logged value. Split "event" holds what the engine reports about a step rather than a
+ * measurement: name "best" (value 1) on an evaluation the engine kept as its best so far (its
+ * `isBest`), name "swa_start" (value: the step) where the SWA average began.
+ */
 export interface MetricPoint {
   step: number;
   epoch: number;
-  split: "train" | "valid" | "valid_swa";
+  split: "train" | "valid" | "valid_swa" | "event";
   name: string;
   value: number | null;
 }
@@ -182,6 +218,12 @@ export interface CompareRow {
   std: number | null;
   /** The metric over every row's out-of-fold prediction, once every fold has completed. */
   oof: number | null;
+  /** Every metric the engine reported at each fold's best evaluation, mean ± std over folds. */
+  metrics: { name: string; folds: { fold: number; value: number }[]; mean: number | null; std: number | null }[];
+  /** How many of the experiment's runs are in each status (the latest run of each fold). */
+  statuses: Partial<Record<RunStatus, number>>;
+  /** The normalized config flattened to dotted paths (data and model paths included). */
+  settings: Record<string, string | number | boolean | null>;
 }
 
 export interface ExportResult {
@@ -199,6 +241,7 @@ export interface Results {
   listModels: ModelEntry[];
   addModel: ModelEntry;
   listCachedModels: CachedModel[];
+  removeModel: { removed: boolean };
   detectColumns: ColumnDetectionResult;
   importDataset: Dataset;
   listDatasets: Dataset[];
@@ -219,6 +262,7 @@ export interface Results {
   cancelRun: Run;
   resumeRun: Run;
   exportRun: ExportResult;
+  exportTarget: { path: string };
   compare: CompareRow[];
 }
 

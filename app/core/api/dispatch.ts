@@ -3,6 +3,7 @@
 // into an ApiError with a status the transport can send as is.
 import { DatasetError } from "../datasets/errors.ts";
 import { ConfigError } from "../experiments/config-file.ts";
+import { ConfigIssues } from "../service/config-issues.ts";
 import { type Method, methods, type Output, type ParsedInput } from "./contract.ts";
 import { ApiError } from "./errors.ts";
 
@@ -32,6 +33,7 @@ export async function dispatch(handlers: Handlers, method: string, rawInput: unk
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof DatasetError) return new ApiError(400, err.message, { problems: err.problems });
+  if (err instanceof ConfigIssues) return new ApiError(400, err.message, { issues: err.issues });
   if (err instanceof ConfigError) return new ApiError(400, err.message);
   return new ApiError(500, err instanceof Error ? err.message : String(err));
 }

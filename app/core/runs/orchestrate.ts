@@ -41,7 +41,7 @@ export async function queueRuns(
   ctx: Context,
   experiment: Experiment,
   plan: RunPlanInfo,
-  options: { folds?: number[]; dir?: string } = {},
+  options: { folds?: number[]; dir?: string; keep?: string | null } = {},
 ): Promise<Run[]> {
   const planned = plan.folds.map((f) => f.fold);
   const folds = [...new Set(options.folds ?? planned)];
@@ -53,7 +53,8 @@ export async function queueRuns(
   }
   const ids = await ctx.store.transaction(async (tx) => {
     const made: number[] = [];
-    for (const fold of folds) made.push(await createRun(tx, { experimentId: experiment.id, fold, dir: options.dir }));
+    for (const fold of folds)
+      made.push(await createRun(tx, { experimentId: experiment.id, fold, dir: options.dir, keep: options.keep }));
     return made;
   });
   const runs: Run[] = [];

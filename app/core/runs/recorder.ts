@@ -1,13 +1,20 @@
 // Records one run's engine events while it trains: metric points into the store (flushed at
-// every evaluation, so a crash loses at most the steps since the last one), the plan reported
-// at fold start, and progress events for the front ends (throttled, never dropping points).
+// every evaluation, so a crash loses at most the steps since the last one, and on demand, so a
+// view opening mid-run reads every point sent before it asked), the plan reported at fold
+// start, and progress events for the front ends (throttled, never dropping points).
 import type { TrainEvent } from "../../native/addon.ts";
 import type { MetricPoint } from "../api/contract.ts";
 import type { EventHub } from "../events.ts";
 import type { Queryable } from "../store/db.ts";
 import { setRunPlan } from "../store/repo-experiments.ts";
 import { deleteMetricsAfter, MetricsWriter } from "../store/repo-metrics.ts";
-import { EtaClock, eventPoints } from "./progress.ts";
+import { EtaClock, type EvalPlan, eventPoints } from "./progress.ts";
+
+export interface RecorderOptions {
+  progressIntervalMs?: number;
+  /** When the fold evaluates (from its config), for the ETA; the total steps come from the engine. */
+  evaluation?: { epochs: number; evalEvery: number | null; guessEvalSteps: number };
+}
 
 export class RunRecorder {
   readonly #db: Queryable;
@@ -15,7 +22,8 @@ export class RunRecorder {
   readonly #events: EventHub;
   readonly #intervalMs: number;
   readonly #writer: MetricsWriter;
-  readonly #eta = new EtaClock();
+  readonly #eta: EtaClock;
+  readonly #evaluation: RecorderOptions["evaluation"];
   readonly #pending: Promise<unknown>[] = [];
   #groups: string[] = [];
   #totalSteps: number | null = null;
@@ -23,12 +31,24 @@ export class RunRecorder {
   #last = { step: 0, epoch: 0, eta: null as number | null, publishedAt: 0 };
   #error: unknown;
 
-  constructor(db: Queryable, runId: number, events: EventHub, options: { progressIntervalMs?: number } = {}) {
+  constructor(db: Queryable, runId: number, events: EventHub, options: RecorderOptions = {}) {
     this.#db = db;
     this.#runId = runId;
     this.#events = events;
     this.#intervalMs = options.progressIntervalMs ?? 250;
     this.#writer = new MetricsWriter(db, runId);
+    this.#evaluation = options.evaluation;
+    this.#eta = new EtaClock({ guessEvalSteps: options.evaluation?.guessEvalSteps });
+  }
+
+  /** Writes every point recorded so far (resolves once they are in the store). */
+  async flush(): Promise<void> {
+    await this.#writer.flush();
+  }
+
+  #plan(): EvalPlan | null {
+    if (this.#totalSteps === null || !this.#evaluation) return null;
+    return { totalSteps: this.#totalSteps, epochs: this.#evaluation.epochs, evalEvery: this.#evaluation.evalEvery };
   }
 
   event(e: TrainEvent): void {
@@ -41,6 +61,7 @@ export class RunRecorder {
       case "resume":
         // Steps after the saved state were logged by the worker that died; they run again now.
         this.#track(deleteMetricsAfter(this.#db, this.#runId, e.step));
+        this.#eta.restart();
         this.#last = { ...this.#last, step: e.step, epoch: e.epoch };
         this.#publish();
         break;
@@ -48,7 +69,8 @@ export class RunRecorder {
         const points = eventPoints(e, this.#groups);
         this.#writer.append(points);
         this.#points.push(...points);
-        this.#last = { ...this.#last, step: e.step, epoch: e.epoch, eta: this.#eta.seconds(e.step, this.#totalSteps) };
+        this.#eta.step();
+        this.#last = { ...this.#last, step: e.step, epoch: e.epoch, eta: this.#eta.seconds(e.step, this.#plan()) };
         if (Date.now() - this.#last.publishedAt >= this.#intervalMs) this.#publish();
         break;
       }
@@ -57,7 +79,15 @@ export class RunRecorder {
         this.#writer.append(points);
         this.#points.push(...points);
         this.#track(this.#writer.flush());
+        this.#eta.evaluated();
+        this.#last = { ...this.#last, eta: this.#eta.seconds(e.step, this.#plan()) };
         this.#publish();
+        break;
+      }
+      case "swa_start": {
+        const points = eventPoints(e, this.#groups);
+        this.#writer.append(points);
+        this.#points.push(...points);
         break;
       }
     }

@@ -1,17 +1,23 @@
 // The run queue: one training job at a time (one GPU), each in its own worker process, with
 // the status kept in the store (queued → running → completed | failed | cancelled |
 // interrupted). Front ends follow along through run-status and run-progress events.
-import type { Summary } from "../../engine/training.ts";
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+
+import type { FoldOutcome, Summary } from "../../engine/training.ts";
 import type { TrainEvent, TrainingData } from "../../native/addon.ts";
 import { badRequest, notFound } from "../api/errors.ts";
 import type { EventHub } from "../events.ts";
+import type { ExperimentConfig } from "../experiments/config-types.ts";
 import { metricsWriter } from "../experiments/run-files.ts";
 import type { Queryable } from "../store/db.ts";
-import { saveCheckpoint } from "../store/repo-checkpoints.ts";
+import { deleteCheckpoints, saveCheckpoint } from "../store/repo-checkpoints.ts";
 import { getRun, markInterruptedRuns, type Run, runsWithStatus, setRunStatus } from "../store/repo-experiments.ts";
+import { deleteMetricsAfter, swaStarted } from "../store/repo-metrics.ts";
 import type { RunStatus } from "../store/types.ts";
 import { cancelRequested, claimRun, ownedElsewhere, releaseRun, requestCancel, runDir } from "./control.ts";
-import { RunRecorder } from "./recorder.ts";
+import { planRun } from "./orchestrate.ts";
+import { type RecorderOptions, RunRecorder } from "./recorder.ts";
 import { crashReason, forkTransport, startWorker, type WorkerHandle, type WorkerTransport } from "./worker.ts";
 
 /** What a run trains: its one-fold config (normalized JSON) and the rows. */
@@ -33,12 +39,47 @@ const ENDED: readonly RunStatus[] = ["completed", "failed", "cancelled", "interr
 /** One run this process queued or trains, from enqueue until it has ended. */
 interface Job {
   runId: number;
-  resume: boolean;
   phase: "queued" | "starting" | "training";
-  /** Its worker, once started. */
+  /** Its worker and the recorder of its events, once started. */
   handle?: WorkerHandle;
+  recorder?: RunRecorder;
   /** Cancel was asked: the worker is told (or, not started yet, told as soon as it is). */
   stopping: boolean;
+}
+
+/**
+ * What decides a fold's evaluation times (for the ETA): the config's cadence and the fold's
+ * validation rows as the engine plans them (a one-fold config: its one planned fold).
+ */
+function evaluationOf(configJson: string, data: TrainingData): NonNullable<RecorderOptions["evaluation"]> {
+  const config = JSON.parse(configJson) as ExperimentConfig;
+  const validRows = planRun(config, data).folds[0]?.validRows ?? 0;
+  const rowsPerStep = config.train.batch_size * config.train.grad_accum;
+  // Evaluating a row (forward only, no gradients) costs about a third of training on it.
+  return {
+    epochs: config.train.epochs,
+    evalEvery: config.eval.every_steps,
+    guessEvalSteps: validRows / rowsPerStep / 3,
+  };
+}
+
+/** The checkpoint folders a completed fold keeps (see KeepSchema in the API contract). */
+export function keptCheckpoints(
+  keep: string | null,
+  fold: Pick<FoldOutcome, "best_dir">,
+  swaRan: boolean,
+): { best: boolean; final: boolean } {
+  const best = fold.best_dir !== null;
+  switch (keep) {
+    case "all":
+    case "best+final":
+      return { best, final: true };
+    case "best":
+      // Without a best checkpoint (eval.save_best off) the final weights are all there is.
+      return { best, final: !best };
+    default:
+      return { best, final: swaRan || !best };
+  }
 }
 
 export class RunService {
@@ -68,9 +109,10 @@ export class RunService {
     for (const run of await runsWithStatus(this.#o.store, "queued")) this.enqueue(run.id);
   }
 
-  enqueue(runId: number, resume = false): void {
+  /** Queues a run; it continues from its saved state if it has one (see #execute). */
+  enqueue(runId: number): void {
     if (this.#closed || this.#jobs.has(runId)) return;
-    this.#jobs.set(runId, { runId, resume, phase: "queued", stopping: false });
+    this.#jobs.set(runId, { runId, phase: "queued", stopping: false });
     this.#kick();
   }
 
@@ -149,14 +191,28 @@ export class RunService {
     throw badRequest(`Run ${runId} has already ended (${run.status}); there is nothing to cancel.`);
   }
 
-  /** Queues an interrupted run to continue from its last saved state, in its own folder. */
+  /**
+   * Queues an interrupted or cancelled run to continue from its last saved state, in its own
+   * folder (from the start when it saved none).
+   */
   async resume(runId: number): Promise<Run> {
     const run = await this.#get(runId);
-    if (run.status !== "interrupted") {
-      throw badRequest(`Run ${runId} is ${run.status}; only interrupted runs can resume.`);
+    if (run.status !== "interrupted" && run.status !== "cancelled") {
+      throw badRequest(`Run ${runId} is ${run.status}; only interrupted or cancelled runs can resume.`);
     }
-    this.enqueue(runId, true);
-    return run;
+    const queued = await this.#setStatus(runId, "queued");
+    this.enqueue(runId);
+    return queued;
+  }
+
+  /** True when the run's folder holds a saved state a resume would continue from. */
+  hasSavedState(run: Pick<Run, "id" | "fold" | "dir">): boolean {
+    return existsSync(join(this.#dir(run), `fold-${run.fold}`, "state"));
+  }
+
+  /** Writes the points of a run this process trains that are not in the store yet. */
+  async flushMetrics(runId: number): Promise<void> {
+    await this.#jobs.get(runId)?.recorder?.flush();
   }
 
   /** Stops taking work, cancels the job in progress and waits for its worker to end. */
@@ -185,8 +241,12 @@ export class RunService {
   }
 
   async #execute(job: Job): Promise<void> {
-    const { runId, resume } = job;
-    const dir = this.#dir(await this.#get(runId));
+    const { runId } = job;
+    const run = await this.#get(runId);
+    const dir = this.#dir(run);
+    // A run with a saved state continues from it (resumed, or queued again before a restart);
+    // one without starts from the beginning.
+    const resume = this.hasSavedState(run);
     try {
       await this.#setStatus(runId, "running", { error: null });
     } catch {
@@ -198,9 +258,16 @@ export class RunService {
     }
     claimRun(dir);
     try {
+      if (!resume) {
+        // A run that starts over (no saved state to continue from) logs every step again.
+        await deleteMetricsAfter(this.#o.store, runId, -1);
+        await deleteCheckpoints(this.#o.store, runId);
+      }
       let work: Awaited<ReturnType<RunLoader>>;
+      let evaluation: RecorderOptions["evaluation"];
       try {
         work = await this.#o.load(await this.#get(runId));
+        evaluation = evaluationOf(work.configJson, work.data);
       } catch (err) {
         await this.#setStatus(runId, "failed", { error: (err as Error).message });
         return;
@@ -209,6 +276,7 @@ export class RunService {
       // (metrics.jsonl beside its checkpoints).
       const recorder = new RunRecorder(this.#o.store, runId, this.#o.events, {
         progressIntervalMs: this.#o.progressIntervalMs,
+        evaluation,
       });
       const folder = metricsWriter(dir, { append: resume });
       const handle = startWorker(
@@ -221,6 +289,7 @@ export class RunService {
         },
       );
       job.handle = handle;
+      job.recorder = recorder;
       job.phase = "training";
       if (job.stopping) handle.cancel(); // cancelled while its worker was starting
       const poll = setInterval(() => cancelRequested(dir) && this.#stop(job), 1000);
@@ -255,8 +324,14 @@ export class RunService {
   }
 
   async #saveCheckpoints(runId: number, summary: Summary): Promise<void> {
+    const { keep } = await this.#get(runId);
+    const swaRan = await swaStarted(this.#o.store, runId);
     for (const fold of summary.folds) {
-      if (fold.best_dir) {
+      const kept = keptCheckpoints(keep, fold, swaRan);
+      // Folders the run does not keep go now (each holds a whole model).
+      if (fold.best_dir && !kept.best) rmSync(fold.best_dir, { recursive: true, force: true });
+      if (fold.final_dir && !kept.final) rmSync(fold.final_dir, { recursive: true, force: true });
+      if (fold.best_dir && kept.best) {
         await saveCheckpoint(this.#o.store, {
           runId,
           kind: "best",
@@ -265,7 +340,7 @@ export class RunService {
           metric: fold.best_metric,
         });
       }
-      if (fold.final_dir) {
+      if (fold.final_dir && kept.final) {
         await saveCheckpoint(this.#o.store, {
           runId,
           kind: "final",
@@ -299,7 +374,7 @@ export class RunService {
     return run;
   }
 
-  #dir(run: Run): string {
+  #dir(run: Pick<Run, "id" | "dir">): string {
     return run.dir ?? runDir(this.#o.dataDir, run.id);
   }
 }

@@ -12,6 +12,7 @@ import { planRun, queueRuns } from "../runs/orchestrate.ts";
 import { getDataset } from "../store/repo-datasets.ts";
 import { createExperiment, type Experiment, listExperiments, listRuns, type Run } from "../store/repo-experiments.ts";
 import { checkTrainable, datasetPlan, normalizeFor, numLabels, schedulePlan } from "./config.ts";
+import { withAllIssues } from "./config-issues.ts";
 import { type Context, datasetOr404, experimentOr404 } from "./context.ts";
 import { articleAblation, presets } from "./presets.ts";
 
@@ -27,8 +28,9 @@ export function experimentHandlers(ctx: Context) {
         throw badRequest("Give datasetId or stepsPerEpoch: the schedule depends on the number of steps.");
       }
       const dataset = input.datasetId !== undefined ? await datasetOr404(ctx.store, input.datasetId) : undefined;
-      const config = normalizeFor(input.config, dataset);
-      // The engine's plan of the real folds; a fixed steps-per-epoch (no data) is one fold.
+      // Every problem of the config at once; then the engine's plan of the real folds (a fixed
+      // steps-per-epoch, with no data, is one fold).
+      const config = withAllIssues(input.config, (raw) => normalizeFor(raw, dataset));
       const plan = dataset ? await datasetPlan(ctx.store, config, dataset) : undefined;
       const folds = (plan?.folds ?? []).map((f) => ({ ...f, swaStartStep: f.swaStartStep ?? null }));
       const shown = input.fold === undefined ? folds[0] : folds.find((f) => f.fold === input.fold);
@@ -38,7 +40,9 @@ export function experimentHandlers(ctx: Context) {
         );
       }
       const spe = input.stepsPerEpoch ?? (shown?.stepsPerEpoch as number);
-      const schedule = schedulePlan(config, spe, numLabels(config, dataset));
+      const schedule = withAllIssues(input.config, (raw) =>
+        schedulePlan(normalizeFor(raw, dataset), spe, numLabels(config, dataset)),
+      );
       return {
         groups: schedule
           .groups()
@@ -60,7 +64,7 @@ export function experimentHandlers(ctx: Context) {
 
     async createExperiment(input: ParsedInput<"createExperiment">): Promise<Results["createExperiment"]> {
       const dataset = await datasetOr404(ctx.store, input.datasetId);
-      const config = normalizeFor(input.config, dataset);
+      const config = withAllIssues(input.config, (raw) => normalizeFor(raw, dataset));
       await checkTrainable(ctx.store, config, dataset);
       const id = await createExperiment(ctx.store, { name: input.name, config, datasetId: dataset.id });
       return experimentOr404(ctx.store, id);
@@ -107,7 +111,7 @@ export function experimentHandlers(ctx: Context) {
       const data = dataset
         ? await datasetTrainingData(ctx.store, dataset, config)
         : (await loadExperimentData(config)).data;
-      return queueRuns(ctx, experiment, planRun(config, data), { folds: input.folds });
+      return queueRuns(ctx, experiment, planRun(config, data), { folds: input.folds, keep: input.keep ?? null });
     },
   };
 }

@@ -25,6 +25,7 @@ export function createHandlers(ctx: Context): Handlers {
     listModels: () => ctx.models.list(),
     addModel: (input) => ctx.models.add(input.path, input.name),
     listCachedModels: async () => listCachedModels(),
+    removeModel: (input) => ctx.models.remove(input.id),
     ...datasetHandlers(ctx),
     ...experimentHandlers(ctx),
     ...runHandlers(ctx),

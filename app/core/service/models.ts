@@ -10,7 +10,7 @@ import { badRequest, notFound } from "../api/errors.ts";
 import { BUNDLED_MODEL, bundledModelPath } from "../models/bundled.ts";
 import { parseHubId, resolveHubModel } from "../models/hf-cache.ts";
 import type { Queryable } from "../store/db.ts";
-import { getModel, listModels, type Model, saveModel } from "../store/repo-models.ts";
+import { deleteModel, getModel, listModels, type Model, saveModel } from "../store/repo-models.ts";
 
 export function toEntry(m: Model): ModelEntry {
   const s = m.summary as Partial<ModelInfo>;
@@ -67,6 +67,17 @@ export class ModelLibrary {
     const model = await getModel(this.#db, id);
     if (!model) throw notFound(`Model ${id} does not exist`);
     return model;
+  }
+
+  /**
+   * Takes a model out of the library; its folder stays on disk, and experiments that name it
+   * keep their results. The bundled encoder is part of the app and stays.
+   */
+  async remove(id: number): Promise<{ removed: boolean }> {
+    const model = await this.get(id);
+    if (model.bundled) throw badRequest(`"${model.name}" is the bundled encoder; it cannot be removed.`);
+    this.#tokenizers.delete(model.path);
+    return { removed: await deleteModel(this.#db, id) };
   }
 
   /** The model that measures token lengths when none is chosen: the bundled encoder. */

@@ -1,7 +1,7 @@
 // What finished runs produce: an exported Hugging Face folder, and the article's results
 // table comparing experiments (mean ± std of the best metric over folds).
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { native } from "../../native/addon.ts";
 import type { CompareRow, ParsedInput, Results } from "../api/contract.ts";
 import { badRequest } from "../api/errors.ts";
 import { techniques } from "../experiments/ablation.ts";
@@ -16,18 +16,53 @@ import { getDataset } from "../store/repo-datasets.ts";
 import { type Experiment, listExperiments, listRuns, type Run } from "../store/repo-experiments.ts";
 import { type Context, experimentOr404, runOr404 } from "./context.ts";
 import { exportCheckpoint } from "./export.ts";
+import { exportTarget } from "./export-path.ts";
+
+/** A config as dotted paths to plain values ("llrd.decay" → 0.9), for showing what differs. */
+export function flattenSettings(value: unknown, prefix = "", out: CompareRow["settings"] = {}): CompareRow["settings"] {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 0 && prefix) out[prefix] = null;
+    for (const [key, v] of entries) flattenSettings(v, prefix ? `${prefix}.${key}` : key, out);
+  } else if (Array.isArray(value)) {
+    out[prefix] = JSON.stringify(value);
+  } else if (value === null || ["string", "number", "boolean"].includes(typeof value)) {
+    out[prefix] = value as string | number | boolean | null;
+  }
+  return out;
+}
 
 async function compareRow(ctx: Context, experiment: Experiment): Promise<CompareRow> {
   const config = experiment.config as ExperimentConfig;
-  // The latest completed run of each fold counts, summarized by the engine.
+  // The latest run of each fold counts (for the status), and its result if it completed.
   const latest = new Map<number, Run>();
+  const completed = new Map<number, Run>();
   for (const run of await listRuns(ctx.store, experiment.id)) {
-    if (run.status === "completed" && runOutcome(run)) latest.set(run.fold, run);
+    const seen = latest.get(run.fold);
+    if (!seen || run.id > seen.id) latest.set(run.fold, run);
+    if (run.status === "completed" && runOutcome(run)) completed.set(run.fold, run);
   }
+  const statuses: CompareRow["statuses"] = {};
+  for (const run of latest.values()) statuses[run.status] = (statuses[run.status] ?? 0) + 1;
+  // The latest completed run of each fold gives its result, summarized by the engine.
   const metric = metricOf(config);
-  const summary = summarizeRuns([...latest.values()], metric);
+  const summary = summarizeRuns([...completed.values()], metric);
   const some = summary.folds.length > 0;
-  const oof = summary.folds.length === config.folds.k ? await outOfFoldOf(ctx, experiment, [...latest.values()]) : null;
+  const oof =
+    summary.folds.length === config.folds.k ? await outOfFoldOf(ctx, experiment, [...completed.values()]) : null;
+  const names = [...new Set(summary.folds.flatMap((f) => Object.keys(f.best_metrics)))].sort();
+  const metrics = names.map((name) => {
+    const values = summary.folds.flatMap((f) =>
+      f.best_metrics[name] === undefined ? [] : [{ fold: f.fold, value: f.best_metrics[name] as number }],
+    );
+    const [mean, std] = native.meanStd(values.map((v) => v.value));
+    return {
+      name,
+      folds: values,
+      mean: values.length ? (mean as number) : null,
+      std: values.length ? (std as number) : null,
+    };
+  });
   return {
     experimentId: experiment.id,
     name: experiment.name,
@@ -37,6 +72,9 @@ async function compareRow(ctx: Context, experiment: Experiment): Promise<Compare
     mean: some ? summary.mean : null,
     std: some ? summary.std : null,
     oof: oof?.metrics[metric] ?? null,
+    metrics,
+    statuses,
+    settings: flattenSettings(config),
   };
 }
 
@@ -88,8 +126,25 @@ export function resultHandlers(ctx: Context) {
         techniques: techniques(config),
         config,
       });
-      const exported = exportCheckpoint(checkpoint.path, resolve(input.outDir), facts, Boolean(config.data.text_pair));
+      const exported = exportCheckpoint(
+        checkpoint.path,
+        exportTarget(ctx.dataDir, { experimentName: experiment.name, fold: run.fold, kind: input.kind }, input.outDir),
+        facts,
+        Boolean(config.data.text_pair),
+      );
       return { ...exported, note: headNote(exported.head) };
+    },
+
+    async exportTarget(input: ParsedInput<"exportTarget">): Promise<Results["exportTarget"]> {
+      const run = await runOr404(ctx.store, input.id);
+      const experiment = await experimentOr404(ctx.store, run.experimentId);
+      return {
+        path: exportTarget(
+          ctx.dataDir,
+          { experimentName: experiment.name, fold: run.fold, kind: input.kind },
+          input.outDir,
+        ),
+      };
     },
 
     async compare(input: ParsedInput<"compare">): Promise<Results["compare"]> {

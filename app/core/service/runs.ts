@@ -1,5 +1,6 @@
 // Run handlers: listing, detail with the live plan and checkpoints, metric points for charts,
 // cancel and resume, and what a run trains on (the RunService's loader).
+import type { Summary } from "../../engine/training.ts";
 import type { MetricPoint, ParsedInput, Results } from "../api/contract.ts";
 import type { ExperimentConfig } from "../experiments/config-types.ts";
 import { loadExperimentData } from "../experiments/data.ts";
@@ -9,7 +10,7 @@ import type { Queryable } from "../store/db.ts";
 import { listCheckpoints } from "../store/repo-checkpoints.ts";
 import { getDataset } from "../store/repo-datasets.ts";
 import { getExperiment, getRunPlan, listAllRuns, listRuns } from "../store/repo-experiments.ts";
-import { lastTrainStep, queryMetrics } from "../store/repo-metrics.ts";
+import { lastTrainStep, queryMetrics, swaStarted } from "../store/repo-metrics.ts";
 import { type Context, experimentOr404, runOr404 } from "./context.ts";
 
 /** Loads a run's one-fold config and its dataset's rows. */
@@ -40,6 +41,8 @@ export function runHandlers(ctx: Context) {
       const experiment = await experimentOr404(ctx.store, run.experimentId);
       const plan = await getRunPlan(ctx.store, run.id);
       const checkpoints = await listCheckpoints(ctx.store, run.id);
+      const summary = run.summary as Summary | null;
+      const outcome = summary?.folds.find((f) => f.fold === run.fold) ?? summary?.folds[0];
       return {
         ...run,
         experimentName: experiment.name,
@@ -47,11 +50,17 @@ export function runHandlers(ctx: Context) {
         totalSteps: plan?.totalSteps ?? null,
         stepsDone: (await lastTrainStep(ctx.store, run.id)) ?? 0,
         checkpoints: checkpoints.map((c) => ({ kind: c.kind, path: c.path, step: c.step, metric: c.metric })),
+        resumable: ctx.runs.hasSavedState(run),
+        bestSource: outcome?.best_source ?? null,
+        swa: await swaStarted(ctx.store, run.id),
       };
     },
 
     async runMetrics(input: ParsedInput<"runMetrics">): Promise<Results["runMetrics"]> {
       await runOr404(ctx.store, input.id);
+      // Points this process has recorded but not written yet are written first, so the answer
+      // and the progress events sent after it together hold every point (no gap in a chart).
+      await ctx.runs.flushMetrics(input.id).catch(() => {});
       const points = await queryMetrics(ctx.store, input.id, { afterStep: input.afterStep });
       return points.map((p) => ({ ...p, epoch: p.epoch ?? 0, split: p.split as MetricPoint["split"] }));
     },

@@ -121,6 +121,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE runs ADD COLUMN dir TEXT;
     `,
   },
+  {
+    version: 5,
+    name: "checkpoints a run keeps",
+    sql: `
+      -- 'best' | 'best+final' | 'all'; NULL: the best, plus the final weights when SWA ran.
+      ALTER TABLE runs ADD COLUMN keep TEXT;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

@@ -52,3 +52,9 @@ export async function listCheckpoints(db: Queryable, runId: number): Promise<Che
   const rows = await db.all<CheckpointRecord>("SELECT * FROM checkpoints WHERE run_id = ? ORDER BY kind", [runId]);
   return rows.map(toCheckpoint);
 }
+
+/** Forgets a run's checkpoint records (a run starting over writes new ones). */
+export async function deleteCheckpoints(db: Queryable, runId: number): Promise<number> {
+  const { changes } = await db.run("DELETE FROM checkpoints WHERE run_id = ?", [runId]);
+  return changes;
+}

@@ -29,6 +29,8 @@ export interface Run {
   summary: unknown;
   /** Where it writes checkpoints and metrics, when not the data folder's runs/<id>. */
   dir: string | null;
+  /** Checkpoints kept once it completes ('best' | 'best+final' | 'all'); null: the default. */
+  keep: string | null;
 }
 
 interface ExperimentRecord {
@@ -52,16 +54,20 @@ interface RunRecord {
   device: string | null;
   summary: string | null;
   dir: string | null;
+  keep: string | null;
 }
 
-/** Which statuses a run may move to from each status. `interrupted` (app crashed) may resume. */
+/**
+ * Which statuses a run may move to from each status. `interrupted` (app crashed) and
+ * `cancelled` runs may resume: they are queued again and continue from their saved state.
+ */
 export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
   queued: ["running", "cancelled"],
   running: ["completed", "failed", "cancelled", "interrupted"],
-  interrupted: ["running", "cancelled", "failed"],
+  interrupted: ["queued", "running", "cancelled", "failed"],
   completed: [],
   failed: [],
-  cancelled: [],
+  cancelled: ["queued"],
 };
 
 const ENDED: readonly RunStatus[] = ["completed", "failed", "cancelled", "interrupted"];
@@ -87,6 +93,7 @@ const toRun = (r: RunRecord): Run => ({
   device: r.device,
   summary: parseJsonColumn(r.summary, `runs row ${r.id}, summary`),
   dir: r.dir,
+  keep: r.keep ?? null,
 });
 
 export async function createExperiment(
@@ -118,11 +125,11 @@ export async function deleteExperiment(db: Queryable, id: number): Promise<boole
 
 export async function createRun(
   db: Queryable,
-  r: { experimentId: number; fold?: number; device?: string | null; dir?: string | null },
+  r: { experimentId: number; fold?: number; device?: string | null; dir?: string | null; keep?: string | null },
 ): Promise<number> {
   const { lastID } = await db.run(
-    "INSERT INTO runs (experiment_id, fold, status, created_at, device, dir) VALUES (?, ?, 'queued', ?, ?, ?)",
-    [r.experimentId, r.fold ?? 0, new Date().toISOString(), r.device ?? null, r.dir ?? null],
+    "INSERT INTO runs (experiment_id, fold, status, created_at, device, dir, keep) VALUES (?, ?, 'queued', ?, ?, ?, ?)",
+    [r.experimentId, r.fold ?? 0, new Date().toISOString(), r.device ?? null, r.dir ?? null, r.keep ?? null],
   );
   return lastID;
 }

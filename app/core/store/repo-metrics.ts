@@ -129,3 +129,16 @@ export async function lastTrainStep(db: Queryable, runId: number): Promise<numbe
   );
   return row?.step ?? null;
 }
+
+/**
+ * SWA ran in this run: the engine reported its start (a stored swa_start event), or, for runs
+ * recorded before those events were stored, the run has SWA evaluations.
+ */
+export async function swaStarted(db: Queryable, runId: number): Promise<boolean> {
+  const row = await db.get<{ n: number }>(
+    `SELECT COUNT(*) AS n FROM metrics WHERE run_id = ?
+       AND ((split = 'event' AND name = 'swa_start') OR split = 'valid_swa')`,
+    [runId],
+  );
+  return (row?.n ?? 0) > 0;
+}

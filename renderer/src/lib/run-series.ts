@@ -2,7 +2,9 @@
 // 100k+ points, and Svelte's deep proxies would cost far more than the charts themselves.
 // Points may arrive twice (the catch-up fetch overlaps live events), so every column keeps
 // only the first value per step; `version` grows whenever something was added, and the view
-// redraws at most once per animation frame when it has.
+// redraws at most once per animation frame when it has. The best evaluation and the SWA start
+// are the engine's (its `isBest` flags and `swa_start` event, stored as "event" points): the
+// UI never re-decides which evaluation was best.
 import type { MetricPoint } from "../../../app/core/api/contract.ts";
 
 type Column = (number | null)[];
@@ -17,6 +19,10 @@ export class RunSeries {
   readonly lrGroups: string[] = [];
   /** Validation metric name → step → value, for the live model and the SWA average. */
   readonly #valid = new Map<string, { live: Map<number, number | null>; swa: Map<number, number | null> }>();
+  /** Steps of the evaluations the engine flagged as its best so far, in arrival order. */
+  readonly #bestSteps: number[] = [];
+  /** The engine's step where the SWA average started (its swa_start event), if it has. */
+  swaStart: number | null = null;
   version = 0;
   lastStep = -1;
 
@@ -26,6 +32,7 @@ export class RunSeries {
     let changed = false;
     for (const p of points) {
       if (p.split === "train") changed = this.#train(p) || changed;
+      else if (p.split === "event") changed = this.#event(p) || changed;
       else if (p.split === "valid" || p.split === "valid_swa") {
         const entry = this.#valid.get(p.name) ?? { live: new Map(), swa: new Map() };
         this.#valid.set(p.name, entry);
@@ -38,6 +45,18 @@ export class RunSeries {
       if (p.step > this.lastStep) this.lastStep = p.step;
     }
     if (changed) this.version++;
+  }
+
+  #event(p: MetricPoint): boolean {
+    if (p.name === "best" && !this.#bestSteps.includes(p.step)) {
+      this.#bestSteps.push(p.step);
+      return true;
+    }
+    if (p.name === "swa_start" && this.swaStart === null) {
+      this.swaStart = p.value ?? p.step;
+      return true;
+    }
+    return false;
   }
 
   #train(p: MetricPoint): boolean {
@@ -84,20 +103,38 @@ export class RunSeries {
     return (this.#valid.get(this.metric)?.swa.size ?? 0) > 0;
   }
 
-  /** Best live or SWA value of the metric so far. */
-  best(higherIsBetter: boolean): { value: number; step: number; swa: boolean } | null {
-    const entry = this.#valid.get(this.metric);
-    let best: { value: number; step: number; swa: boolean } | null = null;
-    for (const [swa, column] of [
-      [false, entry?.live],
-      [true, entry?.swa],
-    ] as const) {
-      for (const [step, value] of column ?? []) {
-        if (value === null) continue;
-        if (!best || (higherIsBetter ? value > best.value : value < best.value)) best = { value, step, swa };
-      }
-    }
-    return best;
+  /**
+   * The engine's best evaluation so far: the latest one it flagged as best (`isBest`), with the
+   * value of `metric` (the one the engine ranks by) it kept: the SWA average's when that was
+   * strictly better than the live model's at that evaluation, as the engine picks, else the live
+   * model's. Null before the first flagged evaluation.
+   */
+  best(metric: string, higherIsBetter: boolean): { value: number; step: number; swa: boolean } | null {
+    const step = this.#bestSteps.at(-1);
+    const entry = this.#valid.get(metric);
+    if (step === undefined || !entry) return null;
+    const live = entry.live.get(step) ?? null;
+    const swa = entry.swa.get(step) ?? null;
+    const swaWins = swa !== null && (live === null || (higherIsBetter ? swa > live : swa < live));
+    const value = swaWins ? swa : live;
+    return value === null ? null : { value, step, swa: swaWins };
+  }
+
+  /**
+   * The training loss is running away: the mean of the latest tenth of the steps (at least 5)
+   * is over three times the lowest such mean earlier in the run and above where it started.
+   * (A NaN or infinite loss stops the run in the engine; this catches a divergence that stays
+   * finite.)
+   */
+  get diverging(): boolean {
+    const losses = this.loss[1].filter((v): v is number => v !== null && Number.isFinite(v));
+    const w = Math.max(5, Math.floor(losses.length / 10));
+    if (losses.length < 3 * w) return false;
+    const mean = (from: number) => losses.slice(from, from + w).reduce((a, b) => a + b, 0) / w;
+    const recent = mean(losses.length - w);
+    let lowest = Number.POSITIVE_INFINITY;
+    for (let i = 0; i + w <= losses.length - w; i += Math.max(1, Math.floor(w / 2))) lowest = Math.min(lowest, mean(i));
+    return recent > 3 * lowest && recent > mean(0);
   }
 }
 

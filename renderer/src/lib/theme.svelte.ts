@@ -15,12 +15,23 @@ export const theme = $state({
 export const effectiveTheme = (): "light" | "dark" =>
   theme.choice === "system" ? (theme.systemDark ? "dark" : "light") : theme.choice;
 
+/**
+ * Puts the theme in force on the document at once, so that anything reacting to the change
+ * (a chart rebuilding, reading colours through cssVar) already reads the new colours.
+ */
+function apply(): void {
+  document.documentElement.dataset.theme = effectiveTheme();
+}
+apply();
+
 media.addEventListener("change", (e) => {
   theme.systemDark = e.matches;
+  apply();
 });
 
 export function setTheme(choice: ThemeChoice): void {
   theme.choice = choice;
+  apply();
   if (choice === "system") localStorage.removeItem(KEY);
   else localStorage.setItem(KEY, choice);
 }

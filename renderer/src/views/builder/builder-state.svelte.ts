@@ -1,11 +1,11 @@
 // The builder's state, shared with every field through context: the draft config, the dataset
-// it is for, and the engine's verdict on it (errors keyed by field path, or one at the top when
-// the message names no field the form shows).
+// it is for, and the engine's verdict on it (every problem at once: each next to its field, the
+// others at the top when they name no field the form shows).
 import { getContext, setContext } from "svelte";
 
-import type { SchedulePreview } from "../../../../app/core/api/contract.ts";
+import type { Keep, SchedulePreview } from "../../../../app/core/api/contract.ts";
 import type { Task } from "../../../../app/core/store/types.ts";
-import { api } from "../../lib/api.ts";
+import { ApiError, api, messageOf } from "../../lib/api.ts";
 import { type Draft, fieldOfError, getPath, merge, setPath } from "../../lib/config.ts";
 
 export class BuilderState {
@@ -16,8 +16,12 @@ export class BuilderState {
   fold = $state<number | null>(null);
   datasetId = $state<number | null>(null);
   name = $state("");
+  /** Checkpoints each run keeps (undefined: the server's default). */
+  keep = $state<Keep | undefined>(undefined);
   /** Field path → the engine's message about it. */
   errors = $state<Record<string, string>>({});
+  /** Field path → a problem the field found itself before asking the engine ("not a number"). */
+  localErrors = $state<Record<string, string>>({});
   /** A message the form cannot place next to a field. */
   topError = $state<string | null>(null);
   preview = $state.raw<SchedulePreview | null>(null);
@@ -55,16 +59,30 @@ export class BuilderState {
     this.draft = merge($state.snapshot(this.draft) as Draft, config);
   }
 
-  /** Shows an engine error next to its field, or at the top. */
-  showError(message: string): void {
-    const field = fieldOfError(message);
-    if (field && this.fields.has(field)) {
-      this.errors = { [field]: message };
-      this.topError = null;
-    } else {
-      this.errors = {};
-      this.topError = message;
+  /**
+   * Shows what the API rejected: each problem it lists next to its field when the form shows
+   * that field, the rest at the top. Takes a caught error (or a message).
+   */
+  showError(error: unknown): void {
+    const message = typeof error === "string" ? error : messageOf(error);
+    const issues =
+      error instanceof ApiError && error.issues.length > 0
+        ? error.issues
+        : [{ path: fieldOfError(message) ?? "", message }];
+    const errors: Record<string, string> = {};
+    const top: string[] = [];
+    for (const issue of issues) {
+      if (issue.path && this.fields.has(issue.path)) errors[issue.path] ??= issue.message;
+      else top.push(issue.message);
     }
+    this.errors = errors;
+    this.topError = top.length > 0 ? top.join("\n") : null;
+  }
+
+  /** How many problems are shown (fields and the top message). */
+  get problems(): number {
+    const fields = new Set([...Object.keys(this.errors), ...Object.keys(this.localErrors)]);
+    return fields.size + (this.topError ? this.topError.split("\n").length : 0);
   }
 
   clearErrors(): void {
