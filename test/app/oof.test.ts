@@ -52,7 +52,7 @@ describe("out-of-fold predictions", () => {
       Array.from({ length: 30 }, (_, i) => i),
     );
     const targets = tinyRows(30).map((r) => r.target);
-    rows.forEach((r, i) => assert.equal(Number(r.target), targets[i]));
+    for (const [i, r] of rows.entries()) assert.equal(Number(r.target), targets[i]);
     assert.deepEqual([...new Set(rows.map((r) => r.fold))].sort(), ["0", "1", "2"]);
     const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as { oof: { rmse: number } };
     const rmse = Math.sqrt(rows.reduce((s, r) => s + (Number(r.prediction) - Number(r.target)) ** 2, 0) / rows.length);
