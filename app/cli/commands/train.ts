@@ -1,7 +1,7 @@
 // ftune train: run an experiment config (K folds or a validation file), write checkpoints,
 // per-fold metrics.jsonl and summary.json, and print the result.
-import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 
 import { loadConfigFile } from "../../core/experiments/config-file.ts";
@@ -28,6 +28,23 @@ export function formatSummary(summary: Summary): string {
   ].join("\n");
 }
 
+/** Whether `dir` holds a file with something in it, at any depth. */
+function holdsData(dir: string): boolean {
+  return readdirSync(dir, { withFileTypes: true }).some((entry) => {
+    const path = join(dir, entry.name);
+    return entry.isDirectory() ? holdsData(path) : statSync(path).size > 0;
+  });
+}
+
+/** Removes a folder this command made when the failed run left nothing in it but empty files. */
+export function removeIfNothingWritten(dir: string): void {
+  try {
+    if (!holdsData(dir)) rmSync(dir, { recursive: true, force: true });
+  } catch {
+    // Best effort: the run's own error is the one to report.
+  }
+}
+
 export function registerTrain(program: Command): void {
   program
     .command("train <config>")
@@ -41,23 +58,39 @@ export function registerTrain(program: Command): void {
       const { data, trainRows } = await loadExperimentData(config);
       const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
       const out = resolve(o.out ?? `runs/${path.replace(/^.*\//, "").replace(/\.\w+$/, "")}-${stamp}`);
-      mkdirSync(out, { recursive: true });
+      // The first folder this made (undefined when --out existed): a failure removes it again
+      // unless the run wrote something worth keeping (metrics of the steps it got through).
+      const created = mkdirSync(out, { recursive: true });
       const reporter = o.json
         ? jsonLines()
         : humanProgress(config.eval.metric ?? (config.task === "regression" ? "rmse" : "accuracy"));
       const record = metricsWriter(out);
       if (!o.json) process.stderr.write(`ftune: training on ${trainRows} rows, writing to ${out}\n`);
-      const run = startExperiment(JSON.stringify(config), data, out, (e) => {
-        record(e);
-        reporter.event(e);
-      });
-      const stop = () => run.cancel();
+      // A metrics file that cannot be written (a full disk) stops the run with that error.
+      let recordError: unknown;
+      let run: ReturnType<typeof startExperiment> | undefined;
+      const stop = () => run?.cancel();
       process.once("SIGINT", stop);
       try {
-        const summary = await run.done;
+        run = startExperiment(JSON.stringify(config), data, out, (e) => {
+          try {
+            if (recordError === undefined) record(e);
+          } catch (err) {
+            recordError = err;
+            run?.cancel();
+          }
+          reporter.event(e);
+        });
+        const summary = await run.done.catch((err: unknown) => {
+          throw recordError ?? err;
+        });
+        if (recordError !== undefined) throw recordError;
         const file = writeSummary(out, config, summary);
         if (o.json) process.stdout.write(`${JSON.stringify({ kind: "summary", path: file, ...summary })}\n`);
         else process.stderr.write(`${formatSummary(summary)}\nftune: summary in ${file}\n`);
+      } catch (err) {
+        if (created) removeIfNothingWritten(created);
+        throw err;
       } finally {
         reporter.stop();
         process.off("SIGINT", stop);

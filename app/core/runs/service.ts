@@ -4,6 +4,7 @@
 import type { Summary } from "../../engine/training.ts";
 import type { TrainEvent, TrainingData } from "../../native/addon.ts";
 import { badRequest, notFound } from "../api/errors.ts";
+import { isDiskFull, plainMessage } from "../disk-full.ts";
 import type { EventHub } from "../events.ts";
 import type { Queryable } from "../store/db.ts";
 import { saveCheckpoint } from "../store/repo-checkpoints.ts";
@@ -26,6 +27,10 @@ export interface RunServiceOptions {
   stateIntervalSeconds?: number;
   progressIntervalMs?: number;
 }
+
+/** Status writes on a full disk: tries, and the pause before the n-th retry (n × this). */
+const STORE_RETRIES = 5;
+const STORE_RETRY_MS = 500;
 
 const ENDED: readonly RunStatus[] = ["completed", "failed", "cancelled", "interrupted"];
 
@@ -170,8 +175,11 @@ export class RunService {
         await this.#execute(job);
       } catch (err) {
         // A store failure around a run: record it on the run if we still can, keep the queue going.
-        const message = `Internal error while running: ${(err as Error).message}`;
-        await this.#setStatus(job.runId, "failed", { error: message }).catch(() => {});
+        const message = plainMessage(err, "recording the run");
+        const shown = isDiskFull(err) ? message : `Internal error while running: ${message}`;
+        await this.#setStatus(job.runId, "failed", { error: shown }).catch((e) => {
+          process.stderr.write(`ftune: run ${job.runId}: its failure could not be recorded: ${plainMessage(e)}\n`);
+        });
       } finally {
         this.#current = undefined;
       }
@@ -195,7 +203,7 @@ export class RunService {
       try {
         job = await this.#o.load(await this.#get(runId));
       } catch (err) {
-        await this.#setStatus(runId, "failed", { error: (err as Error).message });
+        await this.#setStatus(runId, "failed", { error: plainMessage(err, "loading the run's data") });
         return;
       }
       const recorder = new RunRecorder(this.#o.store, runId, this.#o.events, {
@@ -217,7 +225,7 @@ export class RunService {
       clearInterval(poll);
       let storeError: string | undefined;
       await recorder.finish().catch((err) => {
-        storeError = `Some metrics could not be saved: ${(err as Error).message}`;
+        storeError = `Some metrics could not be saved: ${plainMessage(err, "saving metrics")}`;
       });
 
       if (outcome.kind === "done") {
@@ -229,10 +237,13 @@ export class RunService {
         });
       } else if (outcome.kind === "error") {
         await this.#setStatus(runId, outcome.cancelled ? "cancelled" : "failed", {
-          error: outcome.cancelled ? null : outcome.message,
+          error: outcome.cancelled ? null : plainMessage(outcome.message, "training"),
         });
       } else if (active.stopping) {
         await this.#setStatus(runId, "cancelled", { error: null });
+      } else if (isDiskFull(outcome.stderr)) {
+        // Died of a full disk: resuming would fail the same way until space is freed.
+        await this.#setStatus(runId, "failed", { error: plainMessage(outcome.stderr, "training") });
       } else {
         await this.#setStatus(runId, "interrupted", { error: crashReason(outcome) });
       }
@@ -273,13 +284,29 @@ export class RunService {
   }
 
   async #setStatus(runId: number, status: RunStatus, extra: Parameters<typeof setRunStatus>[3] = {}): Promise<Run> {
-    const run = await setRunStatus(this.#o.store, runId, status, extra);
+    const run = await this.#write(() => setRunStatus(this.#o.store, runId, status, extra));
     this.#o.events.publish({ type: "run-status", run });
     if (ENDED.includes(status)) {
       for (const resolve of this.#waiters.get(runId) ?? []) resolve(run);
       this.#waiters.delete(runId);
     }
     return run;
+  }
+
+  /**
+   * A store write, tried again a few times while the disk is full: the failure that filled it
+   * (a half-written checkpoint) is usually cleaned up a moment later, and the run's status is
+   * the one thing that must not be lost. Any other failure, or a disk that stays full, throws.
+   */
+  async #write<T>(op: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await op();
+      } catch (err) {
+        if (!isDiskFull(err) || attempt >= STORE_RETRIES) throw err;
+        await new Promise((r) => setTimeout(r, STORE_RETRY_MS * attempt));
+      }
+    }
   }
 
   async #get(runId: number): Promise<Run> {
