@@ -37,10 +37,14 @@ test("a port in use is a plain message naming the port", async () => {
   const port = (blocker.address() as { port: number }).port;
   try {
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(import.meta.dirname, "../../bin/ftune.js"), "serve", "--port", String(port)], {
-        env: { ...process.env, FTUNE_HOME: data },
-        stdio: ["ignore", "ignore", "pipe"],
-      });
+      const child = spawn(
+        process.execPath,
+        [join(import.meta.dirname, "../../bin/ftune.js"), "serve", "--port", String(port)],
+        {
+          env: { ...process.env, FTUNE_HOME: data },
+          stdio: ["ignore", "ignore", "pipe"],
+        },
+      );
       let stderr = "";
       child.stderr.on("data", (d) => {
         stderr += d;
@@ -100,7 +104,10 @@ test("NaN and infinity in a config name the field (not null)", async () => {
   assert.equal(nan.code, 2, nan.stderr);
   assert.match(nan.stderr, /invalid config: optimizer\.lr must be a finite number \(got NaN\)/);
   assert.doesNotMatch(nan.stderr, /null/);
-  const inf = await ftune(["schedule", config("inf.yaml", base({ optimizer: "{ lr: 1.0e-3, weight_decay: -.inf }" }))], data);
+  const inf = await ftune(
+    ["schedule", config("inf.yaml", base({ optimizer: "{ lr: 1.0e-3, weight_decay: -.inf }" }))],
+    data,
+  );
   assert.equal(inf.code, 2, inf.stderr);
   assert.match(inf.stderr, /optimizer\.weight_decay must be a finite number \(got -infinity\)/);
 });

@@ -57,7 +57,9 @@ after(async () => {
   await core?.close();
 });
 
-test("a run that runs out of disk ends failed, says the disk is full, and leaves no temporary state", { skip }, async () => {
+test("a run that runs out of disk ends failed, says the disk is full, and leaves no temporary state", {
+  skip,
+}, async () => {
   const small = disk as SmallDisk;
   const dataset = await tinyDataset(core, 16);
   // A first run that finishes: its checkpoints are the data that must come through intact.

@@ -2,9 +2,9 @@
 // validation (and messages) as a dataset import, then shaped for the native engine.
 
 import type { TrainingData } from "../../native/addon.ts";
+import { MIN_ROWS_PER_FOLD } from "../datasets/import.ts";
 import type { ValidRow } from "../datasets/index.ts";
 import { DatasetError } from "../datasets/index.ts";
-import { MIN_ROWS_PER_FOLD } from "../datasets/import.ts";
 import { openValidated } from "../datasets/valid-rows.ts";
 import type { ColumnMapping } from "../store/types.ts";
 import { ConfigError } from "./config-file.ts";
