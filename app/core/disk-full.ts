@@ -29,8 +29,8 @@ function mentionedPath(err: unknown): string | undefined {
 export function diskFullMessage(err: unknown, doing?: string): string | undefined {
   if (!isDiskFull(err)) return undefined;
   const path = mentionedPath(err);
-  const where = [doing, path ? `at ${path}` : undefined].filter(Boolean).join(", ");
-  return `The disk is full (${where || "no space left on device"}): free some space and try again.`;
+  const what = path ? `no space to write ${path}` : "no space left on device";
+  return `The disk is full (${what}${doing ? ` while ${doing}` : ""}): free some space and try again.`;
 }
 
 /** `err`'s message, or the disk-full sentence when that is what it means. */

@@ -12,7 +12,7 @@ export type ValueProblem =
 
 /** "a.b[2].c" for the keys from the root (the first few, when the path is long). */
 function pathText(keys: readonly (string | number)[]): string {
-  const shown = keys.length > MAX_NESTING ? keys.slice(0, 6) : keys;
+  const shown = keys.length > 8 ? keys.slice(0, 6) : keys;
   const text = shown.map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? k : `.${k}`)).join("");
   return keys.length > shown.length ? `${text}…` : text;
 }

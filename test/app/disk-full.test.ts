@@ -59,7 +59,7 @@ after(async () => {
 
 test("a run that runs out of disk ends failed, says the disk is full, and leaves no temporary state", {
   skip,
-}, async () => {
+}, async (t) => {
   const small = disk as SmallDisk;
   const dataset = await tinyDataset(core, 16);
   // A first run that finishes: its checkpoints are the data that must come through intact.
@@ -80,6 +80,7 @@ test("a run that runs out of disk ends failed, says the disk is full, and leaves
   try {
     const [run] = await api(core, "startRuns", { experimentId: second.id });
     const ended = await core.runs.waitFor(run?.id as number);
+    t.diagnostic(`the run's message: ${ended.error}`);
     assert.equal(ended.status, "failed", `status ${ended.status}: ${ended.error}`);
     assert.match(ended.error ?? "", /^The disk is full \(.+\)/);
     assert.doesNotMatch(ended.error ?? "", /IoError|Os \{|code: 28|os error|interrupted|app stopped/);

@@ -360,7 +360,7 @@ test("a handler's internal error is a 500 that names nothing internal; a full di
     assert.ok(!body.error.includes(secret) && !body.error.includes("TypeError"), body.error);
     assert.ok(logged.length > 0, "the details went to the log");
     const full = (await (await call("listModels")).json()) as { error: string };
-    assert.match(full.error, /^The disk is full \(at \/data\/ftune\.db-wal\)/);
+    assert.match(full.error, /^The disk is full \(no space to write \/data\/ftune\.db-wal\): free some space/);
   } finally {
     console.error = log;
     await failing.close();
