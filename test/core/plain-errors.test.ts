@@ -22,7 +22,10 @@ test("a full disk is recognized from every layer, and nothing else is", () => {
   );
   assert.equal(diskFullMessage(sqlite), "The disk is full (no space left on device): free some space and try again.");
   assert.match(diskFullMessage(engine) ?? "", /^The disk is full \(no space to write \/runs\/3\/fold-0\/state\)/);
-  assert.match(diskFullMessage(new Error(dump)) ?? "", /no space to write \/runs\/3\/fold-0\/best\/model\.safetensors\)/);
+  assert.match(
+    diskFullMessage(new Error(dump)) ?? "",
+    /no space to write \/runs\/3\/fold-0\/best\/model\.safetensors\)/,
+  );
   for (const other of [new Error("ENOENT: no such file"), "NaN loss at step 3", new Error("error code: 280"), null]) {
     assert.equal(isDiskFull(other), false, String(other));
   }
@@ -39,7 +42,13 @@ test("nesting past the limit and non-finite numbers are found, at any depth, wit
   );
   assert.equal(findValueProblem({ a: [[[1]]] }), null);
   const nan = findValueProblem({ optimizer: { lr: Number.NaN }, folds: { run: [0, Number.POSITIVE_INFINITY] } });
-  assert.equal(describeValueProblem(nan as NonNullable<typeof nan>, "the config"), "optimizer.lr must be a finite number (got NaN)");
+  assert.equal(
+    describeValueProblem(nan as NonNullable<typeof nan>, "the config"),
+    "optimizer.lr must be a finite number (got NaN)",
+  );
   const inf = findValueProblem({ folds: { run: [0, Number.NEGATIVE_INFINITY] } });
-  assert.equal(describeValueProblem(inf as NonNullable<typeof inf>, "the config"), "folds.run[1] must be a finite number (got -infinity)");
+  assert.equal(
+    describeValueProblem(inf as NonNullable<typeof inf>, "the config"),
+    "folds.run[1] must be a finite number (got -infinity)",
+  );
 });
