@@ -4,14 +4,14 @@
 // already on the disk (datasets, a finished run's checkpoints) stays as it was.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
 import type { Core } from "../../app/core/service/index.ts";
 import { createExperiment, createRun, getRun, openStore, setRunStatus } from "../../app/core/store/index.ts";
 import { mountSmallDisk, type SmallDisk } from "../helpers/tmpfs.ts";
-import { api, testCore, tinyConfig, tinyDataset } from "./helpers.ts";
+import { api, ftune, testCore, tinyConfig, tinyDataset, tinyModel, writeTinyCsv } from "./helpers.ts";
 
 const mounted = mountSmallDisk(48);
 const disk: SmallDisk | undefined = typeof mounted === "string" ? undefined : mounted;
@@ -102,4 +102,37 @@ test("a run that runs out of disk ends failed, says the disk is full, and leaves
   assert.match(byName(second.id)?.error ?? "", /^The disk is full/);
   const stored = await api(core, "getDataset", { id: dataset.id });
   assert.equal(stored.rowCount, 16);
+});
+
+test("ftune train onto a full disk says so in one line and exits 1", { skip }, async (t) => {
+  const small = disk as SmallDisk;
+  const csv = writeTinyCsv(small.dir, 24, "train-full.csv");
+  const config = join(small.dir, "train-full.yaml");
+  writeFileSync(
+    config,
+    [
+      `model: ${tinyModel()}`,
+      "task: regression",
+      `data: { train: ${csv}, text: text, label: target, max_length: 32 }`,
+      "folds: { k: 2, seed: 3, run: [0] }",
+      "train: { epochs: 1, batch_size: 4, device: cpu }",
+    ].join("\n"),
+  );
+  const filler = small.fill(64 * 1024, "train-filler.bin");
+  try {
+    const r = await ftune(["train", config, "--out", join(small.dir, "train-out")], join(small.dir, "cli-home"));
+    t.diagnostic(r.stderr.trim().split("\n").at(-1) ?? "");
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /^ftune: The disk is full \((no space to write \/.+|.+ while writing the metrics in \/.+)\): free some space and try again\.$/m,
+    );
+    assert.doesNotMatch(r.stderr, /IoError|Os \{|os error|unexpected error|\n\s+at /);
+    assert.deepEqual(
+      walk(small.dir).filter((p) => p.includes(".tmp")),
+      [],
+    );
+  } finally {
+    rmSync(filler);
+  }
 });

@@ -4,10 +4,12 @@ import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 
+import { diskFullMessage } from "../../core/disk-full.ts";
 import { loadConfigFile } from "../../core/experiments/config-file.ts";
 import { loadExperimentData } from "../../core/experiments/data.ts";
 import { metricsWriter, writeSummary } from "../../core/experiments/run-files.ts";
 import { type Summary, startExperiment } from "../../engine/training.ts";
+import { UserError } from "../errors.ts";
 import { humanProgress, jsonLines } from "../progress.ts";
 
 interface TrainOptions {
@@ -76,7 +78,8 @@ export function registerTrain(program: Command): void {
           try {
             if (recordError === undefined) record(e);
           } catch (err) {
-            recordError = err;
+            const full = diskFullMessage(err, `writing the metrics in ${out}`);
+            recordError = full ? new UserError(full) : err;
             run?.cancel();
           }
           reporter.event(e);
