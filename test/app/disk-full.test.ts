@@ -10,13 +10,13 @@ import { after, before, test } from "node:test";
 
 import type { Core } from "../../app/core/service/index.ts";
 import { createExperiment, createRun, getRun, openStore, setRunStatus } from "../../app/core/store/index.ts";
+import { startServer } from "../../app/server/server.ts";
 import { mountSmallDisk, type SmallDisk } from "../helpers/tmpfs.ts";
 import { api, ftune, testCore, tinyConfig, tinyDataset, tinyModel, writeTinyCsv } from "./helpers.ts";
 
 const mounted = mountSmallDisk(48);
 const disk: SmallDisk | undefined = typeof mounted === "string" ? undefined : mounted;
 const skip = typeof mounted === "string" ? mounted : false;
-after(() => disk?.unmount());
 
 /** Every path under `dir`, files and folders. */
 function walk(dir: string): string[] {
@@ -55,6 +55,7 @@ before(async () => {
 });
 after(async () => {
   await core?.close();
+  disk?.unmount();
 });
 
 test("a run that runs out of disk ends failed, says the disk is full, and leaves no temporary state", {
@@ -134,5 +135,34 @@ test("ftune train onto a full disk says so in one line and exits 1", { skip }, a
     );
   } finally {
     rmSync(filler);
+  }
+});
+
+test("an upload onto a full disk is a 507 that says so, and leaves no partial file", { skip }, async () => {
+  const small = disk as SmallDisk;
+  const server = await startServer({
+    handlers: core.handlers,
+    events: core.events,
+    dataDir: core.dataDir,
+    rendererDir: join(small.dir, "no-ui"),
+  });
+  const filler = small.fill(32 * 1024, "upload-filler.bin");
+  try {
+    const res = await fetch(`http://127.0.0.1:${server.port}/api/upload?name=big.csv`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${server.token}` },
+      body: `id,text\n${"1,some words\n".repeat(20_000)}`,
+    });
+    assert.equal(res.status, 507);
+    const { error } = (await res.json()) as { error: string };
+    assert.match(error, /^The disk is full \(.+ while saving the upload\): free some space and try again\.$/);
+    const uploads = join(core.dataDir, "uploads");
+    assert.deepEqual(
+      readdirSync(uploads).filter((f) => f.endsWith("big.csv")),
+      [],
+    );
+  } finally {
+    rmSync(filler);
+    await server.close();
   }
 });
