@@ -173,6 +173,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     server.once("error", reject);
     server.listen(o.port ?? 0, host, () => resolve());
   });
+  // Listening: a later server error (e.g. out of file descriptors on accept) is logged, not thrown.
+  server.removeAllListeners("error");
+  server.on("error", (err) => console.error("ftune: server error:", err));
   const port = (server.address() as AddressInfo).port;
   const shown = host.includes(":") ? `[${host}]` : host;
   let closing: Promise<void> | undefined;
