@@ -2,6 +2,7 @@
 // that means something (see EXIT).
 import { ApiError } from "../core/api/errors.ts";
 import { DatasetError } from "../core/datasets/index.ts";
+import { diskFullMessage } from "../core/disk-full.ts";
 import { ConfigError } from "../core/experiments/config-file.ts";
 import { TrainingError } from "../engine/training.ts";
 import { EngineLoadError } from "../native/addon.ts";
@@ -28,6 +29,12 @@ export class UserError extends Error {
 
 export function report(error: unknown): number {
   const say = (text: string) => process.stderr.write(`ftune: ${text}\n`);
+  // However it surfaced (Node's ENOSPC, SQLite, the engine's message), a full disk says so.
+  const full = error instanceof TrainingError && error.cancelled ? undefined : diskFullMessage(error);
+  if (full) {
+    say(full);
+    return EXIT.failed;
+  }
   if (error instanceof DatasetError) {
     say(error.message);
     return EXIT.failed;

@@ -3,6 +3,7 @@
 import { createReadStream, existsSync, statSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join, resolve, sep } from "node:path";
+import { pipeline } from "node:stream";
 
 export const CSP =
   "default-src 'self'; connect-src 'self' ws://127.0.0.1:*; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
@@ -73,5 +74,6 @@ export function serveStatic(root: string, req: IncomingMessage, res: ServerRespo
     "Cache-Control": extname(file) === ".html" ? "no-cache" : "public, max-age=3600",
   });
   if (req.method === "HEAD") res.end();
-  else createReadStream(file).pipe(res);
+  // A read error (the file went away) ends this response, never the process.
+  else pipeline(createReadStream(file), res, () => {});
 }

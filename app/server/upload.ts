@@ -7,6 +7,7 @@ import { basename, extname, join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
+import { diskFullMessage } from "../core/disk-full.ts";
 import { HttpError } from "./http-util.ts";
 
 /** A file name without folders or odd characters, keeping its extension (format detection uses it). */
@@ -46,7 +47,9 @@ export async function receiveUpload(
     await pipeline(req, limiter, createWriteStream(path, { flags: "wx" }));
   } catch (err) {
     rmSync(path, { force: true });
-    throw err instanceof HttpError ? err : new HttpError(400, `The upload failed: ${(err as Error).message}`);
+    if (err instanceof HttpError) throw err;
+    const full = diskFullMessage(err, "saving the upload");
+    throw full ? new HttpError(507, full) : new HttpError(400, `The upload failed: ${(err as Error).message}`);
   }
   return path;
 }

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { openCore } from "../../core/service/index.ts";
 import { defaultDataDir } from "../../core/store/index.ts";
-import { startServer } from "../../server/server.ts";
+import { type RunningServer, startServer } from "../../server/server.ts";
 import { EXIT, UserError } from "../errors.ts";
 
 function port(value: string): number {
@@ -10,6 +10,24 @@ function port(value: string): number {
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw new UserError(`--port must be 0-65535, got "${value}"`, EXIT.usage);
   return n;
+}
+
+/** Why the server could not listen, in a sentence (the port is taken, the address is not ours). */
+export function listenError(err: unknown, host: string, port: number): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  if (code === "EADDRINUSE") {
+    return new UserError(
+      `port ${port} is already in use on ${host}: stop what uses it, or pick another port with --port (--port 0 takes any free one)`,
+    );
+  }
+  if (code === "EACCES") {
+    return new UserError(`not allowed to listen on ${where}: ports below 1024 need privileges; pick a higher --port`);
+  }
+  if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EAI_AGAIN") {
+    return new UserError(`cannot listen on ${where}: "${host}" is not an address of this machine; check --host`);
+  }
+  return err;
 }
 
 export function registerServe(program: Command): void {
@@ -31,14 +49,28 @@ export function registerServe(program: Command): void {
       });
       const dataDir = defaultDataDir();
       const core = await openCore(dataDir);
+      let server: RunningServer;
+      try {
+        server = await startServer({
+          handlers: core.handlers,
+          events: core.events,
+          dataDir,
+          host: o.host,
+          port: o.port,
+        });
+      } catch (err) {
+        await core.close();
+        throw listenError(err, o.host, o.port);
+      }
+      // The last line of defence: a bug that throws outside any request must not take the
+      // server down, nor the runs it records (each trains in its own process, reporting here).
+      const survive = (err: unknown) =>
+        process.stderr.write(
+          `ftune: internal error (the server keeps running): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+        );
+      process.on("uncaughtException", survive);
+      process.on("unhandledRejection", survive);
       await core.runs.startQueued();
-      const server = await startServer({
-        handlers: core.handlers,
-        events: core.events,
-        dataDir,
-        host: o.host,
-        port: o.port,
-      });
       if (o.host !== "127.0.0.1" && o.host !== "localhost" && o.host !== "::1") {
         process.stderr.write(
           `ftune: WARNING: listening on ${o.host}, reachable from other machines. Anyone with the token can train and read your data; use --host only on a trusted network.\n`,

@@ -2,7 +2,7 @@
 // orchestrator: the experiment and its runs are stored in the data folder (the app shows them
 // beside its own, Compare included), each fold trains in a worker, and the output folder gets
 // fold-<k>/{metrics.jsonl,best,final} and summary.json.
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { stringify } from "csv-stringify/sync";
@@ -54,6 +54,8 @@ export async function trainWithProgress(
   );
   const failed = runs.find((r) => r.status !== "completed");
   if (failed) {
+    // A full disk is said in its own one line, whichever fold ran into it.
+    if (failed.error?.startsWith("The disk is full")) throw new UserError(failed.error);
     const why = failed.error ? `: ${failed.error}` : "";
     throw new UserError(`fold ${failed.fold} (run ${failed.id}) ${failed.status}${why}`, runExitCode(failed));
   }
@@ -76,6 +78,23 @@ function writeOutOfFold(outDir: string, oof: OutOfFold, labels: string[] | undef
   return path;
 }
 
+/** Whether `dir` holds a file with something in it, at any depth. */
+function holdsData(dir: string): boolean {
+  return readdirSync(dir, { withFileTypes: true }).some((entry) => {
+    const path = join(dir, entry.name);
+    return entry.isDirectory() ? holdsData(path) : statSync(path).size > 0;
+  });
+}
+
+/** Removes a folder this command made when the failed run left nothing in it but empty files. */
+export function removeIfNothingWritten(dir: string): void {
+  try {
+    if (!holdsData(dir)) rmSync(dir, { recursive: true, force: true });
+  } catch {
+    // Best effort: the run's own error is the one to report.
+  }
+}
+
 export function registerTrain(program: Command): void {
   program
     .command("train <config>")
@@ -91,8 +110,9 @@ export function registerTrain(program: Command): void {
       const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
       const name = basename(path).replace(/\.\w+$/, "");
       const out = resolve(o.out ?? `runs/${name}-${stamp}`);
-      const created = !existsSync(out);
-      mkdirSync(out, { recursive: true });
+      // The first folder this made (undefined when --out existed): a failure removes it again
+      // unless the run wrote something worth keeping (metrics of the steps it got through).
+      const created = mkdirSync(out, { recursive: true });
       if (!o.json) process.stderr.write(`ftune: training on ${trainRows} rows, writing to ${out}\n`);
       try {
         await withCore(async (core) => {
@@ -114,8 +134,7 @@ export function registerTrain(program: Command): void {
           }
         });
       } catch (err) {
-        // A folder this command made and nothing was written to goes away with the failure.
-        if (created && existsSync(out) && readdirSync(out).length === 0) rmSync(out, { recursive: true, force: true });
+        if (created) removeIfNothingWritten(created);
         throw err;
       }
     });

@@ -7,6 +7,7 @@ import { parse } from "yaml";
 
 import { EngineLoadError, native } from "../../native/addon.ts";
 import { resolveModel } from "../models/bundled.ts";
+import { describeValueProblem, findValueProblem, isStackOverflow, MAX_NESTING } from "../plain-value.ts";
 import type { ExperimentConfig } from "./config-types.ts";
 
 /** A config problem the user must fix; the message names the field. */
@@ -21,6 +22,10 @@ export class ConfigError extends Error {
 export function normalizeConfig(raw: unknown, baseDir = process.cwd()): ExperimentConfig {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
     throw new ConfigError("config: expected a mapping of settings");
+  // Before anything recursive (structuredClone, JSON, the engine) sees it; also catches YAML's
+  // .nan/.inf, which JSON would pass on as null.
+  const problem = findValueProblem(raw);
+  if (problem) throw new ConfigError(describeValueProblem(problem, "the config"));
   const config = structuredClone(raw) as Record<string, unknown>;
   if (typeof config.model === "string") config.model = resolveModel(config.model, baseDir);
   const data = config.data as Record<string, unknown> | undefined;
@@ -49,6 +54,11 @@ export function loadConfigFile(path: string): ExperimentConfig {
   try {
     raw = parse(text);
   } catch (e) {
+    if (isStackOverflow(e)) {
+      throw new ConfigError(
+        `${path} is nested too deeply to read (a config has at most ${MAX_NESTING} levels): look for runaway brackets or indentation`,
+      );
+    }
     throw new ConfigError(`${path} is not valid YAML/JSON: ${(e as Error).message.split("\n")[0]}`);
   }
   return normalizeConfig(raw, dirname(resolve(path)));

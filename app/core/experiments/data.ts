@@ -2,10 +2,12 @@
 // validation (and messages) as a dataset import, then shaped for the native engine.
 
 import type { TrainingData } from "../../native/addon.ts";
+import { MIN_ROWS_PER_FOLD } from "../datasets/import.ts";
 import type { ValidRow } from "../datasets/index.ts";
 import { DatasetError } from "../datasets/index.ts";
 import { openValidated } from "../datasets/valid-rows.ts";
 import type { ColumnMapping } from "../store/types.ts";
+import { ConfigError } from "./config-file.ts";
 import type { ExperimentConfig, Task } from "./config-types.ts";
 
 /** Reads and validates every row of a labelled file; throws a DatasetError listing problems. */
@@ -38,6 +40,16 @@ export async function loadExperimentData(config: ExperimentConfig): Promise<Expe
   if (d.text_pair) mapping.textPair = d.text_pair;
   if (d.group && config.folds.strategy === "group" && !d.valid) mapping.group = d.group;
   const train = await readLabelledFile(d.train, mapping, config.task);
+  if (!d.valid) {
+    // The same floor as the API's (checkTrainable) and dataset imports.
+    const k = config.folds.k;
+    const needed = k * MIN_ROWS_PER_FOLD;
+    if (train.length < needed) {
+      throw new ConfigError(
+        `folds.k is ${k} but ${d.train} has ${train.length} usable row${train.length === 1 ? "" : "s"}; ${k} folds need at least ${needed} (${MIN_ROWS_PER_FOLD} per fold). Add rows or use fewer folds.`,
+      );
+    }
+  }
   const valid = d.valid ? await readLabelledFile(d.valid, { ...mapping, group: undefined }, config.task) : null;
   const classification = config.task === "classification";
   const labels = classification ? classNames([...train, ...(valid ?? [])].map((r) => r.label)) : undefined;

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { FoldOutcome, Summary } from "../../engine/training.ts";
 import type { TrainEvent, TrainingData } from "../../native/addon.ts";
 import { badRequest, notFound } from "../api/errors.ts";
+import { isDiskFull, plainMessage } from "../disk-full.ts";
 import type { EventHub } from "../events.ts";
 import type { ExperimentConfig } from "../experiments/config-types.ts";
 import { metricsWriter } from "../experiments/run-files.ts";
@@ -33,6 +34,10 @@ export interface RunServiceOptions {
   stateIntervalSeconds?: number;
   progressIntervalMs?: number;
 }
+
+/** Status writes on a full disk: tries, and the pause before the n-th retry (n × this). */
+const STORE_RETRIES = 5;
+const STORE_RETRY_MS = 500;
 
 const ENDED: readonly RunStatus[] = ["completed", "failed", "cancelled", "interrupted"];
 
@@ -232,8 +237,11 @@ export class RunService {
         await this.#execute(job);
       } catch (err) {
         // A store failure around a run: record it on the run if we still can, keep the queue going.
-        const message = `Internal error while running: ${(err as Error).message}`;
-        await this.#setStatus(job.runId, "failed", { error: message }).catch(() => {});
+        const message = plainMessage(err, "recording the run");
+        const shown = isDiskFull(err) ? message : `Internal error while running: ${message}`;
+        await this.#setStatus(job.runId, "failed", { error: shown }).catch((e) => {
+          process.stderr.write(`ftune: run ${job.runId}: its failure could not be recorded: ${plainMessage(e)}\n`);
+        });
       } finally {
         this.#jobs.delete(job.runId);
       }
@@ -269,7 +277,7 @@ export class RunService {
         work = await this.#o.load(await this.#get(runId));
         evaluation = evaluationOf(work.configJson, work.data);
       } catch (err) {
-        await this.#setStatus(runId, "failed", { error: (err as Error).message });
+        await this.#setStatus(runId, "failed", { error: plainMessage(err, "loading the run's data") });
         return;
       }
       // Every event goes to both sinks: the store (charts, Compare) and the run's folder
@@ -278,7 +286,19 @@ export class RunService {
         progressIntervalMs: this.#o.progressIntervalMs,
         evaluation,
       });
-      const folder = metricsWriter(dir, { append: resume });
+      const writeFolder = metricsWriter(dir, { append: resume });
+      // The run folder's metrics.jsonl failing to write (a full disk) stops the run with that
+      // message; it must not throw out of the worker's message handler.
+      let folderError: string | undefined;
+      const folder = (e: Parameters<typeof writeFolder>[0]) => {
+        if (folderError !== undefined) return;
+        try {
+          writeFolder(e);
+        } catch (err) {
+          folderError = plainMessage(err, `writing the metrics in ${dir}`);
+          this.#stop(job);
+        }
+      };
       const handle = startWorker(
         this.#transport,
         { ...work, outDir: dir, resume, stateIntervalSeconds: this.#o.stateIntervalSeconds },
@@ -297,10 +317,12 @@ export class RunService {
       clearInterval(poll);
       let storeError: string | undefined;
       await recorder.finish().catch((err) => {
-        storeError = `Some metrics could not be saved: ${(err as Error).message}`;
+        storeError = `Some metrics could not be saved: ${plainMessage(err, "saving metrics")}`;
       });
 
-      if (outcome.kind === "done") {
+      if (folderError !== undefined) {
+        await this.#setStatus(runId, "failed", { error: folderError });
+      } else if (outcome.kind === "done") {
         await this.#saveCheckpoints(runId, outcome.summary);
         await this.#setStatus(runId, "completed", {
           summary: outcome.summary,
@@ -309,10 +331,13 @@ export class RunService {
         });
       } else if (outcome.kind === "error") {
         await this.#setStatus(runId, outcome.cancelled ? "cancelled" : "failed", {
-          error: outcome.cancelled ? null : outcome.message,
+          error: outcome.cancelled ? null : plainMessage(outcome.message, "training"),
         });
       } else if (job.stopping) {
         await this.#setStatus(runId, "cancelled", { error: null });
+      } else if (isDiskFull(outcome.stderr)) {
+        // Died of a full disk: resuming would fail the same way until space is freed.
+        await this.#setStatus(runId, "failed", { error: plainMessage(outcome.stderr, "training") });
       } else {
         await this.#setStatus(runId, "interrupted", { error: crashReason(outcome) });
       }
@@ -359,13 +384,29 @@ export class RunService {
   }
 
   async #setStatus(runId: number, status: RunStatus, extra: Parameters<typeof setRunStatus>[3] = {}): Promise<Run> {
-    const run = await setRunStatus(this.#o.store, runId, status, extra);
+    const run = await this.#write(() => setRunStatus(this.#o.store, runId, status, extra));
     this.#o.events.publish({ type: "run-status", run });
     if (ENDED.includes(status)) {
       for (const resolve of this.#waiters.get(runId) ?? []) resolve(run);
       this.#waiters.delete(runId);
     }
     return run;
+  }
+
+  /**
+   * A store write, tried again a few times while the disk is full: the failure that filled it
+   * (a half-written checkpoint) is usually cleaned up a moment later, and the run's status is
+   * the one thing that must not be lost. Any other failure, or a disk that stays full, throws.
+   */
+  async #write<T>(op: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await op();
+      } catch (err) {
+        if (!isDiskFull(err) || attempt >= STORE_RETRIES) throw err;
+        await new Promise((r) => setTimeout(r, STORE_RETRY_MS * attempt));
+      }
+    }
   }
 
   async #get(runId: number): Promise<Run> {

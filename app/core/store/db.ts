@@ -59,6 +59,9 @@ export class Statement {
   }
 }
 
+/** A data-changing statement that returns rows (see `Db.get`). */
+const RETURNING = /\bRETURNING\b/i;
+
 type Serial = <T>(op: () => Promise<T>) => Promise<T>;
 
 export class Db implements Queryable {
@@ -108,7 +111,13 @@ export class Db implements Queryable {
     );
   }
 
+  /**
+   * The first row. A write with `RETURNING` is stepped to its end instead: sqlite3's `get` stops
+   * at the first row and ignores what finishing the statement reports, so a write that fails
+   * there (SQLITE_FULL when the change is committed) would come back as the new row.
+   */
   get<T>(sql: string, params: Params = []): Promise<T | undefined> {
+    if (RETURNING.test(sql)) return this.all<T>(sql, params).then((rows) => rows[0]);
     return this.#serial(
       () =>
         new Promise((resolve, reject) => {

@@ -1,6 +1,7 @@
 //! Training state on disk, so that a run killed mid-way (crash, kill -9, restart) resumes and
 //! ends exactly as an uninterrupted one: weights, AdamW moments, the SWA average, the best
-//! weights so far, and the loop's position. Written atomically (a temp folder renamed over).
+//! weights so far, and the loop's position. Written atomically (a temp folder renamed over,
+//! removed again when writing fails).
 //! Randomness needs no saved state: the loop reseeds torch at every optimizer step, and the
 //! shuffle order is a pure function of (seed, epoch).
 
@@ -102,7 +103,21 @@ fn unnamed(map: &mut HashMap<String, Tensor>, prefix: &str, n: usize) -> Option<
         .collect()
 }
 
-/// Writes the state to `dir` (replacing what was there) in one rename.
+/// The `std::io::Error` under a tch error, if it is one (a full disk, a read-only folder), so
+/// the message says "No space left on device (os error 28)" rather than a debug dump.
+fn io_error(e: tch::TchError) -> anyhow::Error {
+    match e {
+        tch::TchError::Io(io) => io.into(),
+        tch::TchError::SafeTensorError {
+            err: safetensors::SafeTensorError::IoError(io),
+            ..
+        } => io.into(),
+        other => other.into(),
+    }
+}
+
+/// Writes the state to `dir` (replacing what was there) in one rename. It is written beside,
+/// in `<dir>.tmp`, which a failure (a full disk) removes again, so no half state is left.
 pub fn save(
     dir: &Path,
     state: &LoopState,
@@ -113,36 +128,54 @@ pub fn save(
 ) -> Result<()> {
     let tmp = dir.with_extension("tmp");
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp)?;
-    let (moments, optimizer_steps) = optimizer.state_tensors();
-    let mut tensors = named("param", params);
-    tensors.extend(
-        moments
-            .iter()
-            .map(|(k, t)| (format!("adamw.{k}"), t.to_device(Device::Cpu).contiguous())),
-    );
-    if let Some(s) = swa {
-        tensors.extend(named("swa", s.tensors()));
-    }
-    if let Some(b) = best {
-        tensors.extend(named("best", b));
-    }
-    Tensor::write_safetensors(&tensors, tmp.join("tensors.safetensors"))?;
-    let file = StateFile {
-        state,
-        swa_n_averaged: swa.map(|s| s.n_averaged),
-        optimizer_steps: optimizer_steps.into_iter().collect(),
+    let write = || -> Result<()> {
+        std::fs::create_dir_all(&tmp)?;
+        let (moments, optimizer_steps) = optimizer.state_tensors();
+        let mut tensors = named("param", params);
+        tensors.extend(
+            moments
+                .iter()
+                .map(|(k, t)| (format!("adamw.{k}"), t.to_device(Device::Cpu).contiguous())),
+        );
+        if let Some(s) = swa {
+            tensors.extend(named("swa", s.tensors()));
+        }
+        if let Some(b) = best {
+            tensors.extend(named("best", b));
+        }
+        Tensor::write_safetensors(&tensors, tmp.join("tensors.safetensors")).map_err(io_error)?;
+        let file = StateFile {
+            state,
+            swa_n_averaged: swa.map(|s| s.n_averaged),
+            optimizer_steps: optimizer_steps.into_iter().collect(),
+        };
+        std::fs::write(tmp.join("state.json"), serde_json::to_string_pretty(&file)?)?;
+        Ok(())
     };
-    std::fs::write(tmp.join("state.json"), serde_json::to_string_pretty(&file)?)?;
+    if let Err(e) = write() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e.context(format!(
+            "cannot write the training state to {}",
+            dir.display()
+        )));
+    }
     // The previous state steps aside before the new one moves in, so a kill at any moment
     // leaves one complete state (`load` falls back to the one aside).
     let old = dir.with_extension("old");
     let _ = std::fs::remove_dir_all(&old);
-    if dir.exists() {
-        std::fs::rename(dir, &old)?;
+    let moved = (|| -> std::io::Result<()> {
+        if dir.exists() {
+            std::fs::rename(dir, &old)?;
+        }
+        std::fs::rename(&tmp, dir)
+    })();
+    if let Err(e) = moved {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(anyhow::Error::from(e).context(format!(
+            "cannot write the training state to {}",
+            dir.display()
+        )));
     }
-    std::fs::rename(&tmp, dir)
-        .with_context(|| format!("cannot write training state to {}", dir.display()))?;
     let _ = std::fs::remove_dir_all(&old);
     Ok(())
 }
