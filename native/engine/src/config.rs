@@ -485,7 +485,17 @@ impl ExperimentConfig {
         })
     }
 
+    /// Every check that does not need the model, section by section.
     fn validate(&self) -> anyhow::Result<()> {
+        self.validate_train()?;
+        self.validate_llrd()?;
+        self.validate_schedule_and_swa()?;
+        self.validate_folds()?;
+        self.validate_model_settings()?;
+        self.validate_task_fit()
+    }
+
+    fn validate_train(&self) -> anyhow::Result<()> {
         use anyhow::ensure;
         let t = &self.train;
         ensure!(t.epochs >= 1, "train.epochs must be at least 1");
@@ -514,6 +524,11 @@ impl ExperimentConfig {
             o.betas
         );
         ensure!(o.eps > 0.0, "optimizer.eps must be positive, got {}", o.eps);
+        Ok(())
+    }
+
+    fn validate_llrd(&self) -> anyhow::Result<()> {
+        use anyhow::ensure;
         match &self.llrd {
             Some(Llrd::Layerwise {
                 top_lr,
@@ -544,6 +559,12 @@ impl ExperimentConfig {
             }
             None => {}
         }
+        Ok(())
+    }
+
+    fn validate_schedule_and_swa(&self) -> anyhow::Result<()> {
+        use anyhow::ensure;
+        let t = &self.train;
         let s = &self.schedule;
         ensure!(
             !(s.warmup_steps.is_some() && s.warmup_ratio.is_some()),
@@ -569,6 +590,11 @@ impl ExperimentConfig {
             }
             ensure!(swa.lr > 0.0, "swa.lr must be positive, got {}", swa.lr);
         }
+        Ok(())
+    }
+
+    fn validate_folds(&self) -> anyhow::Result<()> {
+        use anyhow::ensure;
         let f = &self.folds;
         if self.data.valid.is_none() {
             ensure!(
@@ -594,6 +620,11 @@ impl ExperimentConfig {
                 "folds.strategy 'group' needs data.group (the column to group by)"
             );
         }
+        Ok(())
+    }
+
+    fn validate_model_settings(&self) -> anyhow::Result<()> {
+        use anyhow::ensure;
         ensure!(
             self.data.max_length >= 2,
             "data.max_length must be at least 2"
@@ -610,6 +641,11 @@ impl ExperimentConfig {
                 "head.dropout must be in [0, 1), got {p}"
             );
         }
+        Ok(())
+    }
+
+    fn validate_task_fit(&self) -> anyhow::Result<()> {
+        use anyhow::ensure;
         let metric = self.metric();
         ensure!(
             metric.for_task() == self.task,
