@@ -4,9 +4,10 @@
 // fold-<k>/{metrics.jsonl,best,final} and summary.json.
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { stringify } from "csv-stringify/sync";
 
+import { type Keep, KeepSchema } from "../../core/api/contract.ts";
 import { loadConfigFile } from "../../core/experiments/config-file.ts";
 import type { ExperimentConfig } from "../../core/experiments/config-types.ts";
 import { loadExperimentData } from "../../core/experiments/data.ts";
@@ -23,6 +24,7 @@ import { runExitCode } from "./runs.ts";
 
 interface TrainOptions {
   out?: string;
+  keep: Keep;
   json?: boolean;
 }
 
@@ -45,7 +47,7 @@ export function formatSummary(summary: Summary): string {
  */
 export async function trainWithProgress(
   core: Core,
-  o: { name: string; config: ExperimentConfig; outDir: string; json?: boolean },
+  o: { name: string; config: ExperimentConfig; outDir: string; json?: boolean; keep?: Keep },
 ): Promise<{ experiment: Experiment; summary: Summary; oof: OutOfFold | null; data: TrainingData }> {
   const { data } = await loadExperimentData(o.config);
   const metric = metricOf(o.config);
@@ -103,6 +105,11 @@ export function registerTrain(program: Command): void {
     )
     .option("--out <dir>", "output folder (default: runs/<config name>-<time>)")
     .option("--json", "print JSON event lines instead of progress bars")
+    .addOption(
+      new Option("--keep <which>", "checkpoints each fold keeps: best, best+final or all")
+        .choices(KeepSchema.options)
+        .default("best+final"),
+    )
     .action(async (path: string, o: TrainOptions) => {
       const config = loadConfigFile(path);
       // Read and check the data before anything is created: a bad file leaves nothing behind.
@@ -116,7 +123,7 @@ export function registerTrain(program: Command): void {
       if (!o.json) process.stderr.write(`ftune: training on ${trainRows} rows, writing to ${out}\n`);
       try {
         await withCore(async (core) => {
-          const r = await trainWithProgress(core, { name, config, outDir: out, json: o.json });
+          const r = await trainWithProgress(core, { name, config, outDir: out, json: o.json, keep: o.keep });
           const { experiment, summary, oof } = r;
           const file = writeSummary(out, config, { ...summary, oof: oof?.metrics ?? null });
           const oofFile = oof ? writeOutOfFold(out, oof, r.data.labels) : null;

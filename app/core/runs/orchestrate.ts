@@ -95,13 +95,13 @@ export type Follow = (runIds: number[]) => Promise<Run[]>;
  */
 export async function trainFileExperiment(
   ctx: Context,
-  o: { name: string; config: ExperimentConfig; data: TrainingData; outDir: string },
+  o: { name: string; config: ExperimentConfig; data: TrainingData; outDir: string; keep?: string },
   follow: Follow = (ids) => Promise.all(ids.map((id) => ctx.runs.waitFor(id))),
 ): Promise<{ experiment: Experiment; runs: Run[]; summary: Summary; plan: RunPlanInfo }> {
   const plan = planRun(o.config, o.data);
   const id = await createFileExperiment(ctx.store, o.name, o.config);
   const experiment = (await getExperiment(ctx.store, id)) as Experiment;
-  const queued = await queueRuns(ctx, experiment, plan, { dir: o.outDir });
+  const queued = await queueRuns(ctx, experiment, plan, { dir: o.outDir, keep: o.keep ?? null });
   const runs = await follow(queued.map((r) => r.id));
   return { experiment, runs, plan, summary: summarizeRuns(runs, metricOf(o.config)) };
 }
