@@ -513,11 +513,13 @@ test("export: the best checkpoint goes to a default folder under the data folder
   );
   await page.getByRole("form", { name: "Export a run" }).getByRole("button", { name: "Export" }).click();
   const snippet = await text(page.getByTestId("python-snippet"));
-  // The builder starts with mean pooling: a sentence-transformers folder, said before and after.
-  assert.match(await text(page.getByTestId("head-note")), /sentence-transformers layout/);
-  assert.match(snippet, /SentenceTransformer\(/);
-  assert.match(await text(page.getByTestId("export-note")), /SentenceTransformer\(folder\)\.encode/);
-  assert.ok(existsSync(join(target, "modules.json")) && existsSync(join(target, "README.md")), "written");
+  // The builder starts with the engine's pooling, cls: transformers' own head, said before and
+  // after (mean pooling's sentence-transformers layout is tested in test/app/export).
+  assert.match(await text(page.getByTestId("head-note")), /AutoModelForSequenceClassification/);
+  assert.match(snippet, /AutoModelForSequenceClassification\.from_pretrained\(/);
+  assert.match(await text(page.getByTestId("export-note")), /AutoModelForSequenceClassification/);
+  assert.ok(existsSync(join(target, "config.json")) && existsSync(join(target, "README.md")), "written");
+  assert.ok(!existsSync(join(target, "modules.json")), "no sentence-transformers modules for cls");
   await screenshot(page, "export");
 
   // A relative folder lands under the same exports folder, never the server's working directory.
