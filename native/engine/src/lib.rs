@@ -8,9 +8,9 @@
 //! - `train`, `experiment`, `folds`, `metrics`: the loop, K-fold CV and scores;
 //! - `bindings` (a test): the TypeScript types of events and summaries, generated.
 
+pub mod atomic;
 #[cfg(test)]
 mod bindings;
-pub mod atomic;
 pub mod checkpoint;
 pub mod config;
 pub mod encoder;

@@ -307,10 +307,11 @@ impl<'a> Trainer<'a> {
             .map(|r| r.into_iter().map(f64::from).collect())
             .collect();
         let classification = self.config.task == Task::Classification;
-        let metrics = crate::metrics::all_metrics(&outputs, &self.data.valid_targets, classification)
-            .into_iter()
-            .map(|(k, v)| (k.name().to_string(), v))
-            .collect();
+        let metrics =
+            crate::metrics::all_metrics(&outputs, &self.data.valid_targets, classification)
+                .into_iter()
+                .map(|(k, v)| (k.name().to_string(), v))
+                .collect();
         Ok((metrics, outputs))
     }
 
