@@ -2,12 +2,18 @@
 // methods through the same dispatcher (and validation) as the UI, close on the way out.
 import type { Input, Method, Output } from "../core/api/contract.ts";
 import { dispatch } from "../core/api/dispatch.ts";
+import { diskFullMessage } from "../core/disk-full.ts";
 import { type Core, type CoreOptions, openCore } from "../core/service/index.ts";
 import { defaultDataDir } from "../core/store/index.ts";
 import { EXIT, UserError } from "./errors.ts";
 
 export async function withCore<T>(fn: (core: Core) => Promise<T>, options: CoreOptions = {}): Promise<T> {
-  const core = await openCore(defaultDataDir(), options);
+  const dataDir = defaultDataDir();
+  const core = await openCore(dataDir, options).catch((err: unknown) => {
+    // SQLite's "disk is full" names no file: say which folder it was.
+    const full = diskFullMessage(err, `opening the data folder ${dataDir}`);
+    throw full ? new UserError(full) : err;
+  });
   try {
     return await fn(core);
   } finally {

@@ -201,6 +201,26 @@ test("builder: a preset fills every technique and the LR preview follows the dec
   assert.equal(afterChange["layer.2"], before["layer.2"]);
   assert.equal(afterChange.head, before.head);
 
+  // 5 folds of 48 rows hold 38 or 39 training rows: at batch 2 that is 19 or 20 steps an
+  // epoch. The preview shows the fold picked, from the engine's plan, and says folds differ.
+  const batch = await field("Batch size").inputValue();
+  await field("Folds (k)").fill("5");
+  await field("Batch size").fill("2");
+  await page.getByTestId("folds-differ").waitFor();
+  const lengths = await page.locator("#lr-fold option").allTextContents();
+  assert.equal(lengths.length, 5);
+  assert.ok(lengths.some((o) => /39 training rows/.test(o)) && lengths.some((o) => /38 training rows/.test(o)));
+  const longFold = lengths.findIndex((o) => /39 training rows/.test(o));
+  await page.locator("#lr-fold").selectOption(String(longFold));
+  await until(
+    () => text(page.getByTestId("schedule-facts")),
+    (t) => t.startsWith(`Fold ${longFold}: `) && /\(20 per epoch\)/.test(t),
+    "the picked fold's own steps",
+  );
+  await screenshot(page, "builder-folds-differ");
+  await field("Folds (k)").fill("2");
+  await field("Batch size").fill(batch);
+
   // Two invalid values: both messages at once, each next to its field, in plain words; Create
   // is off and says why, and takes the user to the first problem.
   await field("Decay per layer").fill("1.5");
