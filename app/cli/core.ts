@@ -16,6 +16,10 @@ export async function withCore<T>(fn: (core: Core) => Promise<T>, options: CoreO
   });
   try {
     return await fn(core);
+  } catch (err) {
+    // A raw store error of a full disk (the run's own failures are already plain).
+    const full = err instanceof UserError ? undefined : diskFullMessage(err, `writing to the data folder ${dataDir}`);
+    throw full ? new UserError(full) : err;
   } finally {
     await core.close();
   }

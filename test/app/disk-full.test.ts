@@ -126,7 +126,7 @@ test("ftune train onto a full disk says so in one line and exits 1", { skip }, a
     assert.equal(r.code, 1, r.stderr);
     assert.match(
       r.stderr,
-      /^ftune: The disk is full \((no space to write \/.+|.+ while (writing the metrics in|opening the data folder) \/.+)\): free some space and try again\.$/m,
+      /^ftune: The disk is full \((no space to write \/.+|.+ while (writing the metrics in|opening the data folder|writing to the data folder) \/.+)\): free some space and try again\.$/m,
     );
     assert.doesNotMatch(r.stderr, /IoError|Os \{|os error|unexpected error|\n\s+at /);
     assert.deepEqual(
