@@ -21,6 +21,10 @@ use crate::schedule::{steps_per_epoch, LrPlan};
 use crate::swa::{copy_into, snapshot, AveragedModel};
 use crate::tokenize::Encoded;
 
+/// Every metric by name, and the outputs (a value per label, per validation row) behind them.
+type Metrics = BTreeMap<String, f64>;
+type Outputs = Vec<Vec<f64>>;
+
 pub(super) struct Trainer<'a> {
     config: &'a ExperimentConfig,
     fold: usize,
@@ -298,7 +302,7 @@ impl<'a> Trainer<'a> {
 
     /// Every metric of the task on the validation rows, for the weights now in the model,
     /// and the outputs they were computed from.
-    fn scores(&self) -> Result<(BTreeMap<String, f64>, Vec<Vec<f64>>)> {
+    fn scores(&self) -> Result<(Metrics, Outputs)> {
         let outputs = self
             .model
             .predict(&self.data.valid, self.config.train.eval_batch_size)?;
