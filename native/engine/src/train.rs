@@ -228,16 +228,7 @@ pub fn train_fold(
             params: g.params.iter().map(|n| vars[n].shallow_clone()).collect(),
         })
         .collect();
-    let o = &config.optimizer;
-    let mut opt = AdamW::new(
-        groups,
-        AdamWConfig {
-            beta1: o.betas[0],
-            beta2: o.betas[1],
-            eps: o.eps,
-            bias_correction: o.bias_correction,
-        },
-    );
+    let mut opt = AdamW::new(groups, AdamWConfig::from_config(&config.optimizer));
     let spe = steps_per_epoch(data.train.len(), t.batch_size, t.grad_accum);
     let plan = LrPlan::new(config, specs.iter().map(|g| g.lr).collect(), spe)?;
     emit(Event {
@@ -577,11 +568,7 @@ pub const OUTCOME_FILE: &str = "outcome.json";
 
 /// Runs `f` with `weights` temporarily in the model's parameters.
 fn with_weights<T>(params: &[Tensor], weights: &[Tensor], f: impl FnOnce() -> T) -> T {
-    let saved = snapshot(params, params.first().map_or(Device::Cpu, Tensor::device));
-    copy_into(params, weights);
-    let out = f();
-    copy_into(params, &saved);
-    out
+    crate::swa::with_weights(params, weights, f)
 }
 
 fn loss_of(loss: Loss, logits: &Tensor, targets: &[f64], device: Device) -> Tensor {
