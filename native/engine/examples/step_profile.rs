@@ -84,8 +84,7 @@ impl LoopAdamW {
                     if !g.defined() {
                         continue;
                     }
-                    let (step, m, v) =
-                        s.get_or_insert_with(|| (0, p.zeros_like(), p.zeros_like()));
+                    let (step, m, v) = s.get_or_insert_with(|| (0, p.zeros_like(), p.zeros_like()));
                     *step += 1;
                     let mut p = p.shallow_clone();
                     let _ = p.g_mul_scalar_(1.0 - lr * wd);
@@ -214,9 +213,8 @@ fn main() -> anyhow::Result<()> {
         lap("read loss", &mut phases);
         if step >= swa_from {
             if swa_kind == "temporaries" {
-                let (avg, n) = swa_old.get_or_insert_with(|| {
-                    (params.iter().map(|p| p.detach().copy()).collect(), 0)
-                });
+                let (avg, n) = swa_old
+                    .get_or_insert_with(|| (params.iter().map(|p| p.detach().copy()).collect(), 0));
                 tch::no_grad(|| {
                     for (a, p) in avg.iter_mut().zip(&params) {
                         if *n == 0 {

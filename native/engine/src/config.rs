@@ -731,7 +731,10 @@ mod tests {
             AdamWConfig::from_config(&c.optimizer).kernels
         };
         assert_eq!(kernels("{}"), AdamWKernels::Fused);
-        assert_eq!(kernels(r#"{"bias_correction": false}"#), AdamWKernels::Foreach);
+        assert_eq!(
+            kernels(r#"{"bias_correction": false}"#),
+            AdamWKernels::Foreach
+        );
         assert_eq!(
             kernels(r#"{"implementation": "foreach"}"#),
             AdamWKernels::Foreach

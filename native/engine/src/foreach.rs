@@ -396,7 +396,10 @@ mod tests {
         assert_eq!(step.double_value(&[]), 1.0, "the step counter moved");
         // The first bias-corrected step moves each weight by lr against its gradient's sign.
         let got = values(&p);
-        assert!((got[0] - 0.9).abs() < 1e-6 && (got[1] + 2.1).abs() < 1e-6, "{got:?}");
+        assert!(
+            (got[0] - 0.9).abs() < 1e-6 && (got[1] + 2.1).abs() < 1e-6,
+            "{got:?}"
+        );
     }
 
     #[test]

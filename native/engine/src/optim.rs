@@ -202,9 +202,9 @@ impl AdamW {
                     if fused {
                         // The kernel increments it; created from the count (a resumed run).
                         let count = s.step as f32;
-                        let t = s.step_tensor.get_or_insert_with(|| {
-                            Tensor::from(count).to_device(param.device())
-                        });
+                        let t = s
+                            .step_tensor
+                            .get_or_insert_with(|| Tensor::from(count).to_device(param.device()));
                         steps.push(t.shallow_clone());
                     }
                     s.step += 1;
@@ -344,7 +344,11 @@ mod kernel_tests {
     use super::*;
 
     fn replay(kernels: AdamWKernels, kind: Kind) -> Vec<f64> {
-        let grads = vec![vec![0.1, -0.2, 0.3], vec![0.05, 0.4, -0.1], vec![-0.3, 0.2, 2.0]];
+        let grads = vec![
+            vec![0.1, -0.2, 0.3],
+            vec![0.05, 0.4, -0.1],
+            vec![-0.3, 0.2, 2.0],
+        ];
         let config = AdamWConfig {
             kernels,
             ..Default::default()
@@ -393,7 +397,8 @@ mod kernel_tests {
                     let (tensors, steps) = opt.state_tensors();
                     let tensors = tensors.into_iter().map(|(k, t)| (k, t.copy())).collect();
                     opt = AdamW::new(vec![group()], AdamWConfig::default());
-                    opt.load_state(&tensors, &steps.into_iter().collect()).unwrap();
+                    opt.load_state(&tensors, &steps.into_iter().collect())
+                        .unwrap();
                 }
                 opt.zero_grad();
                 (&p * Tensor::from_slice(g)).sum(Kind::Float).backward();

@@ -61,11 +61,15 @@ impl AveragedModel {
 /// swaps per tensor, however large the model); otherwise the weights are copied in and back.
 pub fn with_weights<T>(params: &[Tensor], weights: &[Tensor], f: impl FnOnce() -> T) -> T {
     assert_eq!(params.len(), weights.len(), "with_weights: lists differ");
-    let swappable = params.iter().zip(weights).all(|(p, w)| {
-        p.size() == w.size() && p.kind() == w.kind() && p.device() == w.device()
-    });
+    let swappable = params
+        .iter()
+        .zip(weights)
+        .all(|(p, w)| p.size() == w.size() && p.kind() == w.kind() && p.device() == w.device());
     if !swappable {
-        let saved = snapshot(params, params.first().map_or(tch::Device::Cpu, Tensor::device));
+        let saved = snapshot(
+            params,
+            params.first().map_or(tch::Device::Cpu, Tensor::device),
+        );
         copy_into(params, weights);
         let out = f();
         copy_into(params, &saved);
@@ -137,7 +141,9 @@ mod tests {
         assert_eq!(Vec::<f32>::try_from(&p.detach()).unwrap(), vec![1.0, 2.0]);
         // A panic inside still restores the live weights.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            with_weights(&[p.shallow_clone()], &[avg.shallow_clone()], || panic!("oom"))
+            with_weights(&[p.shallow_clone()], &[avg.shallow_clone()], || {
+                panic!("oom")
+            })
         }));
         assert_eq!(Vec::<f32>::try_from(&p.detach()).unwrap(), vec![1.0, 2.0]);
     }
