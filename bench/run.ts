@@ -1,9 +1,10 @@
-// `npm run bench`: the engine against PyTorch on this machine, measured in the same run with
-// the same libtorch, model, batch, sequence length and threads. Prints a table of ratios and
-// writes bench/results/<date>-<machine>.json. A benchmark, never a pass/fail test.
+// `npm run bench [-- --reps N] [--only NAME]`: the engine against PyTorch on this machine, measured in the
+// same run with the same libtorch, model, batch, sequence length and threads, N (default 3)
+// interleaved repetitions. Prints each ratio's median and range, and writes
+// bench/results/<date>-<machine>.json. A benchmark, never a pass/fail test.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { cpus, hostname, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 
@@ -53,42 +54,70 @@ function measure(cmd: string, args: string[], request: object): Record<string, u
 }
 
 const data = texts();
+const option = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+// `--only TEXT` keeps the cases whose name contains TEXT (a quick run on a loaded machine).
 const cases = [
-  { name: "MiniLM-L6 (bundled)", dir: bundledModelDir(), batch: 16, seq: 128, steps: 16, skip: 3, forward_batches: 8 },
-  { name: "BERT-base shape", dir: bertBase(), batch: 8, seq: 128, steps: 10, skip: 2, forward_batches: 4 },
-];
-const results = [];
-for (const c of cases) {
-  const req = { ...c, ...data, lr: 2e-5, weight_decay: 0.01, llrd: { mode: "layerwise", top_lr: 3.5e-5, decay: 0.9, head_lr: 1e-4 } };
-  say(`bench: ${c.name}, batch ${c.batch} × ${c.seq} tokens`);
-  const ours = measure(process.execPath, ["--import", "tsx", "bench/ours.ts", "train"], req);
-  const oursForward = measure(process.execPath, ["--import", "tsx", "bench/ours.ts", "forward"], req);
-  const plain = measure(python, ["bench/reference_bench.py", "plain"], req);
-  const trainer = measure(python, ["bench/reference_bench.py", "trainer"], req);
-  const forward = measure(python, ["bench/reference_bench.py", "forward"], req);
-  results.push({ case: c.name, batch: c.batch, seq: c.seq, ours, oursForward, plain, trainer, forward });
+  { name: "MiniLM-L6 (bundled)", dir: bundledModelDir, batch: 16, seq: 128, steps: 16, skip: 3, forward_batches: 8 },
+  { name: "BERT-base shape", dir: bertBase, batch: 8, seq: 128, steps: 10, skip: 2, forward_batches: 4 },
+]
+  .filter((c) => c.name.includes(option("--only") ?? ""))
+  .map((c) => ({ ...c, dir: c.dir() }));
+// Repetitions, run interleaved (ours, PyTorch loop, Trainer, ours, …): on shared cores the load
+// drifts, so each ratio is taken between neighbouring runs and reported as median and range.
+const reps = Number(option("--reps")) || 3;
+type Run = Record<string, unknown>;
+const results: { case: string; batch: number; seq: number; reps: { ours: Run; oursForward: Run; plain: Run; trainer: Run; forward: Run; load: number[] }[] }[] =
+  cases.map((c) => ({ case: c.name, batch: c.batch, seq: c.seq, reps: [] }));
+for (let rep = 0; rep < reps; rep++) {
+  for (const [i, c] of cases.entries()) {
+    const req = { ...c, ...data, lr: 2e-5, weight_decay: 0.01, llrd: { mode: "layerwise", top_lr: 3.5e-5, decay: 0.9, head_lr: 1e-4 } };
+    say(`bench: ${c.name}, batch ${c.batch} × ${c.seq} tokens, repetition ${rep + 1}/${reps} (load ${loadavg()[0]?.toFixed(1)})`);
+    const load = [loadavg()[0] ?? Number.NaN];
+    const ours = measure(process.execPath, ["--import", "tsx", "bench/ours.ts", "train"], req);
+    const plain = measure(python, ["bench/reference_bench.py", "plain"], req);
+    const trainer = measure(python, ["bench/reference_bench.py", "trainer"], req);
+    const oursForward = measure(process.execPath, ["--import", "tsx", "bench/ours.ts", "forward"], req);
+    const forward = measure(python, ["bench/reference_bench.py", "forward"], req);
+    load.push(loadavg()[0] ?? Number.NaN);
+    results[i]?.reps.push({ ours, oursForward, plain, trainer, forward, load });
+  }
 }
 
 const n = (x: unknown) => Number(x);
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
-const rows = results.map((r) => [
-  r.case,
-  f(n(r.ours.train)),
-  `${f(n(r.ours.train) / n(r.plain.plain))}×`,
-  `${f(n(r.ours.train) / n(r.trainer.trainer))}×`,
-  `${f(n(r.oursForward.forward) / n(r.forward.forward))}×`,
-  `${f(n(r.ours.max_rss_mb), 0)} / ${f(n(r.plain.max_rss_mb), 0)} MB`,
-  `${f(100 * n(r.ours.swa_overhead), 1)}%`,
-  `${f(100 * n(r.ours.eval_share), 0)}%`,
-  f(n((r.ours.event_latency_ms as { p50: number }).p50), 2),
-]);
-const head = ["model", "ours samples/s", "vs PyTorch loop", "vs HF Trainer", "forward vs PyTorch", "peak RSS ours / PyTorch", "SWA update cost", "one eval / step", "event latency ms (p50)"];
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+const med = (xs: number[]) => {
+  const s = sorted(xs);
+  return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+};
+/** "median (min–max)" of one figure over the repetitions. */
+const spread = (xs: number[], d = 2, unit = "") => {
+  const s = sorted(xs.filter(Number.isFinite));
+  return s.length ? `${f(med(s), d)}${unit} (${f(s[0] as number, d)}–${f(s.at(-1) as number, d)})` : "n/a";
+};
+const rows = results.map((r) => {
+  const each = (g: (x: (typeof r.reps)[number]) => number) => r.reps.map(g);
+  return [
+    r.case,
+    spread(each((x) => n(x.ours.train))),
+    spread(each((x) => n(x.ours.train) / n(x.plain.plain)), 2, "×"),
+    spread(each((x) => n(x.ours.train) / n(x.trainer.trainer)), 2, "×"),
+    spread(each((x) => n(x.oursForward.forward) / n(x.forward.forward)), 2, "×"),
+    `${f(med(each((x) => n(x.ours.max_rss_mb))), 0)} / ${f(med(each((x) => n(x.plain.max_rss_mb))), 0)} MB`,
+    spread(each((x) => 100 * n(x.ours.swa_overhead)), 1, "%"),
+    spread(each((x) => 100 * n(x.ours.eval_share)), 0, "%"),
+    f(med(each((x) => n((x.ours.event_latency_ms as { p50: number }).p50))), 2),
+    spread(r.reps.flatMap((x) => x.load), 1),
+  ];
+});
+const head = ["model", "ours samples/s", "vs PyTorch loop", "vs HF Trainer", "forward vs PyTorch", "peak RSS ours / PyTorch", "SWA update cost", "one eval / step", "event latency ms (p50)", "load avg"];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ");
+console.log(`median (min–max) over ${reps} interleaved repetitions`);
 console.log(line(head));
 for (const r of rows) console.log(line(r));
 const runtime = JSON.parse(execFileSync(process.execPath, ["-e", "console.log(JSON.stringify(require('./native/index.js').runtimeInfo()))"], { cwd: root, encoding: "utf8" }));
 const out = join(root, "bench/results", `${new Date().toISOString().slice(0, 10)}-${hostname()}.json`);
 mkdirSync(join(root, "bench/results"), { recursive: true });
-writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), machine: hostname(), runtime, results }, null, 2)}\n`);
+writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), machine: hostname(), cpus: cpus().length, reps, runtime, results }, null, 2)}\n`);
 say(`bench: results in ${out}`);

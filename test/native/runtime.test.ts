@@ -38,6 +38,43 @@ test("AdamW matches torch.optim.AdamW step for step", () => {
   });
 });
 
+// The engine's two kernel paths against torch.optim.AdamW with the same kernels, in float64 and
+// float32 (the training dtype): the same libtorch kernels on the same inputs give the same bits.
+for (const implementation of ["fused", "foreach"] as const) {
+  for (const dtype of ["float64", "float32"] as const) {
+    test(`AdamW(${implementation}) matches torch.optim.AdamW(${implementation}=True) bit for bit in ${dtype}`, () => {
+      const request = {
+        param: [0.5, -1.25, 2.0, 0.0, 3e-3, -7.5],
+        grads: [
+          [0.1, -0.2, 0.3, 1e-4, 0.0, 5.0],
+          [0.05, 0.4, -0.1, 0.0, -2e-3, 1.0],
+          [-0.3, 0.2, 0.25, 2.0, 1e-5, -3.0],
+          [0.7, -0.01, 0.02, -0.5, 0.3, 0.0],
+        ],
+        lr: 0.01,
+        weight_decay: 0.1,
+        betas: [0.9, 0.98],
+        eps: 1e-6,
+        implementation,
+        dtype,
+      };
+      const expected = reference<number[]>("adamw", [], request);
+      const ours = native.replayAdamw({
+        param: request.param,
+        grads: request.grads,
+        lr: request.lr,
+        weightDecay: request.weight_decay,
+        betas: request.betas,
+        eps: request.eps,
+        implementation,
+        dtype,
+      });
+      assert.deepEqual(ours, expected);
+      assert.notDeepEqual(ours, request.param, "the steps moved the weights");
+    });
+  }
+}
+
 test("AdamW without bias correction takes smaller first steps (BERTAdam)", () => {
   const run = (biasCorrection: boolean) =>
     native.replayAdamw({ param: [1], grads: [[1]], lr: 0.1, weightDecay: 0, biasCorrection })[0] ?? Number.NaN;

@@ -147,11 +147,14 @@ def forward(request_file):
 
 def adamw(request_file):
     req = json.loads(Path(request_file).read_text())
-    p = torch.tensor(req["param"], dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.AdamW([p], lr=req["lr"], weight_decay=req["weight_decay"], betas=tuple(req["betas"]), eps=req["eps"])
+    dtype = {"float64": torch.float64, "float32": torch.float32}[req.get("dtype", "float64")]
+    p = torch.tensor(req["param"], dtype=dtype, requires_grad=True)
+    # "fused": AdamW(fused=True); "foreach": AdamW(foreach=True); default: torch's own choice.
+    kernels = {"fused": {"fused": True}, "foreach": {"foreach": True}}.get(req.get("implementation"), {})
+    opt = torch.optim.AdamW([p], lr=req["lr"], weight_decay=req["weight_decay"], betas=tuple(req["betas"]), eps=req["eps"], **kernels)
     for g in req["grads"]:
         opt.zero_grad()
-        p.grad = torch.tensor(g, dtype=torch.float64)
+        p.grad = torch.tensor(g, dtype=dtype)
         opt.step()
     print(json.dumps(p.detach().tolist()))
 

@@ -35,7 +35,14 @@ export interface ExperimentConfig {
     loss: "mse" | "rmse" | "huber" | "cross_entropy" | null;
     device: string;
   };
-  optimizer: { lr: number; weight_decay: number; betas: [number, number]; eps: number; bias_correction: boolean };
+  optimizer: {
+    lr: number;
+    weight_decay: number;
+    betas: [number, number];
+    eps: number;
+    bias_correction: boolean;
+    implementation: "auto" | "fused" | "foreach";
+  };
   llrd:
     | null
     | { mode: "layerwise"; top_lr: number; decay: number; head_lr: number }

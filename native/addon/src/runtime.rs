@@ -3,6 +3,8 @@
 use napi::Result;
 use napi_derive::napi;
 
+use ftune_engine::optim::AdamWKernels;
+
 use crate::js_error_chain;
 
 #[napi(object)]
@@ -37,6 +39,10 @@ pub struct AdamWReplay {
     pub betas: Option<Vec<f64>>,
     pub eps: Option<f64>,
     pub bias_correction: Option<bool>,
+    /// "fused" (torch.optim.AdamW(fused=True)) or "foreach"; default: the engine's choice.
+    pub implementation: Option<String>,
+    /// "float64" (default) or "float32".
+    pub dtype: Option<String>,
 }
 
 /// Runs the engine's AdamW on fixed gradients and returns the final parameter.
@@ -51,12 +57,32 @@ pub fn replay_adamw(input: AdamWReplay) -> Result<Vec<f64>> {
     }
     config.eps = input.eps.unwrap_or(config.eps);
     config.bias_correction = input.bias_correction.unwrap_or(true);
+    config.kernels = match input.implementation.as_deref() {
+        None if !config.bias_correction => AdamWKernels::Foreach,
+        None | Some("fused") => AdamWKernels::Fused,
+        Some("foreach") => AdamWKernels::Foreach,
+        Some(other) => {
+            return Err(crate::js_error(format!(
+                "implementation '{other}' is not fused or foreach"
+            )))
+        }
+    };
+    let kind = match input.dtype.as_deref() {
+        None | Some("float64") => tch::Kind::Double,
+        Some("float32") => tch::Kind::Float,
+        Some(other) => {
+            return Err(crate::js_error(format!(
+                "dtype '{other}' is not float64 or float32"
+            )))
+        }
+    };
     ftune_engine::optim::replay_adamw(
         &input.param,
         &input.grads,
         input.lr,
         input.weight_decay,
         config,
+        kind,
     )
     .map_err(js_error_chain)
 }

@@ -201,6 +201,20 @@ pub struct OptimizerConfig {
     /// false gives the original BERT optimizer ("BERTAdam", Zhang et al. 2021).
     #[serde(default = "d_true")]
     pub bias_correction: bool,
+    /// Which of libtorch's AdamW kernels run the update.
+    #[serde(default)]
+    pub implementation: AdamWImplementation,
+}
+
+/// torch.optim.AdamW's kernel choice: `fused` (fused=True), `foreach` (foreach=True; the
+/// default for-loop's arithmetic), `auto`: fused unless bias correction is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdamWImplementation {
+    #[default]
+    Auto,
+    Fused,
+    Foreach,
 }
 
 impl Default for OptimizerConfig {
@@ -524,6 +538,10 @@ impl ExperimentConfig {
             o.betas
         );
         ensure!(o.eps > 0.0, "optimizer.eps must be positive, got {}", o.eps);
+        ensure!(
+            o.bias_correction || o.implementation != AdamWImplementation::Fused,
+            "optimizer.implementation fused always corrects bias; with bias_correction false use foreach or auto"
+        );
         Ok(())
     }
 
@@ -765,5 +783,30 @@ mod tests {
             r#""schedule": {"warmup_steps": 3, "warmup_ratio": 0.1}"#
         ))
         .contains("not both"));
+        assert!(error_of(&base(
+            r#""optimizer": {"bias_correction": false, "implementation": "fused"}"#
+        ))
+        .contains("optimizer.implementation fused always corrects bias"));
+    }
+
+    #[test]
+    fn adamw_kernels_default_to_fused_unless_bias_correction_is_off() {
+        use crate::optim::{AdamWConfig, AdamWKernels};
+        let kernels = |optimizer: &str| {
+            let c = ExperimentConfig::from_json(&format!(
+                r#"{{"model": "m", "data": {{"train": "t", "text": "x", "label": "y"}}, "optimizer": {optimizer}}}"#
+            ))
+            .unwrap();
+            AdamWConfig::from_config(&c.optimizer).kernels
+        };
+        assert_eq!(kernels("{}"), AdamWKernels::Fused);
+        assert_eq!(
+            kernels(r#"{"bias_correction": false}"#),
+            AdamWKernels::Foreach
+        );
+        assert_eq!(
+            kernels(r#"{"implementation": "foreach"}"#),
+            AdamWKernels::Foreach
+        );
     }
 }

@@ -34,15 +34,34 @@ extern "C" {
         err: *mut c_char,
         err_len: usize,
     ) -> i32;
-    fn ftune_grads_to_none(params: *const *const C_tensor, n: i64);
-    fn ftune_lerp_foreach(
-        avg: *const *const C_tensor,
-        current: *const *const C_tensor,
+    fn ftune_adamw_fused(
+        params: *const *const C_tensor,
+        grads: *const *const C_tensor,
+        exp_avgs: *const *const C_tensor,
+        exp_avg_sqs: *const *const C_tensor,
+        steps: *const *const C_tensor,
         n: i64,
-        weight: f64,
+        lr: f64,
+        weight_decay: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
         err: *mut c_char,
         err_len: usize,
     ) -> i32;
+    fn ftune_grads_to_none(params: *const *const C_tensor, n: i64);
+    fn ftune_swa_average(
+        avg: *const *const C_tensor,
+        current: *const *const C_tensor,
+        n: i64,
+        count: f64,
+        lerp: i32,
+        err: *mut c_char,
+        err_len: usize,
+    ) -> i32;
+    fn ftune_inference_mode_enter() -> *mut std::ffi::c_void;
+    fn ftune_inference_mode_exit(guard: *mut std::ffi::c_void);
+    fn ftune_inference_mode_is_enabled() -> i32;
 }
 
 fn handles(tensors: &[Tensor]) -> Vec<*const C_tensor> {
@@ -113,6 +132,66 @@ pub fn adamw(t: &AdamwTensors, lr: f64, weight_decay: f64, beta1: f64, beta2: f6
     });
 }
 
+/// Per-tensor inputs of one group for torch.optim.AdamW(fused=True).
+pub struct FusedAdamwTensors<'a> {
+    pub params: &'a [Tensor],
+    pub grads: &'a [Tensor],
+    pub exp_avgs: &'a [Tensor],
+    pub exp_avg_sqs: &'a [Tensor],
+    /// torch's per-tensor step counters: float32 scalars on the parameters' device, incremented
+    /// by this call before the update reads them.
+    pub steps: &'a [Tensor],
+}
+
+/// One step of torch.optim.AdamW(fused=True) over a group's tensors: libtorch's
+/// `_fused_adamw_`, one pass per tensor on the CPU (one launch per group on CUDA), with bias
+/// correction (the fused kernel has no switch to turn it off).
+pub fn adamw_fused(
+    t: &FusedAdamwTensors,
+    lr: f64,
+    weight_decay: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+) {
+    let n = t.params.len();
+    let lens = [
+        t.grads.len(),
+        t.exp_avgs.len(),
+        t.exp_avg_sqs.len(),
+        t.steps.len(),
+    ];
+    assert!(
+        lens.iter().all(|&len| len == n),
+        "adamw: lists of different lengths"
+    );
+    let (p, g, m, v, s) = (
+        handles(t.params),
+        handles(t.grads),
+        handles(t.exp_avgs),
+        handles(t.exp_avg_sqs),
+        handles(t.steps),
+    );
+    // SAFETY: as in `adamw`.
+    call(|err, len| unsafe {
+        ftune_adamw_fused(
+            p.as_ptr(),
+            g.as_ptr(),
+            m.as_ptr(),
+            v.as_ptr(),
+            s.as_ptr(),
+            n as i64,
+            lr,
+            weight_decay,
+            beta1,
+            beta2,
+            eps,
+            err,
+            len,
+        )
+    });
+}
+
 /// torch.nn.utils.clip_grad_norm_: scales `grads` in place by min(1, max/(norm + 1e-6)) and
 /// returns the total 2-norm as a tensor on their device (reading it is the caller's sync).
 pub fn clip_grad_norm(grads: &[Tensor], max_norm: f64) -> Tensor {
@@ -126,14 +205,61 @@ pub fn clip_grad_norm(grads: &[Tensor], max_norm: f64) -> Tensor {
     unsafe { Tensor::from_ptr(total) }
 }
 
-/// avg ← lerp(avg, current, weight) for each pair: AveragedModel's foreach average.
-pub fn lerp(avg: &[Tensor], current: &[Tensor], weight: f64) {
-    assert_eq!(avg.len(), current.len(), "lerp: lists of different lengths");
+/// How AveragedModel's equal average is computed after its first update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Average {
+    /// avg + (p − avg)/count, torch's CPU path, bit for bit (one pass per tensor on the CPU).
+    Exact,
+    /// lerp(avg, p, 1/count), torch's foreach path on CUDA (one launch for all tensors).
+    Lerp,
+}
+
+/// AveragedModel.update_parameters for every pair, `count` = models averaged including this one.
+pub fn swa_average(avg: &[Tensor], current: &[Tensor], count: f64, how: Average) {
+    assert_eq!(
+        avg.len(),
+        current.len(),
+        "swa average: lists of different lengths"
+    );
     let (a, c) = (handles(avg), handles(current));
     // SAFETY: as in `adamw`.
     call(|err, len| unsafe {
-        ftune_lerp_foreach(a.as_ptr(), c.as_ptr(), a.len() as i64, weight, err, len)
+        ftune_swa_average(
+            a.as_ptr(),
+            c.as_ptr(),
+            a.len() as i64,
+            count,
+            i32::from(how == Average::Lerp),
+            err,
+            len,
+        )
     });
+}
+
+/// Leaves inference mode on drop, also when `f` panics.
+struct InferenceModeGuard(*mut std::ffi::c_void);
+
+impl Drop for InferenceModeGuard {
+    fn drop(&mut self) {
+        // SAFETY: the guard was created on this thread by `ftune_inference_mode_enter`.
+        unsafe { ftune_inference_mode_exit(self.0) }
+    }
+}
+
+/// Runs `f` in torch.inference_mode(): no gradients and no autograd bookkeeping. Tensors
+/// created inside cannot take part in autograd later; read results out before returning.
+pub fn inference_mode<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: creates a thread-local guard on the heap; the shim catches C++ exceptions.
+    let guard = unsafe { ftune_inference_mode_enter() };
+    assert!(!guard.is_null(), "libtorch refused inference mode");
+    let _guard = InferenceModeGuard(guard);
+    f()
+}
+
+/// Whether the calling thread is in inference mode.
+pub fn inference_mode_enabled() -> bool {
+    // SAFETY: reads thread-local state.
+    unsafe { ftune_inference_mode_is_enabled() == 1 }
 }
 
 /// Drops the gradients (torch's `zero_grad(set_to_none=True)`): tensors that get no gradient
@@ -221,10 +347,74 @@ mod tests {
     }
 
     #[test]
-    fn lerp_moves_each_average_towards_its_tensor() {
+    fn lerp_average_moves_each_average_towards_its_tensor() {
         let avg = [Tensor::from_slice(&[0.0f64, 10.0])];
-        lerp(&avg, &[Tensor::from_slice(&[10.0f64, 0.0])], 0.25);
+        swa_average(
+            &avg,
+            &[Tensor::from_slice(&[10.0f64, 0.0])],
+            4.0,
+            Average::Lerp,
+        );
         assert_eq!(values(&avg[0]), vec![2.5, 7.5]);
+    }
+
+    #[test]
+    fn exact_average_is_torchs_cpu_formula_bit_for_bit() {
+        // Large enough for several threads' chunks, float32 (the fast path) and f64 (ATen ops).
+        for kind in [Kind::Float, Kind::Double] {
+            tch::manual_seed(3);
+            let a = Tensor::randn([300_001], (kind, tch::Device::Cpu));
+            let p = Tensor::randn([300_001], (kind, tch::Device::Cpu));
+            let count = 7.0;
+            let want = &a + (&p - &a) / count;
+            swa_average(&[a.shallow_clone()], &[p], count, Average::Exact);
+            assert!(a.equal(&want), "{kind:?}: not bit-equal");
+        }
+        // A non-contiguous average takes the ATen path, with the same result.
+        let base = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0]).view([2, 2]);
+        let avg = base.tr();
+        let current = Tensor::from_slice(&[5.0f32, 6.0, 7.0, 8.0]).view([2, 2]);
+        let want = &avg + (&current - &avg) / 3.0;
+        swa_average(&[avg.shallow_clone()], &[current], 3.0, Average::Exact);
+        assert!(avg.equal(&want));
+    }
+
+    #[test]
+    fn fused_adamw_takes_one_bias_corrected_step() {
+        let p = Tensor::from_slice(&[1.0f32, -2.0]);
+        let g = Tensor::from_slice(&[0.5f32, 0.25]);
+        let (m, v) = (p.zeros_like(), p.zeros_like());
+        let step = Tensor::from(0.0f32);
+        let tensors = FusedAdamwTensors {
+            params: &[p.shallow_clone()],
+            grads: &[g],
+            exp_avgs: &[m],
+            exp_avg_sqs: &[v],
+            steps: &[step.shallow_clone()],
+        };
+        adamw_fused(&tensors, 0.1, 0.0, 0.9, 0.999, 1e-8);
+        assert_eq!(step.double_value(&[]), 1.0, "the step counter moved");
+        // The first bias-corrected step moves each weight by lr against its gradient's sign.
+        let got = values(&p);
+        assert!(
+            (got[0] - 0.9).abs() < 1e-6 && (got[1] + 2.1).abs() < 1e-6,
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn inference_mode_is_scoped_and_survives_panics() {
+        assert!(!inference_mode_enabled());
+        let x = Tensor::from_slice(&[1.0f32]).set_requires_grad(true);
+        let y = inference_mode(|| {
+            assert!(inference_mode_enabled());
+            (&x * 2.0).requires_grad()
+        });
+        assert!(!y, "no graph is recorded inside");
+        assert!(!inference_mode_enabled());
+        let panicked = std::panic::catch_unwind(|| inference_mode(|| panic!("boom")));
+        assert!(panicked.is_err());
+        assert!(!inference_mode_enabled(), "a panic left inference mode on");
     }
 
     #[test]
@@ -245,6 +435,6 @@ mod tests {
     #[test]
     #[should_panic(expected = "lists of different lengths")]
     fn mismatched_lists_are_refused() {
-        lerp(&[Tensor::from_slice(&[1.0f64])], &[], 0.5);
+        swa_average(&[Tensor::from_slice(&[1.0f64])], &[], 2.0, Average::Exact);
     }
 }

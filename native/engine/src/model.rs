@@ -380,12 +380,14 @@ impl SequenceModel {
         self.head.forward(&hidden, &batch.attention_mask, train)
     }
 
-    /// Logits for every example, in input order, computed in batches of similar lengths.
+    /// Logits for every example, in input order, computed in batches of similar lengths (sorted
+    /// longest first, so padding is minimal), in inference mode.
     pub fn predict(&self, examples: &[&Encoded], batch_size: usize) -> Result<Vec<Vec<f32>>> {
         let mut order: Vec<usize> = (0..examples.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(examples[i].ids.len()));
         let mut out = vec![vec![]; examples.len()];
-        tch::no_grad(|| -> Result<()> {
+        // Inference mode: no autograd bookkeeping at all (cheaper than no_grad).
+        crate::foreach::inference_mode(|| -> Result<()> {
             for chunk in order.chunks(batch_size.max(1)) {
                 let batch = self.collate(&chunk.iter().map(|&i| examples[i]).collect::<Vec<_>>());
                 let logits = self

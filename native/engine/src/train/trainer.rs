@@ -83,16 +83,7 @@ impl<'a> Trainer<'a> {
                 params: g.params.iter().map(|n| vars[n].shallow_clone()).collect(),
             })
             .collect();
-        let o = &config.optimizer;
-        let opt = AdamW::new(
-            groups,
-            AdamWConfig {
-                beta1: o.betas[0],
-                beta2: o.betas[1],
-                eps: o.eps,
-                bias_correction: o.bias_correction,
-            },
-        );
+        let opt = AdamW::new(groups, AdamWConfig::from_config(&config.optimizer));
         let classes = (config.task == Task::Classification).then_some(model.num_labels as usize);
         let t = &config.train;
         let steps_per_epoch = steps_per_epoch(data.train.len(), t.batch_size, t.grad_accum);
@@ -419,11 +410,7 @@ fn better(metric: Metric, a: f64, b: f64) -> bool {
             })
 }
 
-/// Runs `f` with `weights` temporarily in the model's parameters.
+/// Runs `f` with `weights` temporarily in the model's parameters (swapped in, not copied).
 fn with_weights<T>(params: &[Tensor], weights: &[Tensor], f: impl FnOnce() -> T) -> T {
-    let saved = snapshot(params, params.first().map_or(Device::Cpu, Tensor::device));
-    copy_into(params, weights);
-    let out = f();
-    copy_into(params, &saved);
-    out
+    crate::swa::with_weights(params, weights, f)
 }
