@@ -6,7 +6,7 @@
 // export a checkpoint to the default folder; Back and Forward move between views. Each view is
 // saved to test-results/screenshots/.
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -97,6 +97,34 @@ test("models: an added model is removed after a confirmation; its folder stays",
   assert.ok(!(await server.call("listModels", {})).some((m) => m.name === "spare"));
   assert.ok(existsSync(join(copy, "config.json")));
   assert.equal(await page.getByRole("article", { name: "tiny-bert" }).count(), 1);
+});
+
+test("models: the Hugging Face cache is listed and a model in it is added by its id", async () => {
+  // The hub's layout: content in blobs/, refs/main naming a commit, a snapshot of links.
+  const commit = "0123456789abcdef0123456789abcdef01234567";
+  const repo = join(server.home, "hf-hub", "models--acme--tiny-bert");
+  mkdirSync(join(repo, "snapshots", commit), { recursive: true });
+  mkdirSync(join(repo, "blobs"), { recursive: true });
+  mkdirSync(join(repo, "refs"), { recursive: true });
+  for (const [i, file] of readdirSync(model).entries()) {
+    cpSync(join(model, file), join(repo, "blobs", `b${i}`));
+    symlinkSync(`../../blobs/b${i}`, join(repo, "snapshots", commit, file));
+  }
+  writeFileSync(join(repo, "refs", "main"), commit);
+  await openView(page, "Datasets");
+  await openView(page, "Models");
+  const cache = page.getByRole("table", { name: "Models in the Hugging Face cache" });
+  const row = cache.getByRole("row").filter({ hasText: "acme/tiny-bert" });
+  await row.waitFor();
+  const cells = await row.getByRole("cell").allTextContents();
+  assert.deepEqual(
+    cells.slice(0, 3).map((c) => c.trim()),
+    ["acme/tiny-bert", "bert", "3"],
+  );
+  await row.getByRole("button", { name: "Add acme/tiny-bert" }).click();
+  await page.getByRole("article", { name: "acme/tiny-bert" }).waitFor();
+  await row.getByText("added").waitFor();
+  await screenshot(page, "models-hf-cache");
 });
 
 test("datasets: a CSV chosen with the file input is mapped, imported and described", async () => {

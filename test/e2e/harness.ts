@@ -31,7 +31,8 @@ export async function serve(): Promise<Served> {
   const home = mkdtempSync(join(tmpdir(), "ftune-e2e-"));
   const child: ChildProcess = spawn(process.execPath, [join(root, "bin/ftune.js"), "serve", "--port", "0"], {
     cwd: root,
-    env: { ...process.env, FTUNE_HOME: home },
+    // A Hugging Face cache of its own, so the user's is never read.
+    env: { ...process.env, FTUNE_HOME: home, HF_HUB_CACHE: join(home, "hf-hub") },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
