@@ -497,6 +497,12 @@ test("compare: experiments side by side, sortable, per fold on demand, charted",
   assert.match(await text(rowOf("Article (tiny)")), /\d\.\d{4} ± \d\.\d{4}/);
   assert.match(await text(rowOf("Article (tiny)")), /LLRD/);
   assert.match(await text(rowOf("Basic (tiny)")), /\d\.\d{4} ± \d\.\d{4}/);
+  // Out-of-fold: the service's score (every row predicted by the fold that held it out), as shown.
+  const basicRow = (await server.call("compare", {})).find((r) => r.name === "Basic (tiny)");
+  assert.ok(typeof basicRow?.oof === "number", "every fold ran: an out-of-fold score");
+  const oofCell = rowOf("Basic (tiny)").locator("td.num").nth(1);
+  assert.equal(await text(oofCell), basicRow.oof.toFixed(4));
+  assert.equal(await text(rowOf("Long (cancelled)").locator("td.num").nth(1)), "–");
 
   const names = async () => (await table.locator("tbody th").allTextContents()).map((t) => t.trim());
   const header = table.getByRole("columnheader", { name: /Mean/ });

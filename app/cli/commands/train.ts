@@ -47,9 +47,10 @@ export function formatSummary(summary: Summary): string {
  */
 export async function trainWithProgress(
   core: Core,
-  o: { name: string; config: ExperimentConfig; outDir: string; json?: boolean; keep?: Keep },
+  o: { name: string; config: ExperimentConfig; outDir: string; json?: boolean; keep?: Keep; data?: TrainingData },
 ): Promise<{ experiment: Experiment; summary: Summary; oof: OutOfFold | null; data: TrainingData }> {
-  const { data } = await loadExperimentData(o.config);
+  // The caller may have read the data already (to check it before creating anything).
+  const data = o.data ?? (await loadExperimentData(o.config)).data;
   const metric = metricOf(o.config);
   const { experiment, runs, summary, plan } = await trainFileExperiment(core, { ...o, data }, (ids) =>
     followRuns(core, ids, { json: o.json, metric }),
@@ -113,7 +114,7 @@ export function registerTrain(program: Command): void {
     .action(async (path: string, o: TrainOptions) => {
       const config = loadConfigFile(path);
       // Read and check the data before anything is created: a bad file leaves nothing behind.
-      const { trainRows } = await loadExperimentData(config);
+      const { trainRows, data } = await loadExperimentData(config);
       const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
       const name = basename(path).replace(/\.\w+$/, "");
       const out = resolve(o.out ?? `runs/${name}-${stamp}`);
@@ -123,7 +124,7 @@ export function registerTrain(program: Command): void {
       if (!o.json) process.stderr.write(`ftune: training on ${trainRows} rows, writing to ${out}\n`);
       try {
         await withCore(async (core) => {
-          const r = await trainWithProgress(core, { name, config, outDir: out, json: o.json, keep: o.keep });
+          const r = await trainWithProgress(core, { name, config, outDir: out, json: o.json, keep: o.keep, data });
           const { experiment, summary, oof } = r;
           const file = writeSummary(out, config, { ...summary, oof: oof?.metrics ?? null });
           const oofFile = oof ? writeOutOfFold(out, oof, r.data.labels) : null;
