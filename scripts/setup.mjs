@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Idempotent set-up behind `npm run demo` and `npm test`: JavaScript packages, the Python
 // environment with torch 2.11.0 (libtorch for the native build, references for parity tests),
-// the bundled pretrained encoder, the native addon, the renderer build and Chromium for the
-// browser tests. Each step is skipped when its stamp
+// the bundled pretrained encoder, the native addon, the renderer build, Chromium for the
+// browser tests and patchelf for packaging. Each step is skipped when its stamp
 // says it is done, so a second run costs seconds. Heavy artefacts live in a per-user cache
 // (scripts/env.mjs) that survives fresh clones.
 import { spawnSync } from "node:child_process";
@@ -247,9 +247,31 @@ function browser() {
   );
 }
 
+// 7. patchelf, which packaging uses to take the build machine's RUNPATH out of the addon (and the
+//    packaging test to make a CPU-only libtorch.so). Debian's package, as root; else says how.
+function patchelf() {
+  if (spawnSync("sh", ["-c", "command -v patchelf"], { stdio: "ignore" }).status === 0) {
+    log("patchelf ready");
+    return;
+  }
+  const hasApt = spawnSync("sh", ["-c", "command -v apt-get"], { stdio: "ignore" }).status === 0;
+  if (process.getuid?.() === 0 && hasApt) {
+    log("installing patchelf (apt-get) for packaging");
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+    run("apt-get", ["install", "-y", "-qq", "patchelf"], { env });
+    if (spawnSync("sh", ["-c", "command -v patchelf"], { stdio: "ignore" }).status !== 0) {
+      run("apt-get", ["update", "-qq"], { env });
+      run("apt-get", ["install", "-y", "-qq", "patchelf"], { env });
+    }
+    return;
+  }
+  log("patchelf is missing; packaging needs it. Install it with `sudo apt-get install patchelf` (Debian/Ubuntu).");
+}
+
 if (wants("npm")) npmPackages();
 if (wants("python")) pythonEnv();
 if (wants("model")) bundledModel();
 if (wants("native")) nativeAddon();
 if (wants("renderer")) rendererBuild();
 if (wants("browser")) browser();
+if (wants("patchelf")) patchelf();

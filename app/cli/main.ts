@@ -4,6 +4,7 @@ import { Command, CommanderError } from "commander";
 import { registerAblate } from "./commands/ablate.ts";
 import { registerDatasets } from "./commands/datasets.ts";
 import { registerDemo } from "./commands/demo.ts";
+import { registerEngine } from "./commands/engine.ts";
 import { registerExport } from "./commands/export.ts";
 import { registerInfo } from "./commands/info.ts";
 import { registerPredict } from "./commands/predict.ts";
@@ -29,6 +30,7 @@ registerExport(program);
 registerServe(program);
 registerDemo(program);
 registerInfo(program);
+registerEngine(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -14,7 +14,7 @@ export interface ApiFailure {
 export type CallEnvelope = { ok: true; result: unknown } | { ok: false; failure: ApiFailure };
 
 /** Menu commands the main process sends to the page. */
-export type MenuCommand = "open-dataset" | `view:${string}`;
+export type MenuCommand = "open-dataset" | `open-recent:${string}` | `view:${string}`;
 
 export interface FtuneBridge {
   call(method: string, input: unknown): Promise<CallEnvelope>;

@@ -5,11 +5,13 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { app, BrowserWindow, dialog, Menu, screen, session } from "electron";
-
+import { engineStatus } from "../core/service/engine.ts";
 import { type Core, openCore } from "../core/service/index.ts";
+import { readSettings } from "../core/settings.ts";
 import { defaultDataDir } from "../core/store/index.ts";
 import { registerSchemePrivileges, rendererIndexExists, serveRenderer } from "./app-protocol.ts";
 import { CHANNELS } from "./bridge.ts";
+import { openCrashLogs, showAbout, startCrashLogs } from "./desktop.ts";
 import { registerIpc } from "./ipc.ts";
 import { buildMenu } from "./menu.ts";
 import { APP_ORIGIN, hardenContents, hardenSession } from "./security.ts";
@@ -33,8 +35,10 @@ let state: WindowState;
 registerSchemePrivileges();
 app.on("web-contents-created", (_event, contents) => hardenContents(contents));
 
-// One instance per user: two would share one store and one GPU queue.
-if (!app.requestSingleInstanceLock()) app.quit();
+// One instance per user: two would share one store and one GPU queue. A second launch focuses
+// the first one's window and quits before opening anything.
+const primary = app.requestSingleInstanceLock();
+if (!primary) app.quit();
 app.on("second-instance", () => {
   if (win?.isMinimized()) win.restore();
   win?.focus();
@@ -85,7 +89,12 @@ async function start(): Promise<void> {
   serveRenderer(rendererDir);
   // The worker transport is swapped here: training runs in Electron utility processes
   // (dist/main/worker.js) instead of the forked Node children the CLI and server use.
-  core = await openCore(defaultDataDir(), { transport: utilityTransport(join(here, "worker.js")) });
+  // Without an engine the window opens on the first-run engine set-up screen (the renderer asks
+  // engineStatus); an FTUNE_LIBTORCH that does not load is the user's explicit choice: an error box.
+  core = await openCore(defaultDataDir(), {
+    transport: utilityTransport(join(here, "worker.js")),
+    requireEngine: Boolean(process.env.FTUNE_LIBTORCH),
+  });
   await core.runs.startQueued();
   core.events.subscribe((event) => win?.webContents.send(CHANNELS.event, event));
   registerIpc(
@@ -96,11 +105,27 @@ async function start(): Promise<void> {
       saveWindowState(stateFile(), state);
     },
   );
-  Menu.setApplicationMenu(buildMenu(() => win));
+  const dataDir = defaultDataDir();
+  const setMenu = () =>
+    Menu.setApplicationMenu(
+      buildMenu(() => win, {
+        recent: () => readSettings(dataDir).recentDatasets ?? [],
+        about: () => void showAbout(engineStatus(dataDir), dataDir),
+        openCrashLogs: () => void openCrashLogs(),
+      }),
+    );
+  setMenu();
+  // Open Recent follows the imports.
+  core.events.subscribe((event) => {
+    if (event.type === "dataset-imported") setMenu();
+  });
   win = createWindow();
 }
 
-app.whenReady().then(start).catch(fail);
+if (primary) {
+  startCrashLogs();
+  app.whenReady().then(start).catch(fail);
+}
 
 function fail(err: unknown): void {
   dialog.showErrorBox("Finetune Studio cannot start", err instanceof Error ? err.message : String(err));

@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import type * as Native from "../../native/index.js";
-import { addonLoadMessage, EngineLoadError, libtorchOverride, preloadLibtorch } from "./libtorch.ts";
+import { addonLoadMessage, EngineLoadError, libtorchChoice, preloadLibtorch } from "./libtorch.ts";
 
 export { EngineLoadError };
 
@@ -19,12 +19,12 @@ function load(): typeof Native {
       "The native engine is not built yet. Run `npm run setup` (it builds native/ against libtorch).",
     );
   }
-  const libtorch = libtorchOverride();
-  if (libtorch) preloadLibtorch(libtorch);
+  const libtorch = libtorchChoice();
+  if (libtorch) preloadLibtorch(libtorch.dir, libtorch.source);
   try {
     return createRequire(import.meta.url)(entry) as typeof Native;
   } catch (err) {
-    throw new EngineLoadError(addonLoadMessage(err, libtorch));
+    throw new EngineLoadError(addonLoadMessage(err, libtorch?.dir ?? null));
   }
 }
 

@@ -1,13 +1,16 @@
-// Which libtorch the engine runs on. The addon links libtorch dynamically and finds it through
-// the RUNPATH its build baked in (the set-up's torch). Two sources take precedence, for
-// machines other than the one that built it: FTUNE_LIBTORCH (the `torch/lib` folder of a
-// PyTorch 2.11 install, e.g. a CUDA build) and a packaged app's bundled `resources/libtorch`.
-// Their libraries are loaded before the addon; the dynamic linker then resolves the addon's
-// libtorch to them, since it matches libraries already loaded by name first. The variable is
-// inherited by training workers, which load the addon the same way.
+// Which libtorch the engine runs on. The addon links libtorch dynamically; a development build
+// finds it through the RUNPATH its build baked in (the set-up's torch), a packaged one has none.
+// Three sources take precedence, for machines other than the one that built it: FTUNE_LIBTORCH
+// (the `torch/lib` folder of a PyTorch 2.11 install; for development and scripts), the engine
+// the user set up (settings.json in the data folder: `ftune engine setup` or the app's first-run
+// screen), and a packaged app's bundled `resources/libtorch`. Their libraries are loaded before
+// the addon; the dynamic linker then resolves the addon's libtorch to them, since it matches
+// libraries already loaded by name first. Training workers read the same settings and variable.
 import { existsSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
+
+import { readSettings } from "../core/settings.ts";
 
 /** The engine cannot load: its message says what to set or install. */
 export class EngineLoadError extends Error {
@@ -20,25 +23,37 @@ const LIBRARIES = ["libc10.so", "libtorch_cpu.so", "libtorch.so"];
 const RTLD_NODELETE = 0x1000;
 
 export const LIBTORCH_HINT =
-  "set FTUNE_LIBTORCH to the torch/lib folder of a PyTorch 2.11 install (pip install torch==2.11.0; " +
-  `python -c "import os, torch; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))")`;
+  "set up the engine with `ftune engine setup` (or the desktop app's engine screen), which uses an installed " +
+  "PyTorch 2.11 or downloads it; or set FTUNE_LIBTORCH to the torch/lib folder of a PyTorch 2.11 install";
 
-/** FTUNE_LIBTORCH, else a packaged app's resources/libtorch, else null (the build's RUNPATH). */
-export function libtorchOverride(env: NodeJS.ProcessEnv = process.env): string | null {
-  if (env.FTUNE_LIBTORCH) return env.FTUNE_LIBTORCH;
+export type LibtorchSource = "FTUNE_LIBTORCH" | "settings" | "bundled";
+
+/** FTUNE_LIBTORCH, else the engine in settings, else a packaged resources/libtorch, else null (the RUNPATH). */
+export function libtorchChoice(env: NodeJS.ProcessEnv = process.env): { dir: string; source: LibtorchSource } | null {
+  if (env.FTUNE_LIBTORCH) return { dir: env.FTUNE_LIBTORCH, source: "FTUNE_LIBTORCH" };
+  const engine = readSettings().engine;
+  if (engine) return { dir: engine.libDir, source: "settings" };
   const resources = (process as { resourcesPath?: string }).resourcesPath;
   const bundled = resources ? join(resources, "libtorch") : null;
-  return bundled && existsSync(join(bundled, "libtorch.so")) ? bundled : null;
+  return bundled && existsSync(join(bundled, "libtorch.so")) ? { dir: bundled, source: "bundled" } : null;
+}
+
+/** The folder libtorch is loaded from ahead of the addon, or null (the build's RUNPATH). */
+export function libtorchOverride(env: NodeJS.ProcessEnv = process.env): string | null {
+  return libtorchChoice(env)?.dir ?? null;
 }
 
 /** Loads libtorch from `dir` ahead of the addon; throws one message saying what to fix. */
-export function preloadLibtorch(dir: string): void {
+export function preloadLibtorch(dir: string, source: LibtorchSource = "FTUNE_LIBTORCH"): void {
+  const label = source === "settings" ? `the engine set up in settings (${dir})` : `FTUNE_LIBTORCH=${dir}`;
   if (process.platform !== "linux") {
-    throw new EngineLoadError(`FTUNE_LIBTORCH is supported on Linux only so far (this is ${process.platform})`);
+    throw new EngineLoadError(
+      `${label}: loading libtorch from a folder is supported on Linux only so far (this is ${process.platform})`,
+    );
   }
   for (const name of LIBRARIES) {
     const path = join(dir, name);
-    if (!existsSync(path)) throw new EngineLoadError(`FTUNE_LIBTORCH=${dir} has no ${name}: ${LIBTORCH_HINT}`);
+    if (!existsSync(path)) throw new EngineLoadError(`${label} has no ${name}: ${LIBTORCH_HINT}`);
     try {
       const flags = constants.dlopen.RTLD_NOW | constants.dlopen.RTLD_GLOBAL | RTLD_NODELETE;
       process.dlopen({ exports: {} }, path, flags);

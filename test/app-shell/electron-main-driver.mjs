@@ -16,9 +16,10 @@ const until = async (ok, ms = 60_000) => {
 
 await import(pathToFileURL(mainPath).href);
 const e = globalThis.__electron;
-await until(() => e.windows.length > 0 || e.errors.length > 0);
-const out = { errors: e.errors, privileged: e.privileged };
-if (e.errors.length === 0) {
+await until(() => e.windows.length > 0 || e.errors.length > 0 || e.quit > 0);
+if (e.quit > 0) await new Promise((r) => setTimeout(r, 1000)); // a window would have opened by now
+const out = { errors: e.errors, privileged: e.privileged, windows: e.windows.length, quitAtStart: e.quit };
+if (e.errors.length === 0 && e.windows.length > 0) {
   const win = e.windows[0];
   const own = { senderFrame: { url: "app://renderer/index.html#view=datasets" } };
   const foreign = { senderFrame: { url: "https://evil.example/" } };
@@ -28,6 +29,19 @@ if (e.errors.length === 0) {
     () => "accepted",
     (err) => err.message,
   );
+  out.engine = await call(own, "engineStatus", {});
+  // The first-run screen's call: set the engine up through IPC, as the window would.
+  if (process.env.ENGINE_SETUP) {
+    out.setup = await call(own, "setUpEngine", JSON.parse(process.env.ENGINE_SETUP));
+    out.setupSteps = win.sent
+      .filter(([c, v]) => c === "ftune:event" && v.type === "engine-setup")
+      .map(([, v]) => v.step);
+    win.sent.length = 0;
+  } else if (!out.engine.result?.ready) {
+    // No engine and none asked for: what the first-run screen would show is the report.
+    process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0));
+    await new Promise(() => {});
+  }
   out.runtime = await call(own, "runtimeInfo", {});
   out.missing = await call(own, "getDataset", { id: 999 });
   out.invalid = await call(own, "importDataset", { path: "" });
@@ -113,6 +127,15 @@ if (e.errors.length === 0) {
   out.permissions = { clipboard: await permission("clipboard-sanitized-write"), media: await permission("media") };
 
   out.menu = e.menu.template.flatMap((m) => (m.submenu ?? []).map((i) => i.accelerator ?? i.role ?? i.type));
+  // Help: About shows the versions; the crash logs folder opens (reports stay local).
+  const item = (label) => e.menu.template.flatMap((m) => m.submenu ?? []).find((i) => i.label === label);
+  out.recent = (item("Open Recent")?.submenu ?? []).map((i) => i.label);
+  item("About Finetune Studio")?.click();
+  item("Open Crash Logs Folder")?.click();
+  await until(() => e.messageBoxes.length > 0 && e.opened.length > 0);
+  out.about = e.messageBoxes[0];
+  out.opened = e.opened;
+  out.crashReporter = e.crashReporter;
 
   e.ipcListeners["ftune:save-view"](own, "runs");
   out.foreignSave = (() => {
@@ -131,5 +154,5 @@ if (e.errors.length === 0) {
   await until(() => e.quit > 0);
   out.quit = { prevented: quitPrevented, quit: e.quit };
 }
-process.stdout.write(`${JSON.stringify(out)}\n`);
-process.exit(0);
+// A large report must be written out before the process ends.
+process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0));

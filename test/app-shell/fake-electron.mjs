@@ -3,6 +3,7 @@
 // process asks of Electron in globalThis.__electron so a driver can inspect and poke it.
 import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const rec = {
@@ -18,19 +19,25 @@ const rec = {
   errors: [],
   quit: 0,
   userData: process.env.FAKE_ELECTRON_USER_DATA ?? "/tmp",
+  crashReporter: null,
+  opened: [],
+  messageBoxes: [],
 };
 globalThis.__electron = rec;
 
 export const app = {
   isPackaged: false,
-  requestSingleInstanceLock: () => true,
+  // FAKE_ELECTRON_SECOND_INSTANCE=1: another instance holds the lock.
+  requestSingleInstanceLock: () => process.env.FAKE_ELECTRON_SECOND_INSTANCE !== "1",
+  getVersion: () => "0.1.0",
   on(event, listener) {
     rec.listeners[event] ??= [];
     rec.listeners[event].push(listener);
     return app;
   },
   whenReady: () => Promise.resolve(),
-  getPath: (name) => (name === "userData" ? rec.userData : "/tmp"),
+  getPath: (name) =>
+    name === "userData" ? rec.userData : name === "crashDumps" ? join(rec.userData, "Crashpad") : "/tmp",
   quit() {
     rec.quit++;
   },
@@ -92,6 +99,23 @@ export const dialog = {
     rec.errors.push(`${title}: ${message}`);
   },
   showOpenDialog: async () => ({ canceled: true, filePaths: [] }),
+  async showMessageBox(options) {
+    rec.messageBoxes.push(options);
+    return { response: 0 };
+  },
+};
+
+export const crashReporter = {
+  start(options) {
+    rec.crashReporter = options;
+  },
+};
+
+export const shell = {
+  async openPath(path) {
+    rec.opened.push(path);
+    return "";
+  },
 };
 
 export const Menu = {

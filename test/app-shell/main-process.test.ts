@@ -142,7 +142,28 @@ test("an engine that cannot load ends in one error box saying what to set, not a
   assert.equal(broken.errors.length, 1);
   assert.match(
     broken.errors[0],
-    /^Finetune Studio cannot start: FTUNE_LIBTORCH=\S+no-torch-here has no libc10\.so: set FTUNE_LIBTORCH to the torch\/lib folder of a PyTorch 2\.11 install/,
+    /^Finetune Studio cannot start: FTUNE_LIBTORCH=\S+no-torch-here has no libc10\.so: set up the engine with `ftune engine setup` .*or set FTUNE_LIBTORCH to the torch\/lib folder of a PyTorch 2\.11 install/,
   );
   assert.doesNotMatch(broken.errors[0], /\n\s+at /, "a stack trace");
+});
+
+test("a second instance quits at once: no window, no second core on the same store", () => {
+  const second = drive("user-data-second", { FAKE_ELECTRON_SECOND_INSTANCE: "1" });
+  assert.deepEqual(
+    { windows: second.windows, quit: second.quitAtStart, errors: second.errors },
+    {
+      windows: 0,
+      quit: 1,
+      errors: [],
+    },
+  );
+});
+
+test("File › Open Recent lists the imported data file; Help has About (versions) and the crash logs folder", () => {
+  assert.deepEqual(r.recent, [join(dir, "user-data", "tiny.csv")]);
+  assert.match(r.about.detail, /^Finetune Studio 0\.1\.0\n/);
+  assert.match(r.about.detail, /\nlibtorch 2\.11\.\S+ \(/);
+  assert.match(r.about.detail, /Node \d+\.\d+/);
+  assert.deepEqual(r.opened, [join(dir, "user-data", "Crashpad")]);
+  assert.equal(r.crashReporter.uploadToServer, false, "crash reports stay on the machine");
 });

@@ -2,7 +2,7 @@
 // Debian Chromium driven by playwright-core, a direct API client for checks, screenshots, and
 // a record of console errors and CSP violations (each test ends by asserting there were none).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
@@ -26,11 +26,34 @@ export interface Served {
   stop(): Promise<void>;
 }
 
-/** Starts `ftune serve --port 0` on a fresh FTUNE_HOME and reads the URL (with its token) it prints. */
-export async function serve(): Promise<Served> {
+/**
+ * A copy of the checkout's app whose engine addon has no RUNPATH (as in a package): its engine
+ * does not load until one is set up. app/, bin/ and scripts/ are copied (modules resolve from
+ * where they are), node_modules and the renderer build are linked.
+ */
+export function checkoutWithoutEngine(): string {
+  const dir = mkdtempSync(join(tmpdir(), "ftune-e2e-app-"));
+  for (const folder of ["app", "bin", "scripts"]) cpSync(join(root, folder), join(dir, folder), { recursive: true });
+  copyFileSync(join(root, "package.json"), join(dir, "package.json"));
+  symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
+  mkdirSync(join(dir, "renderer"));
+  symlinkSync(join(root, "renderer/dist"), join(dir, "renderer/dist"));
+  mkdirSync(join(dir, "native"));
+  for (const file of readdirSync(join(root, "native")).filter((f) => /^(index\.js|package\.json|.*\.node)$/.test(f))) {
+    copyFileSync(join(root, "native", file), join(dir, "native", file));
+    if (file.endsWith(".node")) execFileSync("patchelf", ["--remove-rpath", join(dir, "native", file)]);
+  }
+  return dir;
+}
+
+/**
+ * Starts `ftune serve --port 0` on a fresh FTUNE_HOME and reads the URL (with its token) it
+ * prints; from `appRoot` (default: this checkout).
+ */
+export async function serve(appRoot: string = root): Promise<Served> {
   const home = mkdtempSync(join(tmpdir(), "ftune-e2e-"));
-  const child: ChildProcess = spawn(process.execPath, [join(root, "bin/ftune.js"), "serve", "--port", "0"], {
-    cwd: root,
+  const child: ChildProcess = spawn(process.execPath, [join(appRoot, "bin/ftune.js"), "serve", "--port", "0"], {
+    cwd: appRoot,
     // A Hugging Face cache of its own, so the user's is never read.
     env: { ...process.env, FTUNE_HOME: home, HF_HUB_CACHE: join(home, "hf-hub") },
     stdio: ["ignore", "pipe", "pipe"],

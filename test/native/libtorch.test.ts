@@ -83,6 +83,6 @@ test("a FTUNE_LIBTORCH without libtorch is one message saying what to set", () =
   assert.notEqual(r.status, 0);
   assert.match(
     r.stderr,
-    /EngineLoadError: FTUNE_LIBTORCH=\S+docs has no libc10\.so: set FTUNE_LIBTORCH to the torch\/lib folder/,
+    /EngineLoadError: FTUNE_LIBTORCH=\S+docs has no libc10\.so: set up the engine with `ftune engine setup` .*or set FTUNE_LIBTORCH to the torch\/lib folder/,
   );
 });

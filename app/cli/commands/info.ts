@@ -2,12 +2,15 @@
 // first thing to check after setting FTUNE_LIBTORCH.
 import type { Command } from "commander";
 
+import { currentEngine } from "../../core/engine-setup/index.ts";
 import { native } from "../../native/addon.ts";
-import { libtorchOverride } from "../../native/libtorch.ts";
+import { libtorchChoice } from "../../native/libtorch.ts";
+import { describeEngine } from "./engine.ts";
 
 const SOURCES = {
   rpath: "the set-up's torch, found through the build's rpath",
   FTUNE_LIBTORCH: "set by FTUNE_LIBTORCH",
+  settings: "the engine set up in settings (ftune engine setup)",
   bundled: "bundled with the app",
 } as const;
 
@@ -18,21 +21,23 @@ export function registerInfo(program: Command): void {
     .option("--json", "print one JSON object")
     .action((o: { json?: boolean }) => {
       const info = native.runtimeInfo();
-      const source = !libtorchOverride() ? "rpath" : process.env.FTUNE_LIBTORCH ? "FTUNE_LIBTORCH" : "bundled";
+      const source = libtorchChoice()?.source ?? "rpath";
+      const engine = currentEngine();
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ ...info, source })}\n`);
+        process.stdout.write(`${JSON.stringify({ ...info, source, engine })}\n`);
         return;
       }
       const devices = info.cudaAvailable
         ? `${info.cudaDeviceCount} CUDA device(s)`
         : "no CUDA device: training runs on the CPU";
       process.stdout.write(
-        [
+        `${[
           `libtorch ${info.torchVersion}`,
           `  from   ${info.torchLibDir} (${SOURCES[source]})`,
           `  GPU    ${devices}`,
           `  CPU    ${info.threads} threads`,
-        ].join("\n") + "\n",
+          `  engine ${describeEngine(engine)}`,
+        ].join("\n")}\n`,
       );
     });
 }

@@ -48,7 +48,7 @@ export function registerServe(program: Command): void {
         process.once("SIGTERM", () => stop("SIGTERM"));
       });
       const dataDir = defaultDataDir();
-      const core = await openCore(dataDir);
+      const core = await openCore(dataDir, { requireEngine: false });
       let server: RunningServer;
       try {
         server = await startServer({

@@ -11,7 +11,9 @@
 // - Events: WebSocket `/api/events?token=<token>` sending `ServerEvent` JSON messages.
 // - Electron: `window.ftune.call(method, input)` and `window.ftune.onEvent(listener)`.
 import { z } from "zod";
+import type { SetupStep } from "../engine-setup/index.ts";
 import type { CachedModel } from "../models/hf-cache.ts";
+import type { EngineSetting } from "../settings.ts";
 import type { Experiment, Run } from "../store/repo-experiments.ts";
 import type { Dataset, DatasetRow, DatasetStats, RunStatus } from "../store/types.ts";
 import { ColumnMappingSchema, TaskSchema } from "../store/types.ts";
@@ -31,6 +33,22 @@ const ConfigInput = z.record(z.string(), z.unknown());
 export const methods = {
   /** libtorch version, CUDA, threads. */
   runtimeInfo: z.object({}).strict(),
+  /** Whether the engine (libtorch 2.11) loads, and how it was set up. */
+  engineStatus: z.object({}).strict(),
+  /**
+   * Sets the engine up: an installed PyTorch 2.11 (a python or venv/conda folder; none: the Python
+   * on PATH), or a download from a package index (PEP 503/691). Progress: `engine-setup` events.
+   */
+  setUpEngine: z.discriminatedUnion("source", [
+    z.object({ source: z.literal("existing"), python: z.string().min(1).optional() }).strict(),
+    z
+      .object({
+        source: z.literal("download"),
+        variant: z.enum(["cpu", "cuda"]).optional(),
+        indexUrl: z.url({ protocol: /^https?$/ }).optional(),
+      })
+      .strict(),
+  ]),
 
   /** The bundled encoder and user-added Hugging Face folders. */
   listModels: z.object({}).strict(),
@@ -236,8 +254,31 @@ export interface ExportResult {
   python: string;
 }
 
+export interface EngineStatus {
+  ready: boolean;
+  /** Why the engine does not load (a message for the user), when it does not. */
+  problem: string | null;
+  torchVersion: string | null;
+  torchLibDir: string | null;
+  /** The engine set up in settings, if any. */
+  engine: EngineSetting | null;
+  /** Where libtorch is loaded from. */
+  source: "FTUNE_LIBTORCH" | "settings" | "bundled" | "rpath";
+  nvidiaDriver: boolean;
+  defaultIndex: { cpu: string; cuda: string };
+}
+
 export interface Results {
-  runtimeInfo: { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; threads: number };
+  runtimeInfo: {
+    torchVersion: string;
+    cudaAvailable: boolean;
+    cudaDeviceCount: number;
+    threads: number;
+    source: EngineStatus["source"];
+    engine: EngineSetting | null;
+  };
+  engineStatus: EngineStatus;
+  setUpEngine: EngineStatus;
   listModels: ModelEntry[];
   addModel: ModelEntry;
   listCachedModels: CachedModel[];
@@ -281,7 +322,8 @@ export type ServerEvent =
       etaSeconds: number | null;
       points: MetricPoint[];
     }
-  | { type: "dataset-imported"; dataset: Dataset };
+  | { type: "dataset-imported"; dataset: Dataset }
+  | { type: "engine-setup"; step: SetupStep | { step: "error"; message: string } };
 
 /** The API as a front end sees it, whatever the transport. */
 export type Api = { [M in Method]: (input: Input<M>) => Promise<Output<M>> };

@@ -1,7 +1,11 @@
 // Dataset handlers: column detection, import (with token-length stats from a model's
 // tokenizer), browsing and deletion.
+
+import { resolve, sep } from "node:path";
 import type { ColumnDetectionResult, ParsedInput, Results } from "../api/contract.ts";
+
 import { detectColumns, importDataset } from "../datasets/index.ts";
+import { rememberDataset } from "../settings.ts";
 import { countDatasetRows, deleteDataset, getDatasetRows, listDatasets } from "../store/repo-datasets.ts";
 import { type Context, datasetOr404 } from "./context.ts";
 
@@ -30,6 +34,9 @@ export function datasetHandlers(ctx: Context) {
         maxLength: input.maxLength,
         tokenLengths: model ? ctx.models.tokenLengths(model.path) : undefined,
       });
+      // A file of the user's (not a browser upload kept in the data folder) is a recent dataset.
+      if (!resolve(input.path).startsWith(resolve(ctx.dataDir) + sep))
+        rememberDataset(resolve(input.path), ctx.dataDir);
       ctx.events.publish({ type: "dataset-imported", dataset });
       return dataset;
     },

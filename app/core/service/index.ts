@@ -2,8 +2,10 @@
 // behind, registers the bundled encoder, and implements every API method (`handlers`), which
 // transports call through `dispatch` (app/core/api/dispatch.ts).
 
-import { native } from "../../native/addon.ts";
+import { EngineLoadError, native } from "../../native/addon.ts";
+import { libtorchChoice } from "../../native/libtorch.ts";
 import type { Handlers } from "../api/dispatch.ts";
+import { currentEngine } from "../engine-setup/index.ts";
 import { EventHub } from "../events.ts";
 import { listCachedModels } from "../models/hf-cache.ts";
 import { RunService } from "../runs/service.ts";
@@ -11,6 +13,7 @@ import type { WorkerTransport } from "../runs/worker.ts";
 import { defaultDataDir, openStore, type Store } from "../store/index.ts";
 import type { Context } from "./context.ts";
 import { datasetHandlers } from "./datasets.ts";
+import { engineStatus, setUpEngine } from "./engine.ts";
 import { experimentHandlers } from "./experiments.ts";
 import { ModelLibrary } from "./models.ts";
 import { resultHandlers } from "./results.ts";
@@ -20,7 +23,14 @@ export function createHandlers(ctx: Context): Handlers {
   return {
     async runtimeInfo() {
       const { torchVersion, cudaAvailable, cudaDeviceCount, threads } = native.runtimeInfo();
-      return { torchVersion, cudaAvailable, cudaDeviceCount, threads };
+      const source = libtorchChoice()?.source ?? "rpath";
+      return { torchVersion, cudaAvailable, cudaDeviceCount, threads, source, engine: currentEngine(ctx.dataDir) };
+    },
+    engineStatus: async () => engineStatus(ctx.dataDir),
+    async setUpEngine(input) {
+      const status = await setUpEngine(ctx.dataDir, ctx.events, input);
+      if (status.ready) await ctx.models.registerBundled();
+      return status;
     },
     listModels: () => ctx.models.list(),
     addModel: (input) => ctx.models.add(input.path, input.name),
@@ -44,18 +54,33 @@ export interface CoreOptions {
   transport?: WorkerTransport;
   stateIntervalSeconds?: number;
   progressIntervalMs?: number;
+  /**
+   * false: open even when the engine does not load (the desktop app and `ftune serve`, which
+   * then offer to set one up); true (the default): an engine that cannot load stops here.
+   */
+  requireEngine?: boolean;
 }
 
 export async function openCore(dataDir: string = defaultDataDir(), options: CoreOptions = {}): Promise<Core> {
-  // Every front end needs the engine: one that cannot load stops here, with its own message.
-  native.runtimeInfo();
+  // The CLI's commands need the engine: one that cannot load stops here, with its own message.
+  if (options.requireEngine ?? true) native.runtimeInfo();
+  const engineLoads = () => {
+    try {
+      native.runtimeInfo();
+      return true;
+    } catch (err) {
+      if (err instanceof EngineLoadError) return false;
+      throw err;
+    }
+  };
   const store = await openStore(dataDir);
   const events = new EventHub();
   const runs = new RunService({ store, dataDir, events, load: runLoader(store), ...options });
   const models = new ModelLibrary(store);
   try {
     await runs.recover();
-    await models.registerBundled();
+    // Registering reads the model through the engine: without one, after it is set up.
+    if (engineLoads()) await models.registerBundled();
   } catch (err) {
     await store.close().catch(() => {});
     throw err;

@@ -1,20 +1,15 @@
 // The app's data folder: one SQLite file, migrated to the latest schema on open.
 import { mkdirSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 
+import { defaultDataDir } from "../data-dir.ts";
 import { Db, type DbOptions } from "./db.ts";
 import { migrate } from "./migrations.ts";
 
 export type Store = Db;
 export const DB_FILE = "ftune.db";
 
-/** `$FTUNE_HOME`, else `$XDG_DATA_HOME/finetune-studio`, else `~/.local/share/finetune-studio`. */
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.FTUNE_HOME) return env.FTUNE_HOME;
-  if (env.XDG_DATA_HOME) return join(env.XDG_DATA_HOME, "finetune-studio");
-  return join(homedir(), ".local", "share", "finetune-studio");
-}
+export { defaultDataDir };
 
 /** Opens `dir/ftune.db` (creating the folder and file if needed) and migrates it to the latest schema. */
 export async function openStore(dir: string = defaultDataDir(), options: DbOptions = {}): Promise<Store> {

@@ -46,6 +46,8 @@ export const nav = $state({
   droppedFile: null as File | null,
   /** Bumped by Ctrl+O / the "Open dataset…" menu: the datasets view opens its file chooser. */
   openFileRequest: 0,
+  /** A data file to open in the datasets view (File › Open Recent). */
+  openPath: null as string | null,
 });
 
 export function go(view: ViewId, focus: { datasetId?: number; experimentId?: number } = {}): void {
