@@ -2,7 +2,11 @@
 //   ours.ts train REQUEST.json   training throughput with the recipe, SWA and evaluation cost,
 //                                native-step → JS-event latency
 //   ours.ts forward REQUEST.json forward-only throughput
-import { readFileSync } from "node:fs";
+//   ours.ts article REQUEST.json the article's recipe on one fold, end to end (bench/article_loop.py's
+//                                counterpart; the request is that script's)
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 import { startExperiment } from "../app/engine/training.ts";
 import { native, type TimedEvent } from "../app/native/addon.ts";
@@ -84,5 +88,58 @@ function forward() {
   return { forward: (texts.length - 32) / ((now() - t0) / 1e3) };
 }
 
-const result = mode === "train" ? await train() : forward();
-process.stdout.write(`${JSON.stringify({ ...result, max_rss_mb: rssMb(), threads: native.runtimeInfo().threads })}\n`);
+/** The article's recipe as an engine config, with bench/article_loop.py's settings. */
+async function article() {
+  const a = req as unknown as Record<string, unknown> & { texts: string[]; targets: number[]; valid_texts: string[]; valid_targets: number[] };
+  const config = {
+    model: a.dir,
+    task: "regression",
+    data: { train: "bench", valid: "bench", text: "text", label: "label", max_length: a.max_length },
+    head: { pooling: "cls", dropout: 0 }, // BERT's pooler → Linear, as the article's head
+    train: {
+      epochs: a.epochs,
+      batch_size: a.batch_size,
+      eval_batch_size: a.eval_batch_size,
+      max_grad_norm: a.max_grad_norm,
+      seed: a.seed,
+      device: "cpu",
+      precision: a.precision,
+      loss: "rmse",
+    },
+    optimizer: { weight_decay: a.weight_decay, eps: a.eps },
+    llrd: a.llrd,
+    schedule: { name: "linear", warmup_steps: a.warmup_steps },
+    reinit: { top_layers: a.reinit_top, pooler: true },
+    swa: { start_epoch: (a.swa_start_epoch as number) + 1, lr: a.swa_lr, anneal_steps: a.swa_anneal_steps, anneal_strategy: "cos" },
+    eval: { every_steps: a.eval_every, metric: "rmse", save_best: true },
+  };
+  const out = mkdtempSync(join(tmpdir(), "ftune-bench-article-"));
+  let evals = 0;
+  const t0 = now();
+  const summary = await startExperiment(
+    JSON.stringify(config),
+    { texts: a.texts, targets: a.targets, validTexts: a.valid_texts, validTargets: a.valid_targets },
+    out,
+    (e: TimedEvent) => {
+      if (e.kind === "eval") evals += e.swaMetrics ? 2 : 1;
+    },
+  ).done;
+  const seconds = (now() - t0) / 1e3;
+  rmSync(out, { recursive: true, force: true });
+  const fold = summary.folds[0];
+  return {
+    seconds,
+    train_samples_per_second: fold?.train_samples_per_second,
+    steps: fold?.steps,
+    evaluations: fold?.evaluations,
+    eval_events: evals,
+    best_rmse: fold?.best_metric,
+    best_source: fold?.best_source,
+    swa_rmse: fold?.final_metrics.rmse,
+    precision: fold?.precision,
+  };
+}
+
+const modes: Record<string, () => unknown> = { train, forward, article };
+const result = await (modes[mode as string] as () => unknown)();
+process.stdout.write(`${JSON.stringify({ ...(result as object), max_rss_mb: rssMb(), threads: native.runtimeInfo().threads })}\n`);

@@ -2,6 +2,9 @@
 // same run with the same libtorch, model, batch, sequence length and threads, N (default 3)
 // interleaved repetitions. Prints each ratio's median and range, and writes
 // bench/results/<date>-<machine>.json. A benchmark, never a pass/fail test.
+// Cases: training and forward throughput per model, and "article recipe": the article's whole
+// recipe on one CommonLit fold, end to end, against bench/article_loop.py (fp32, and bf16 where
+// the CPU has bf16 instructions).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg, tmpdir } from "node:os";
@@ -53,6 +56,48 @@ function measure(cmd: string, args: string[], request: object): Record<string, u
   return JSON.parse(out.trim().split("\n").at(-1) ?? "{}");
 }
 
+/** One fold for the article case: 192 training and 96 validation rows of CommonLit (the row
+ * with target 0, which the article drops, left out), or of the synthetic texts. */
+function articleFold(d: { texts: string[]; targets: number[] }) {
+  const rows = d.texts.map((t, i) => ({ t, y: d.targets[i] as number })).filter((r) => r.y !== 0);
+  const train = rows.slice(0, 192);
+  const valid = rows.slice(192, 288);
+  return {
+    texts: train.map((r) => r.t),
+    targets: train.map((r) => r.y),
+    valid_texts: valid.map((r) => r.t),
+    valid_targets: valid.map((r) => r.y),
+  };
+}
+
+/** The article's recipe scaled to MiniLM-L6 (6 layers): see bench/article_loop.py. */
+const articleRecipe = {
+  max_length: 256,
+  batch_size: 16,
+  eval_batch_size: 64,
+  epochs: 3,
+  seed: 42,
+  eps: 1e-6,
+  weight_decay: 0.01,
+  max_grad_norm: 1.0,
+  llrd: {
+    mode: "grouped",
+    head_lr: 1e-3,
+    groups: [
+      { layers: "0-1", lr: 5e-5 },
+      { layers: "2-3", lr: 7.5e-5 },
+      { layers: "4-5", lr: 1e-4 },
+    ],
+  },
+  warmup_steps: 3,
+  reinit_top: 2,
+  swa_start_epoch: 2, // 0-based, as the article's loop counts: the third epoch
+  swa_lr: 2e-5,
+  swa_anneal_steps: 10,
+  eval_every: 10,
+};
+
+const runtime = JSON.parse(execFileSync(process.execPath, ["-e", "console.log(JSON.stringify(require('./native/index.js').runtimeInfo()))"], { cwd: root, encoding: "utf8" }));
 const data = texts();
 const option = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 // `--only TEXT` keeps the cases whose name contains TEXT (a quick run on a loaded machine).
@@ -80,6 +125,28 @@ for (let rep = 0; rep < reps; rep++) {
     const forward = measure(python, ["bench/reference_bench.py", "forward"], req);
     load.push(loadavg()[0] ?? Number.NaN);
     results[i]?.reps.push({ ours, oursForward, plain, trainer, forward, load });
+  }
+}
+
+// The article's recipe, end to end on one fold: the engine and the article's loop, at each
+// precision, interleaved.
+const article = "article recipe".includes(option("--only") ?? "");
+const precisions = runtime.cpuBf16 ? ["fp32", "bf16"] : ["fp32"];
+const articleRuns: Record<string, { ours: Run; loop: Run; load: number[] }[]> = Object.fromEntries(precisions.map((p) => [p, []]));
+if (article) {
+  const fold = articleFold(data);
+  for (let rep = 0; rep < reps; rep++) {
+    for (const precision of precisions) {
+      const req = { dir: bundledModelDir(), ...fold, ...articleRecipe, precision };
+      say(`bench: article recipe (${precision}), one fold end to end, repetition ${rep + 1}/${reps} (load ${loadavg()[0]?.toFixed(1)})`);
+      const load = [loadavg()[0] ?? Number.NaN];
+      const ours = measure(process.execPath, ["--import", "tsx", "bench/ours.ts", "article"], req);
+      say(`bench:   engine ${JSON.stringify(ours)}`);
+      const loop = measure(python, ["bench/article_loop.py"], req);
+      say(`bench:   article loop ${JSON.stringify(loop)}`);
+      load.push(loadavg()[0] ?? Number.NaN);
+      articleRuns[precision]?.push({ ours, loop, load });
+    }
   }
 }
 
@@ -113,11 +180,39 @@ const rows = results.map((r) => {
 const head = ["model", "ours samples/s", "vs PyTorch loop", "vs HF Trainer", "forward vs PyTorch", "peak RSS ours / PyTorch", "SWA update cost", "one eval / step", "event latency ms (p50)", "load avg"];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ");
-console.log(`median (min–max) over ${reps} interleaved repetitions`);
-console.log(line(head));
-for (const r of rows) console.log(line(r));
-const runtime = JSON.parse(execFileSync(process.execPath, ["-e", "console.log(JSON.stringify(require('./native/index.js').runtimeInfo()))"], { cwd: root, encoding: "utf8" }));
-const out = join(root, "bench/results", `${new Date().toISOString().slice(0, 10)}-${hostname()}.json`);
+if (rows.length) {
+  console.log(`median (min–max) over ${reps} interleaved repetitions`);
+  console.log(line(head));
+  for (const r of rows) console.log(line(r));
+}
+if (article) {
+  const articleRows = precisions.map((p) => {
+    const runs = articleRuns[p] ?? [];
+    const each = (g: (x: (typeof runs)[number]) => number) => runs.map(g);
+    const pair = (g: (r: Run) => number, d = 3) => `${f(med(each((x) => g(x.ours))), d)} / ${f(med(each((x) => g(x.loop))), d)}`;
+    return [
+      p,
+      spread(each((x) => n(x.ours.seconds)), 1, " s"),
+      spread(each((x) => n(x.loop.seconds)), 1, " s"),
+      spread(each((x) => n(x.loop.seconds) / n(x.ours.seconds)), 2, "×"),
+      pair((r) => n(r.train_samples_per_second), 2),
+      pair((r) => n(r.best_rmse)),
+      f(med(each((x) => n(x.loop.best_article_score))), 3),
+      pair((r) => n(r.swa_rmse)),
+      pair((r) => n(r.evaluations), 0),
+      spread(runs.flatMap((x) => x.load), 1),
+    ];
+  });
+  const articleHead = ["precision", "ours end to end", "article loop", "speed-up", "train samples/s ours / loop", "best RMSE ours / loop", "loop's article score", "SWA final RMSE ours / loop", "evaluations ours / loop", "load avg"];
+  const w = articleHead.map((h, i) => Math.max(h.length, ...articleRows.map((r) => (r[i] ?? "").length)));
+  console.log(`\narticle recipe, one fold (192 train / 96 valid, 256 tokens, 3 epochs), MiniLM-L6; median (min–max) over ${reps} interleaved repetitions`);
+  console.log(articleHead.map((c, i) => c.padEnd(w[i] ?? 0)).join(" | "));
+  for (const r of articleRows) console.log(r.map((c, i) => c.padEnd(w[i] ?? 0)).join(" | "));
+}
+// A partial run (--only) gets its own file, so it never overwrites the day's full one.
+const only = option("--only")?.replace(/[^A-Za-z0-9]+/g, "-");
+const out = join(root, "bench/results", `${new Date().toISOString().slice(0, 10)}-${hostname()}${only ? `-${only}` : ""}.json`);
 mkdirSync(join(root, "bench/results"), { recursive: true });
-writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), machine: hostname(), cpus: cpus().length, reps, runtime, results }, null, 2)}\n`);
+const articleResults = article ? { recipe: articleRecipe, runs: articleRuns } : undefined;
+writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), machine: hostname(), cpus: cpus().length, reps, runtime, results, article: articleResults }, null, 2)}\n`);
 say(`bench: results in ${out}`);

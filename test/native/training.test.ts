@@ -169,6 +169,36 @@ test("DistilBERT: re-init touches its own norms, and the export loads in transfo
   assert.ok(maxAbsDiff(ours, theirs?.logits) < 1e-4, `differ by ${maxAbsDiff(ours, theirs?.logits)}`);
 });
 
+for (const swa of [true, false]) {
+  test(`the final model's score reuses the last evaluation (no second pass over the same weights)${swa ? ", with SWA" : ""}`, async () => {
+    const events: TrainEvent[] = [];
+    const recipe = {
+      folds: { k: 3, strategy: "stratified", seed: 1, run: [0] },
+      eval: { every_steps: 3 },
+      ...(swa ? { swa: { start_step: 4, lr: 1e-4 } } : {}),
+    };
+    const summary = await startExperiment(JSON.stringify(config(recipe)), { texts, targets }, null, (e) =>
+      events.push(e),
+    ).done;
+    const fold = summary.folds[0];
+    const evals = ofKind(events, "eval");
+    // 16 rows, batches of 4, 2 epochs: steps 1–8, evaluated at 3, 4 (epoch end), 6, 8 (end);
+    // with SWA from step 4 on, the average is evaluated too at 6 and 8.
+    assert.deepEqual(
+      evals.map((e) => [e.step, e.swaMetrics !== null]),
+      [
+        [3, false],
+        [4, false],
+        [6, swa],
+        [8, swa],
+      ],
+    );
+    assert.equal(fold?.evaluations, swa ? 6 : 4, "one pass per model evaluated, none more at the end");
+    const last = evals.at(-1);
+    assert.deepEqual(fold?.final_metrics, swa ? last?.swaMetrics : last?.metrics);
+  });
+}
+
 test("cancel stops the run within a step", async () => {
   let steps = 0;
   const run = startExperiment(

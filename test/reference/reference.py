@@ -123,8 +123,15 @@ def model_inputs(model, enc):
     return enc
 
 
+def autocast(req, device="cpu"):
+    """torch.autocast(device, bfloat16) when the request asks for "autocast": "bf16", else nothing."""
+    import contextlib
+
+    return torch.autocast(device, dtype=torch.bfloat16) if req.get("autocast") == "bf16" else contextlib.nullcontext()
+
+
 def forward(request_file):
-    """Each request: {"dir", "texts", "pairs"?, "max_length"}; one result per request."""
+    """Each request: {"dir", "texts", "pairs"?, "max_length", "autocast"?}; one result per request."""
     from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
     results = []
@@ -135,7 +142,7 @@ def forward(request_file):
         is_classifier = any(a.endswith("ForSequenceClassification") for a in (config.architectures or []))
         model = (AutoModelForSequenceClassification if is_classifier else AutoModel).from_pretrained(model_dir).eval()
         enc = tok(req["texts"], req.get("pairs"), padding=True, truncation=True, max_length=req["max_length"], return_tensors="pt")
-        with torch.no_grad():
+        with torch.no_grad(), autocast(req):
             out = model(**model_inputs(model, enc), output_hidden_states=True)
         ids, mask = enc["input_ids"].tolist(), enc["attention_mask"].tolist()
         result = {"ids": [[i for i, m in zip(r, ms) if m] for r, ms in zip(ids, mask)], "hidden": out.hidden_states[-1].tolist()}
@@ -262,7 +269,8 @@ def recipe_step(loss, model, opt, sched, swa_model, swalr, max_grad_norm):
 def train(request_file):
     """The reference training loop (article-style, in plain PyTorch + transformers): LLRD groups,
     torch.optim.AdamW, clip_grad_norm_, a transformers warm-up schedule, AveragedModel + SWALR.
-    Batches in order, dynamic padding, on `device` (default cpu). Returns per-step losses and
+    Batches in order, dynamic padding, on `device` (default cpu), the forward under bf16
+    autocast when asked ("autocast": "bf16"). Returns per-step losses and
     the final weights' largest difference from the safetensors file `ours`."""
     from safetensors.torch import load_file
     from torch.optim.swa_utils import SWALR, AveragedModel
@@ -292,7 +300,8 @@ def train(request_file):
                 swa_model = AveragedModel(model)
                 swalr = SWALR(opt, swa_lr=swa["lr"], anneal_epochs=swa["anneal_steps"], anneal_strategy=swa["strategy"])
             enc = tok(texts[at : at + bs], padding=True, truncation=True, max_length=req["max_length"], return_tensors="pt")
-            logits = model(**model_inputs(model, enc.to(device))).logits
+            with autocast(req, device):
+                logits = model(**model_inputs(model, enc.to(device))).logits.float()
             y = targets[at : at + bs]
             if req["task"] == "classification":
                 loss = torch.nn.functional.cross_entropy(logits, torch.tensor(y, dtype=torch.long, device=device))

@@ -35,7 +35,7 @@ export function registerInfo(program: Command): void {
           `libtorch ${info.torchVersion}`,
           `  from   ${info.torchLibDir} (${SOURCES[source]})`,
           `  GPU    ${devices}`,
-          `  CPU    ${info.threads} threads`,
+          `  CPU    ${info.threads} threads, ${info.cpuBf16 ? "bf16 instructions (train.precision bf16 runs here)" : "no bf16 instructions (fp32 only)"}`,
           `  engine ${describeEngine(engine)}`,
         ].join("\n")}\n`,
       );

@@ -106,7 +106,12 @@ reinitialized: number, precision: ComputePrecision,
  * The best evaluation's outputs (a value per label) for each validation row, in the
  * fold's row order: out-of-fold predictions. Empty in outcomes written before they were.
  */
-valid_outputs: Array<Array<number>>, };
+valid_outputs: Array<Array<number>>, 
+/**
+ * Passes over the validation rows (live model and SWA average counted apart; the final
+ * model's score reuses the last evaluation when it was at the last step).
+ */
+evaluations: number, };
 
 /**
  * Which model gave an evaluation: the one training, or the SWA average.
@@ -114,6 +119,6 @@ valid_outputs: Array<Array<number>>, };
 export type BestSource = "live" | "swa";
 
 /**
- * How a run computed: bf16 autocast on CUDA (fp32 master weights), or fp32.
+ * How a run computed: bf16 autocast on CUDA or the CPU (fp32 master weights), or fp32.
  */
 export type ComputePrecision = "bf16" | "fp32";

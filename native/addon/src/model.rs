@@ -23,6 +23,9 @@ pub struct ModelLoadOptions {
     pub max_length: Option<u32>,
     /// "auto" | "cpu" | "cuda" | "cuda:N".
     pub device: Option<String>,
+    /// "fp32" (default) | "bf16": `predict` under bf16 autocast (on a CPU, one with bf16
+    /// instructions).
+    pub precision: Option<String>,
 }
 
 #[napi(object)]
@@ -45,6 +48,7 @@ pub struct ModelInfo {
 #[napi]
 pub struct SequenceModel {
     inner: Engine,
+    bf16: bool,
 }
 
 fn to_engine_options(o: ModelLoadOptions) -> anyhow::Result<ModelOptions> {
@@ -63,9 +67,22 @@ impl SequenceModel {
     /// Loads config.json, model.safetensors and tokenizer.json from a folder.
     #[napi(factory)]
     pub fn load(dir: String, options: Option<ModelLoadOptions>) -> Result<Self> {
-        let opts = to_engine_options(options.unwrap_or_default()).map_err(js_error_chain)?;
+        let options = options.unwrap_or_default();
+        let bf16 = match options.precision.as_deref() {
+            None | Some("fp32") => false,
+            Some("bf16") => true,
+            Some(other) => {
+                return Err(crate::js_error(format!(
+                    "precision '{other}' is not one of fp32, bf16"
+                )))
+            }
+        };
+        let opts = to_engine_options(options).map_err(js_error_chain)?;
+        if bf16 {
+            ftune_engine::runtime::check_bf16(opts.device, "precision").map_err(js_error_chain)?;
+        }
         let inner = Engine::load(Path::new(&dir), &opts).map_err(js_error_chain)?;
-        Ok(Self { inner })
+        Ok(Self { inner, bf16 })
     }
 
     #[napi]
@@ -96,7 +113,8 @@ impl SequenceModel {
         token_ids(&self.inner.tokenizer, &texts, pairs.as_deref())
     }
 
-    /// Last hidden states [text][token][hidden] of one padded batch, in eval mode.
+    /// Last hidden states [text][token][hidden] of one padded batch, in eval mode (under bf16
+    /// autocast when loaded with precision bf16).
     #[napi]
     pub fn hidden_states(
         &self,
@@ -108,13 +126,20 @@ impl SequenceModel {
             .encode(&texts, pairs.as_deref())
             .map_err(js_error_chain)?;
         let batch = self.inner.collate(&enc.iter().collect::<Vec<_>>());
-        let hidden = tch::no_grad(|| self.inner.hidden_states(&batch, false))
+        let forward = || tch::no_grad(|| self.inner.hidden_states(&batch, false));
+        let hidden = if self.bf16 {
+            ftune_engine::runtime::autocast_bf16(self.inner.device(), forward)
+        } else {
+            forward()
+        };
+        let hidden = hidden
             .to_kind(tch::Kind::Double)
             .to_device(tch::Device::Cpu);
         Vec::try_from(&hidden).map_err(crate::js_error)
     }
 
-    /// Logits [text][label], batched by length, in input order.
+    /// Logits [text][label], batched by length, in input order (under bf16 autocast when
+    /// loaded with precision bf16).
     #[napi]
     pub fn predict(
         &self,
@@ -126,13 +151,15 @@ impl SequenceModel {
             .inner
             .encode(&texts, pairs.as_deref())
             .map_err(js_error_chain)?;
-        let logits = self
-            .inner
-            .predict(
-                &enc.iter().collect::<Vec<_>>(),
-                batch_size.unwrap_or(32) as usize,
-            )
-            .map_err(js_error_chain)?;
+        let examples = enc.iter().collect::<Vec<_>>();
+        let batch_size = batch_size.unwrap_or(32) as usize;
+        let predict = || self.inner.predict(&examples, batch_size);
+        let logits = if self.bf16 {
+            ftune_engine::runtime::autocast_bf16(self.inner.device(), predict)
+        } else {
+            predict()
+        }
+        .map_err(js_error_chain)?;
         Ok(logits
             .into_iter()
             .map(|row| row.into_iter().map(f64::from).collect())

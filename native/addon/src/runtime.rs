@@ -14,6 +14,8 @@ pub struct RuntimeInfo {
     pub cuda_available: bool,
     pub cuda_device_count: i64,
     pub threads: i32,
+    /// Whether the CPU has bf16 instructions (train.precision bf16 runs on it).
+    pub cpu_bf16: bool,
 }
 
 /// The libtorch this process loaded, and whether CUDA is usable.
@@ -26,6 +28,7 @@ pub fn runtime_info() -> RuntimeInfo {
         cuda_available: r.cuda_available,
         cuda_device_count: r.cuda_device_count,
         threads: r.threads,
+        cpu_bf16: r.cpu_bf16,
     }
 }
 

@@ -11,16 +11,19 @@
 //! `--kernels loop` and `--swa temporaries` are the engine's CPU paths before the fused kernels
 //! (per-tensor AdamW ops; avg + (p − avg)/(n + 1) with temporaries), kept here to measure them.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
+use common::{arg, setup};
 use ftune_engine::config::ExperimentConfig;
 use ftune_engine::model::{ModelOptions, SequenceModel};
-use ftune_engine::optim::{AdamW, AdamWConfig, AdamWKernels, ParamGroup};
+use ftune_engine::optim::{AdamW, AdamWConfig, AdamWKernels};
 use ftune_engine::swa::AveragedModel;
 use ftune_engine::tokenize::Encoded;
-use ftune_engine::train::{clip_grad_norm, groups_for};
+use ftune_engine::train::{clip_grad_norm, param_groups, ParamGroups};
 use tch::{Device, Kind, Reduction, Tensor};
 
 #[derive(serde::Deserialize)]
@@ -33,14 +36,6 @@ struct Request {
     steps: usize,
     skip: usize,
     llrd: serde_json::Value,
-}
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
 }
 
 #[repr(C)]
@@ -109,10 +104,9 @@ fn main() -> anyhow::Result<()> {
     let req: Request = serde_json::from_str(&std::fs::read_to_string(path)?)?;
     let kernels = arg(&args, "--kernels", "fused");
     let swa_kind = arg(&args, "--swa", "exact");
-    if let Ok(n) = arg(&args, "--threads", "").parse::<i32>() {
-        tch::set_num_threads(n);
-    }
-    let device = Device::Cpu;
+    // CPU only: the thread CPU times below mean nothing for GPU work.
+    let device = setup(&args, "cpu")?;
+    anyhow::ensure!(device == Device::Cpu, "step_profile measures the CPU");
 
     let config = ExperimentConfig::from_json(&serde_json::to_string(&serde_json::json!({
         "model": req.dir,
@@ -120,7 +114,6 @@ fn main() -> anyhow::Result<()> {
         "optimizer": { "eps": 1e-6, "weight_decay": 0.01 },
         "llrd": req.llrd,
     }))?)?;
-    tch::manual_seed(0);
     let opts = ModelOptions {
         num_labels: Some(1),
         max_length: Some(req.seq),
@@ -130,20 +123,7 @@ fn main() -> anyhow::Result<()> {
     let model = SequenceModel::load(Path::new(&req.dir), &opts)?;
     let n = req.steps * req.batch;
     let encoded = model.encode(&req.texts[..n], None)?;
-    let vars = model.vs.variables();
-    let mut names: Vec<&String> = vars.keys().collect();
-    names.sort();
-    let params: Vec<Tensor> = names.iter().map(|n| vars[*n].shallow_clone()).collect();
-    let specs = groups_for(&model, &config)?;
-    let groups: Vec<ParamGroup> = specs
-        .iter()
-        .map(|g| ParamGroup {
-            name: g.name.clone(),
-            lr: g.lr,
-            weight_decay: g.weight_decay,
-            params: g.params.iter().map(|n| vars[n].shallow_clone()).collect(),
-        })
-        .collect();
+    let ParamGroups { params, groups, .. } = param_groups(&model, &config)?;
     let mut loop_opt = LoopAdamW {
         groups: groups
             .iter()

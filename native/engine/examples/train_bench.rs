@@ -3,23 +3,19 @@
 //! clipping and, on CUDA, bf16 autocast. Prints one JSON line.
 //!
 //!   train_bench CONFIG_JSON [--batch 32] [--seq 256] [--steps 30] [--warmup 5] [--device auto]
+//!               [--threads N]
+
+mod common;
 
 use std::time::Instant;
 
+use common::{arg, setup};
 use ftune_engine::encoder::Encoder;
 use ftune_engine::heads::{Head, Pooling};
 use ftune_engine::hf_config::HfConfig;
 use ftune_engine::optim::{AdamW, AdamWConfig, ParamGroup};
-use ftune_engine::runtime::{autocast_bf16, parse_device, runtime_info};
+use ftune_engine::runtime::{autocast_bf16, runtime_info};
 use tch::{nn, Kind, Reduction, Tensor};
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -35,9 +31,8 @@ fn main() -> anyhow::Result<()> {
         arg(&args, "--steps", "30").parse()?,
         arg(&args, "--warmup", "5").parse()?,
     );
-    let device = parse_device(&arg(&args, "--device", "auto"))?;
+    let device = setup(&args, "auto")?;
     let bf16 = device.is_cuda();
-    tch::manual_seed(0);
 
     let vs = nn::VarStore::new(device);
     let encoder = Encoder::new(&vs.root(), &config)?;
@@ -72,7 +67,7 @@ fn main() -> anyhow::Result<()> {
         }
         let forward = || head.forward(&encoder.forward(&ids, &mask, &types, true), &mask, true);
         let logits = if bf16 {
-            autocast_bf16(forward)
+            autocast_bf16(device, forward)
         } else {
             forward()
         };

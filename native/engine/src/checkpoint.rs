@@ -43,6 +43,14 @@ pub struct LoopState {
     /// The best evaluation's outputs on the validation rows (out-of-fold predictions).
     #[serde(default)]
     pub best_outputs: Vec<Vec<f64>>,
+    /// Passes over the validation rows so far (live model and SWA average counted apart).
+    #[serde(default)]
+    pub evaluations: usize,
+    /// The last evaluation's metrics of the model a run ends with (the SWA average while SWA
+    /// runs, else the live model) and its step: the end of the run reuses them when no step
+    /// came after, instead of evaluating the same weights again.
+    #[serde(default)]
+    pub final_candidate: Option<(usize, BTreeMap<String, f64>)>,
 }
 
 impl Default for LoopState {
@@ -59,6 +67,8 @@ impl Default for LoopState {
             best_step: 0,
             best_source: BestSource::Live,
             best_metrics: BTreeMap::new(),
+            evaluations: 0,
+            final_candidate: None,
             divergence: Divergence::default(),
             best_outputs: vec![],
         }
@@ -244,6 +254,8 @@ mod tests {
         let mut state = LoopState {
             step: 12,
             best_metric: Some(0.1 + 0.2),
+            evaluations: 5,
+            final_candidate: Some((12, BTreeMap::from([("rmse".to_string(), 0.7)]))),
             ..LoopState::default()
         };
         state.divergence.observe("rmse", 0.8, 1.0);

@@ -136,7 +136,8 @@ impl Default for HeadConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
-    /// bf16 autocast on CUDA, fp32 on CPU.
+    /// bf16 autocast on CUDA, fp32 on CPU (bf16 on a CPU changes results: asked for, never
+    /// implied).
     #[default]
     Auto,
     Fp32,

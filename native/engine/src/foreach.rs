@@ -78,30 +78,55 @@ fn call(f: impl FnOnce(*mut c_char, usize) -> i32) {
     }
 }
 
-/// Per-tensor AdamW inputs of one parameter group.
+/// Per-tensor AdamW inputs of one parameter group, n of each.
 pub struct AdamwTensors<'a> {
     pub params: &'a [Tensor],
     pub grads: &'a [Tensor],
     pub exp_avgs: &'a [Tensor],
     pub exp_avg_sqs: &'a [Tensor],
-    /// −lr / (1 − β1ᵗ) per tensor (−lr without bias correction).
-    pub step_sizes: &'a [f64],
-    /// sqrt(1 − β2ᵗ) per tensor (1 without bias correction).
-    pub bc2_sqrts: &'a [f64],
 }
 
-/// One step of torch.optim.AdamW's foreach implementation over a group's tensors.
-pub fn adamw(t: &AdamwTensors, lr: f64, weight_decay: f64, beta1: f64, beta2: f64, eps: f64) {
+/// Which libtorch kernel takes the step, with the per-tensor inputs only it needs.
+pub enum AdamwKernel<'a> {
+    /// torch.optim.AdamW(foreach=True)'s arithmetic, a few multi-tensor ops per group.
+    Foreach {
+        /// −lr / (1 − β1ᵗ) per tensor (−lr without bias correction).
+        step_sizes: &'a [f64],
+        /// sqrt(1 − β2ᵗ) per tensor (1 without bias correction).
+        bc2_sqrts: &'a [f64],
+    },
+    /// torch.optim.AdamW(fused=True): libtorch's `_fused_adamw_`, one pass per tensor on the
+    /// CPU (one launch per group on CUDA), always bias-corrected.
+    Fused {
+        /// torch's per-tensor step counters: float32 scalars on the parameters' device,
+        /// incremented by the kernel before the update reads them.
+        steps: &'a [Tensor],
+    },
+}
+
+/// AdamW's hyper-parameters for one group's step.
+#[derive(Debug, Clone, Copy)]
+pub struct AdamwHyper {
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+}
+
+/// One step of torch.optim.AdamW over a group's tensors, with `kernel`'s implementation.
+pub fn adamw(t: &AdamwTensors, kernel: &AdamwKernel, h: AdamwHyper) {
     let n = t.params.len();
-    let lens = [
-        t.grads.len(),
-        t.exp_avgs.len(),
-        t.exp_avg_sqs.len(),
-        t.step_sizes.len(),
-        t.bc2_sqrts.len(),
-    ];
+    let extra = match kernel {
+        AdamwKernel::Foreach {
+            step_sizes,
+            bc2_sqrts,
+        } => vec![step_sizes.len(), bc2_sqrts.len()],
+        AdamwKernel::Fused { steps } => vec![steps.len()],
+    };
+    let lens = [t.grads.len(), t.exp_avgs.len(), t.exp_avg_sqs.len()];
     assert!(
-        lens.iter().all(|&len| len == n),
+        lens.iter().chain(&extra).all(|&len| len == n),
         "adamw: lists of different lengths"
     );
     let (p, g, m, v) = (
@@ -110,86 +135,59 @@ pub fn adamw(t: &AdamwTensors, lr: f64, weight_decay: f64, beta1: f64, beta2: f6
         handles(t.exp_avgs),
         handles(t.exp_avg_sqs),
     );
-    // SAFETY: every pointer is a live tch handle (torch::Tensor*) borrowed for the call, and
-    // each array holds n of them; the shim catches C++ exceptions.
-    call(|err, len| unsafe {
-        ftune_adamw_foreach(
-            p.as_ptr(),
-            g.as_ptr(),
-            m.as_ptr(),
-            v.as_ptr(),
-            t.step_sizes.as_ptr(),
-            t.bc2_sqrts.as_ptr(),
-            n as i64,
-            lr,
-            weight_decay,
-            beta1,
-            beta2,
-            eps,
-            err,
-            len,
-        )
-    });
-}
-
-/// Per-tensor inputs of one group for torch.optim.AdamW(fused=True).
-pub struct FusedAdamwTensors<'a> {
-    pub params: &'a [Tensor],
-    pub grads: &'a [Tensor],
-    pub exp_avgs: &'a [Tensor],
-    pub exp_avg_sqs: &'a [Tensor],
-    /// torch's per-tensor step counters: float32 scalars on the parameters' device, incremented
-    /// by this call before the update reads them.
-    pub steps: &'a [Tensor],
-}
-
-/// One step of torch.optim.AdamW(fused=True) over a group's tensors: libtorch's
-/// `_fused_adamw_`, one pass per tensor on the CPU (one launch per group on CUDA), with bias
-/// correction (the fused kernel has no switch to turn it off).
-pub fn adamw_fused(
-    t: &FusedAdamwTensors,
-    lr: f64,
-    weight_decay: f64,
-    beta1: f64,
-    beta2: f64,
-    eps: f64,
-) {
-    let n = t.params.len();
-    let lens = [
-        t.grads.len(),
-        t.exp_avgs.len(),
-        t.exp_avg_sqs.len(),
-        t.steps.len(),
-    ];
-    assert!(
-        lens.iter().all(|&len| len == n),
-        "adamw: lists of different lengths"
-    );
-    let (p, g, m, v, s) = (
-        handles(t.params),
-        handles(t.grads),
-        handles(t.exp_avgs),
-        handles(t.exp_avg_sqs),
-        handles(t.steps),
-    );
-    // SAFETY: as in `adamw`.
-    call(|err, len| unsafe {
-        ftune_adamw_fused(
-            p.as_ptr(),
-            g.as_ptr(),
-            m.as_ptr(),
-            v.as_ptr(),
-            s.as_ptr(),
-            n as i64,
-            lr,
-            weight_decay,
-            beta1,
-            beta2,
-            eps,
-            err,
-            len,
-        )
-    });
+    let AdamwHyper {
+        lr,
+        weight_decay,
+        beta1,
+        beta2,
+        eps,
+    } = h;
+    match kernel {
+        // SAFETY: every pointer is a live tch handle (torch::Tensor*) borrowed for the call,
+        // and each array holds n of them; the shim catches C++ exceptions.
+        AdamwKernel::Foreach {
+            step_sizes,
+            bc2_sqrts,
+        } => call(|err, len| unsafe {
+            ftune_adamw_foreach(
+                p.as_ptr(),
+                g.as_ptr(),
+                m.as_ptr(),
+                v.as_ptr(),
+                step_sizes.as_ptr(),
+                bc2_sqrts.as_ptr(),
+                n as i64,
+                lr,
+                weight_decay,
+                beta1,
+                beta2,
+                eps,
+                err,
+                len,
+            )
+        }),
+        AdamwKernel::Fused { steps } => {
+            let s = handles(steps);
+            // SAFETY: as above.
+            call(|err, len| unsafe {
+                ftune_adamw_fused(
+                    p.as_ptr(),
+                    g.as_ptr(),
+                    m.as_ptr(),
+                    v.as_ptr(),
+                    s.as_ptr(),
+                    n as i64,
+                    lr,
+                    weight_decay,
+                    beta1,
+                    beta2,
+                    eps,
+                    err,
+                    len,
+                )
+            })
+        }
+    }
 }
 
 /// torch.nn.utils.clip_grad_norm_: scales `grads` in place by min(1, max/(norm + 1e-6)) and
@@ -275,6 +273,16 @@ mod tests {
     use super::*;
     use tch::Kind;
 
+    fn hyper(lr: f64, weight_decay: f64, beta1: f64, beta2: f64, eps: f64) -> AdamwHyper {
+        AdamwHyper {
+            lr,
+            weight_decay,
+            beta1,
+            beta2,
+            eps,
+        }
+    }
+
     fn values(t: &Tensor) -> Vec<f64> {
         Vec::<f64>::try_from(t.to_kind(Kind::Double).flatten(0, -1)).unwrap()
     }
@@ -335,10 +343,12 @@ mod tests {
             grads: &g,
             exp_avgs: &m,
             exp_avg_sqs: &v,
+        };
+        let kernel = AdamwKernel::Foreach {
             step_sizes: &step_sizes,
             bc2_sqrts: &bc2_sqrts,
         };
-        adamw(&tensors, lr, wd, b1, b2, eps);
+        adamw(&tensors, &kernel, hyper(lr, wd, b1, b2, eps));
         for (i, want) in expect.iter().enumerate() {
             for (got, want) in values(&p[i]).iter().zip(want) {
                 assert!((got - want).abs() < 1e-14, "tensor {i}: {got} vs {want}");
@@ -385,14 +395,16 @@ mod tests {
         let g = Tensor::from_slice(&[0.5f32, 0.25]);
         let (m, v) = (p.zeros_like(), p.zeros_like());
         let step = Tensor::from(0.0f32);
-        let tensors = FusedAdamwTensors {
+        let tensors = AdamwTensors {
             params: &[p.shallow_clone()],
             grads: &[g],
             exp_avgs: &[m],
             exp_avg_sqs: &[v],
+        };
+        let kernel = AdamwKernel::Fused {
             steps: &[step.shallow_clone()],
         };
-        adamw_fused(&tensors, 0.1, 0.0, 0.9, 0.999, 1e-8);
+        adamw(&tensors, &kernel, hyper(0.1, 0.0, 0.9, 0.999, 1e-8));
         assert_eq!(step.double_value(&[]), 1.0, "the step counter moved");
         // The first bias-corrected step moves each weight by lr against its gradient's sign.
         let got = values(&p);
@@ -429,6 +441,23 @@ mod tests {
             values(&p.grad()),
             vec![3.0, 3.0],
             "a fresh gradient, not added to the old"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "adamw: lists of different lengths")]
+    fn adamw_refuses_a_kernel_input_of_another_length() {
+        let p = [Tensor::from_slice(&[1.0f32])];
+        let tensors = AdamwTensors {
+            params: &p,
+            grads: &p,
+            exp_avgs: &p,
+            exp_avg_sqs: &p,
+        };
+        adamw(
+            &tensors,
+            &AdamwKernel::Fused { steps: &[] },
+            hyper(0.1, 0.0, 0.9, 0.999, 1e-8),
         );
     }
 

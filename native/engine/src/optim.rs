@@ -225,26 +225,28 @@ impl AdamW {
                 if params.is_empty() {
                     continue;
                 }
-                if fused {
-                    let tensors = foreach::FusedAdamwTensors {
-                        params: &params,
-                        grads: &grads,
-                        exp_avgs: &exp_avgs,
-                        exp_avg_sqs: &exp_avg_sqs,
-                        steps: &steps,
-                    };
-                    foreach::adamw_fused(&tensors, lr, group.weight_decay, beta1, beta2, eps);
+                let tensors = foreach::AdamwTensors {
+                    params: &params,
+                    grads: &grads,
+                    exp_avgs: &exp_avgs,
+                    exp_avg_sqs: &exp_avg_sqs,
+                };
+                let kernel = if fused {
+                    foreach::AdamwKernel::Fused { steps: &steps }
                 } else {
-                    let tensors = foreach::AdamwTensors {
-                        params: &params,
-                        grads: &grads,
-                        exp_avgs: &exp_avgs,
-                        exp_avg_sqs: &exp_avg_sqs,
+                    foreach::AdamwKernel::Foreach {
                         step_sizes: &step_sizes,
                         bc2_sqrts: &bc2_sqrts,
-                    };
-                    foreach::adamw(&tensors, lr, group.weight_decay, beta1, beta2, eps);
-                }
+                    }
+                };
+                let hyper = foreach::AdamwHyper {
+                    lr,
+                    weight_decay: group.weight_decay,
+                    beta1,
+                    beta2,
+                    eps,
+                };
+                foreach::adamw(&tensors, &kernel, hyper);
             }
         });
     }

@@ -12,6 +12,8 @@ pub struct RuntimeInfo {
     pub cuda_device_count: i64,
     /// Intra-op threads libtorch uses on CPU.
     pub threads: i32,
+    /// The CPU has bf16 instructions: `precision: bf16` runs on it.
+    pub cpu_bf16: bool,
 }
 
 pub fn runtime_info() -> RuntimeInfo {
@@ -26,6 +28,7 @@ pub fn runtime_info() -> RuntimeInfo {
         cuda_available: tch::Cuda::is_available(),
         cuda_device_count: tch::Cuda::device_count(),
         threads: tch::get_num_threads(),
+        cpu_bf16: cpu_has_bf16(),
     }
 }
 
@@ -74,35 +77,66 @@ pub fn parse_device(name: &str) -> anyhow::Result<tch::Device> {
 }
 
 extern "C" {
-    fn ftune_autocast_enter_bf16() -> i32;
-    fn ftune_autocast_exit(was_enabled: i32);
-    fn ftune_autocast_is_enabled() -> i32;
+    fn ftune_autocast_enter_bf16(device: i32) -> i32;
+    fn ftune_autocast_exit(device: i32, saved: i32);
+    fn ftune_autocast_is_enabled(device: i32) -> i32;
+    fn ftune_cpu_has_bf16() -> i32;
+}
+
+/// The shim's device code: 0 the CPU, 1 CUDA.
+fn autocast_device(device: tch::Device) -> i32 {
+    i32::from(device.is_cuda())
 }
 
 /// Leaves the autocast region on drop, so a panic inside it (CUDA OOM) leaves the thread clean.
-struct AutocastRegion(i32);
+struct AutocastRegion {
+    device: i32,
+    saved: i32,
+}
 
 impl Drop for AutocastRegion {
     fn drop(&mut self) {
         // SAFETY: restores the thread-local state saved on entry; the shim catches exceptions.
-        unsafe { ftune_autocast_exit(self.0) }
+        unsafe { ftune_autocast_exit(self.device, self.saved) }
     }
 }
 
-/// Runs `f` under CUDA autocast in bf16 (weights stay fp32: the master copy AdamW updates).
-/// Autocast state is thread-local; tensors on the CPU are not affected.
-pub fn autocast_bf16<T>(f: impl FnOnce() -> T) -> T {
+/// Runs `f` under bf16 autocast for `device`'s type, as `torch.autocast("cuda" | "cpu",
+/// dtype=torch.bfloat16)` would (weights stay fp32: the master copy AdamW updates). Autocast
+/// state is thread-local and per device type: CUDA autocast leaves CPU tensors alone, and the
+/// other way round.
+pub fn autocast_bf16<T>(device: tch::Device, f: impl FnOnce() -> T) -> T {
+    let device = autocast_device(device);
     // SAFETY: the shim only touches thread-local autocast state and catches C++ exceptions.
-    let was_enabled = unsafe { ftune_autocast_enter_bf16() };
-    assert!(was_enabled >= 0, "libtorch refused bf16 autocast");
-    let _region = AutocastRegion(was_enabled);
+    let saved = unsafe { ftune_autocast_enter_bf16(device) };
+    assert!(saved >= 0, "libtorch refused bf16 autocast");
+    let _region = AutocastRegion { device, saved };
     f()
 }
 
-/// Whether CUDA autocast is on for the calling thread.
-pub fn cuda_autocast_enabled() -> bool {
+/// Whether autocast is on for `device`'s type on the calling thread.
+pub fn autocast_enabled(device: tch::Device) -> bool {
     // SAFETY: reads thread-local state.
-    unsafe { ftune_autocast_is_enabled() == 1 }
+    unsafe { ftune_autocast_is_enabled(autocast_device(device)) == 1 }
+}
+
+/// Whether this machine's CPU has native bf16 arithmetic (AVX512-BF16 or AMX-BF16 on x86, BF16
+/// on Arm), as libtorch's cpuinfo probe reports it.
+pub fn cpu_has_bf16() -> bool {
+    // SAFETY: a pure query; the shim catches C++ exceptions.
+    unsafe { ftune_cpu_has_bf16() == 1 }
+}
+
+/// `Ok` when bf16 compute is worth running on `device`: any CUDA device (autocast picks bf16
+/// kernels; pre-Ampere GPUs emulate them), a CPU only with native bf16, where without it
+/// autocast still runs but emulated bf16 is slower than fp32 and less accurate.
+/// `setting` names what asked for bf16, for the message.
+pub fn check_bf16(device: tch::Device, setting: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        device.is_cuda() || cpu_has_bf16(),
+        "{setting} bf16 needs a CUDA device or a CPU with bf16 instructions (AVX512-BF16 or AMX on x86, BF16 on Arm); this CPU has none, so use fp32"
+    );
+    Ok(())
 }
 
 #[cfg(test)]
@@ -119,13 +153,57 @@ mod tests {
 
     #[test]
     fn autocast_regions_nest_and_restore_even_on_panic() {
-        assert!(!cuda_autocast_enabled());
-        let inner =
-            autocast_bf16(|| autocast_bf16(cuda_autocast_enabled) && cuda_autocast_enabled());
-        assert!(inner);
-        assert!(!cuda_autocast_enabled());
-        let panicked = std::panic::catch_unwind(|| autocast_bf16(|| panic!("out of memory")));
-        assert!(panicked.is_err());
-        assert!(!cuda_autocast_enabled(), "a panic left autocast on");
+        use tch::Device::{Cpu, Cuda};
+        for (device, other) in [(Cuda(0), Cpu), (Cpu, Cuda(0))] {
+            assert!(!autocast_enabled(device));
+            let inner = autocast_bf16(device, || {
+                autocast_bf16(device, || {
+                    autocast_enabled(device) && !autocast_enabled(other)
+                }) && autocast_enabled(device)
+            });
+            assert!(
+                inner,
+                "{device:?}: on inside, nested, and only for its own device type"
+            );
+            assert!(!autocast_enabled(device));
+            let panicked =
+                std::panic::catch_unwind(|| autocast_bf16(device, || panic!("out of memory")));
+            assert!(panicked.is_err());
+            assert!(!autocast_enabled(device), "a panic left autocast on");
+        }
+    }
+
+    #[test]
+    fn cpu_autocast_computes_matmuls_in_bf16() {
+        let a = tch::Tensor::randn([4, 8], (tch::Kind::Float, tch::Device::Cpu));
+        let b = tch::Tensor::randn([8, 3], (tch::Kind::Float, tch::Device::Cpu));
+        let (inside, outside) = (
+            autocast_bf16(tch::Device::Cpu, || a.matmul(&b)),
+            a.matmul(&b),
+        );
+        assert_eq!(inside.kind(), tch::Kind::BFloat16);
+        assert_eq!(outside.kind(), tch::Kind::Float);
+        // Inputs rounded to bf16 (8 bits of mantissa): close to fp32, not equal.
+        let diff = (inside.to_kind(tch::Kind::Float) - &outside).abs().max();
+        let diff = diff.double_value(&[]);
+        assert!(
+            diff > 0.0 && diff < 0.1,
+            "bf16 matmul differs from fp32 by {diff}"
+        );
+    }
+
+    #[test]
+    fn bf16_check_follows_the_cpu() {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let native = cpuinfo
+            .split_whitespace()
+            .any(|flag| ["avx512_bf16", "amx_bf16", "bf16"].contains(&flag));
+        assert_eq!(
+            cpu_has_bf16(),
+            native,
+            "libtorch's probe agrees with /proc/cpuinfo"
+        );
+        assert_eq!(check_bf16(tch::Device::Cpu, "precision").is_ok(), native);
+        assert!(check_bf16(tch::Device::Cuda(0), "precision").is_ok());
     }
 }

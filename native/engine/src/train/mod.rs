@@ -16,13 +16,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use tch::Device;
+use tch::{Device, Tensor};
 use ts_rs::TS;
 
 use crate::config::{ExperimentConfig, TrainConfig};
 use crate::folds::{seeded, shuffle};
 use crate::groups::{build_groups, GroupSpec};
 use crate::model::{ModelOptions, SequenceModel};
+use crate::optim::ParamGroup;
 use crate::reinit::reinit_top_layers;
 use crate::schedule::LrPlan;
 use crate::tokenize::Encoded;
@@ -48,7 +49,7 @@ pub enum BestSource {
     Swa,
 }
 
-/// How a run computed: bf16 autocast on CUDA (fp32 master weights), or fp32.
+/// How a run computed: bf16 autocast on CUDA or the CPU (fp32 master weights), or fp32.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum ComputePrecision {
@@ -84,6 +85,10 @@ pub struct FoldOutcome {
     /// fold's row order: out-of-fold predictions. Empty in outcomes written before they were.
     #[serde(default)]
     pub valid_outputs: Vec<Vec<f64>>,
+    /// Passes over the validation rows (live model and SWA average counted apart; the final
+    /// model's score reuses the last evaluation when it was at the last step).
+    #[serde(default)]
+    pub evaluations: usize,
 }
 
 /// Returned (as the error) when `cancel` was set: the run stopped within one step.
@@ -262,6 +267,38 @@ pub fn groups_for(model: &SequenceModel, config: &ExperimentConfig) -> Result<Ve
         model.encoder.num_layers(),
         config,
     )
+}
+
+/// What AdamW, SWA and checkpoints work on: the model's parameters in name order, and the
+/// config's groups over them (the specs name them; the groups hold their tensors).
+pub struct ParamGroups {
+    pub params: Vec<Tensor>,
+    pub specs: Vec<GroupSpec>,
+    pub groups: Vec<ParamGroup>,
+}
+
+/// The config's parameter groups (LLRD, weight-decay exclusions) over the model's tensors, as
+/// a run builds its optimizer (shallow handles onto the model's storage).
+pub fn param_groups(model: &SequenceModel, config: &ExperimentConfig) -> Result<ParamGroups> {
+    let vars = model.vs.variables();
+    let mut names: Vec<&String> = vars.keys().collect();
+    names.sort();
+    let params = names.iter().map(|n| vars[*n].shallow_clone()).collect();
+    let specs = groups_for(model, config)?;
+    let groups = specs
+        .iter()
+        .map(|g| ParamGroup {
+            name: g.name.clone(),
+            lr: g.lr,
+            weight_decay: g.weight_decay,
+            params: g.params.iter().map(|n| vars[n].shallow_clone()).collect(),
+        })
+        .collect();
+    Ok(ParamGroups {
+        params,
+        specs,
+        groups,
+    })
 }
 
 /// The groups and the LR plan a run of this config would use on this model, for previews

@@ -11,12 +11,12 @@ use tch::{Device, Tensor};
 use super::divergence::blank_loss;
 use super::events::{CheckpointName, Event};
 use super::loss::{clip_grad_norm, loss_of};
-use super::{groups_for, BestSource, ComputePrecision, FoldData, FoldOutcome};
+use super::{param_groups, BestSource, ComputePrecision, FoldData, FoldOutcome, ParamGroups};
 use crate::checkpoint::{self, LoopState};
 use crate::config::{ExperimentConfig, Metric, Precision, Task};
 use crate::model::SequenceModel;
-use crate::optim::{AdamW, AdamWConfig, ParamGroup};
-use crate::runtime::autocast_bf16;
+use crate::optim::{AdamW, AdamWConfig};
+use crate::runtime::{autocast_bf16, check_bf16};
 use crate::schedule::{steps_per_epoch, LrPlan};
 use crate::swa::{copy_into, snapshot, AveragedModel};
 use crate::tokenize::Encoded;
@@ -34,7 +34,7 @@ pub(super) struct Trainer<'a> {
     params: Vec<Tensor>,
     opt: AdamW,
     plan: LrPlan,
-    /// bf16 autocast on CUDA, fp32 master weights.
+    /// bf16 autocast (CUDA, or a CPU with bf16 instructions), fp32 master weights.
     bf16: bool,
     /// The running average, from SWA's first step on.
     swa: Option<AveragedModel>,
@@ -65,24 +65,15 @@ impl<'a> Trainer<'a> {
             Precision::Fp32 => false,
             Precision::Auto => model.device().is_cuda(),
             Precision::Bf16 => {
-                anyhow::ensure!(model.device().is_cuda(), "train.precision bf16 needs a CUDA device (this run is on the CPU); use auto or fp32");
+                check_bf16(model.device(), "train.precision")?;
                 true
             }
         };
-        let vars = model.vs.variables();
-        let mut names: Vec<&String> = vars.keys().collect();
-        names.sort();
-        let params = names.iter().map(|n| vars[*n].shallow_clone()).collect();
-        let specs = groups_for(model, config)?;
-        let groups = specs
-            .iter()
-            .map(|g| ParamGroup {
-                name: g.name.clone(),
-                lr: g.lr,
-                weight_decay: g.weight_decay,
-                params: g.params.iter().map(|n| vars[n].shallow_clone()).collect(),
-            })
-            .collect();
+        let ParamGroups {
+            params,
+            specs,
+            groups,
+        } = param_groups(model, config)?;
         let opt = AdamW::new(groups, AdamWConfig::from_config(&config.optimizer));
         let classes = (config.task == Task::Classification).then_some(model.num_labels as usize);
         let t = &config.train;
@@ -209,7 +200,7 @@ impl<'a> Trainer<'a> {
             let targets: Vec<f64> = batch_rows.iter().map(|&i| data.train_targets[i]).collect();
             let batch = model.collate(&examples);
             let logits = if self.bf16 {
-                autocast_bf16(|| model.forward(&batch, true))
+                autocast_bf16(model.device(), || model.forward(&batch, true))
             } else {
                 model.forward(&batch, true)
             };
@@ -235,6 +226,9 @@ impl<'a> Trainer<'a> {
             None => (None, None),
         };
         self.state.eval_seconds += started.elapsed().as_secs_f64();
+        self.state.evaluations += 1 + usize::from(swa_metrics.is_some());
+        let ends_with = swa_metrics.as_ref().unwrap_or(&live).clone();
+        self.state.final_candidate = Some((self.state.step, ends_with));
 
         let metric = self.config.metric();
         let value = |m: &BTreeMap<String, f64>| m.get(metric.name()).copied().unwrap_or(f64::NAN);
@@ -348,7 +342,15 @@ impl<'a> Trainer<'a> {
         if let Some(avg) = &self.swa {
             copy_into(&self.params, avg.tensors());
         }
-        let (final_metrics, _) = self.scores()?;
+        // The loop evaluates at the end of every epoch, so the final model's weights were
+        // usually scored at the last step already: reuse that rather than a second pass.
+        let final_metrics = match self.state.final_candidate.take() {
+            Some((step, metrics)) if step == self.state.step => metrics,
+            _ => {
+                self.state.evaluations += 1;
+                self.scores()?.0
+            }
+        };
         let (mut best_dir, mut final_dir) = (None, None);
         if let Some(out) = out {
             let dir = out.join(CheckpointName::Final.dir_name());
@@ -383,6 +385,7 @@ impl<'a> Trainer<'a> {
                 ComputePrecision::Fp32
             },
             valid_outputs: s.best_outputs.clone(),
+            evaluations: s.evaluations,
         })
     }
 
