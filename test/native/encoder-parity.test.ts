@@ -53,7 +53,7 @@ before(() => {
 
 describe("encoder parity with transformers", () => {
   cases.forEach(({ name, withPairs }, i) => {
-    test(`${name} on ${withPairs ? "text pairs" : "single texts"}`, () => {
+    test(`${name} on ${withPairs ? "text pairs" : "single texts"}`, (t) => {
       const want = expected[i] as Forward;
       const model = native.SequenceModel.load(fixtures()[name] as string, { maxLength, device: "cpu" });
       const p = withPairs ? pairs : undefined;
@@ -62,9 +62,11 @@ describe("encoder parity with transformers", () => {
       const hidden = model.hiddenStates(texts, p);
       const tol = tolerance(name);
       assert.ok(maxAbsDiff(hidden, want.hidden) < tol, `hidden states differ by ${maxAbsDiff(hidden, want.hidden)}`);
+      t.diagnostic(`max |Δhidden| ${maxAbsDiff(hidden, want.hidden).toExponential(1)}`);
       if (want.logits) {
         const logits = model.predict(texts, p, 3);
         assert.ok(maxAbsDiff(logits, want.logits) < tol, `logits differ by ${maxAbsDiff(logits, want.logits)}`);
+        t.diagnostic(`max |Δlogits| ${maxAbsDiff(logits, want.logits).toExponential(1)}`);
         assert.deepEqual(model.info().initialized, [], "a saved classifier loads without fresh weights");
       }
     });

@@ -39,7 +39,7 @@ for (const { fixture, task, targets, weights = 40 } of [
   },
   { fixture: "modernbert-3class", task: "classification", targets: [1, 0, 2, 2, 0, 1, 0, 2, 1, 0] },
 ]) {
-  test(`${fixture}: losses and final SWA weights match the PyTorch reference loop`, async () => {
+  test(`${fixture}: losses and final SWA weights match the PyTorch reference loop`, async (t) => {
     const dir = fixtures()[fixture] as string;
     const recipe = {
       llrd: { mode: "layerwise", top_lr: 2e-3, decay: 0.8, head_lr: 3e-3 },
@@ -104,6 +104,8 @@ for (const { fixture, task, targets, weights = 40 } of [
       expected.max_weight_diff < 1e-4,
       `final weights differ by ${expected.max_weight_diff} (${expected.worst})`,
     );
+    const lossDiff = Math.max(...losses.map((l, k) => Math.abs(l - (expected.losses[k] as number))));
+    t.diagnostic(`max |Δloss| ${lossDiff.toExponential(1)}, max |Δweight| ${expected.max_weight_diff.toExponential(1)}`);
     // Training moved the weights well beyond the tolerance, so the comparison means something.
     assert.ok(Math.abs((losses[0] as number) - (losses.at(-1) as number)) > 1e-3);
   });
