@@ -28,7 +28,14 @@ const names = [
   "roberta-base",
   "distilbert-regression",
   "distilbert-3class",
+  // The hub's config style, no biases, classifier_pooling cls; transformers 5's style, every
+  // bias, classifier_pooling mean; a masked-LM checkpoint as ModernBERT-base is published.
+  "modernbert-regression",
+  "modernbert-3class",
+  "modernbert-base",
 ];
+// ModernBERT is new code: held to 1e-5 (fp32), on padded batches with local attention windows.
+const tolerance = (name: string) => (name.startsWith("modernbert") ? 1e-5 : 1e-4);
 const cases = names.flatMap((name) => [false, true].map((withPairs) => ({ name, withPairs })));
 
 type Forward = { ids: number[][]; hidden: number[][][]; logits?: number[][] };
@@ -46,17 +53,20 @@ before(() => {
 
 describe("encoder parity with transformers", () => {
   cases.forEach(({ name, withPairs }, i) => {
-    test(`${name} on ${withPairs ? "text pairs" : "single texts"}`, () => {
+    test(`${name} on ${withPairs ? "text pairs" : "single texts"}`, (t) => {
       const want = expected[i] as Forward;
       const model = native.SequenceModel.load(fixtures()[name] as string, { maxLength, device: "cpu" });
       const p = withPairs ? pairs : undefined;
 
       assert.deepEqual(model.tokenize(texts, p), want.ids);
       const hidden = model.hiddenStates(texts, p);
-      assert.ok(maxAbsDiff(hidden, want.hidden) < 1e-4, `hidden states differ by ${maxAbsDiff(hidden, want.hidden)}`);
+      const tol = tolerance(name);
+      assert.ok(maxAbsDiff(hidden, want.hidden) < tol, `hidden states differ by ${maxAbsDiff(hidden, want.hidden)}`);
+      t.diagnostic(`max |Δhidden| ${maxAbsDiff(hidden, want.hidden).toExponential(1)}`);
       if (want.logits) {
         const logits = model.predict(texts, p, 3);
-        assert.ok(maxAbsDiff(logits, want.logits) < 1e-4, `logits differ by ${maxAbsDiff(logits, want.logits)}`);
+        assert.ok(maxAbsDiff(logits, want.logits) < tol, `logits differ by ${maxAbsDiff(logits, want.logits)}`);
+        t.diagnostic(`max |Δlogits| ${maxAbsDiff(logits, want.logits).toExponential(1)}`);
         assert.deepEqual(model.info().initialized, [], "a saved classifier loads without fresh weights");
       }
     });
@@ -74,4 +84,19 @@ test("a base checkpoint (no model prefix) gets a fresh, reported head", () => {
   assert.deepEqual(info.initialized, ["head.out.bias", "head.out.weight"]);
   assert.ok(info.unused.includes("pooler.dense.weight"));
   assert.equal(info.layers, 3);
+});
+
+test("a ModernBERT masked-LM checkpoint keeps its pretrained head.dense/head.norm under cls; the classifier is fresh", () => {
+  const model = native.SequenceModel.load(fixtures()["modernbert-base"] as string, {
+    numLabels: 2,
+    maxLength: 32,
+    device: "cpu",
+  });
+  const info = model.info();
+  assert.deepEqual(info.initialized, ["classifier.bias", "classifier.weight"]);
+  assert.deepEqual(info.unused, ["decoder.bias"]);
+  assert.equal(info.layers, 3);
+  // Under mean pooling the classifier's head is not used: reported, not loaded.
+  const mean = native.SequenceModel.load(fixtures()["modernbert-base"] as string, { pooling: "mean", device: "cpu" });
+  assert.deepEqual(mean.info().unused, ["decoder.bias", "head.dense.weight", "head.norm.weight"]);
 });

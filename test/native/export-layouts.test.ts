@@ -19,7 +19,15 @@ const texts = [
   "a passage",
 ];
 const heads: HeadKind[] = ["cls", "mean", "attention"];
-const models = ["bert-regression", "roberta-regression", "distilbert-regression", "bert-3class", "roberta-3class"];
+const models = [
+  "bert-regression",
+  "roberta-regression",
+  "distilbert-regression",
+  "bert-3class",
+  "roberta-3class",
+  "modernbert-regression",
+  "modernbert-3class",
+];
 
 interface Case {
   name: string;

@@ -79,6 +79,60 @@ test("ftune predict on a saved classifier gives transformers' probabilities", ()
   });
 });
 
+test("ftune predict on a ModernBERT classifier (mean pooling, every bias) gives transformers' probabilities", () => {
+  const dir = fixtures()["modernbert-3class"] as string;
+  const work = scratch("predict-mb");
+  const input = join(work, "in.csv");
+  writeFileSync(input, `id,text\n${sentences.map((s, i) => `r${i},"${s}"`).join("\n")}\n`);
+  const out = join(work, "out.csv");
+  const args = ["bin/ftune.js", "predict", "--model", dir, "--input", input, "--text-column", "text"];
+  const r = spawnSync(process.execPath, [...args, "--output", out, "--max-length", "40", "--device", "cpu"], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = readFileSync(out, "utf8").trim().split("\n");
+  assert.equal(lines[0], "id,label,prob_easy,prob_medium,prob_hard");
+  const [want] = reference<{ logits: number[][] }[]>("forward", [], [{ dir, texts: sentences, max_length: 40 }]);
+  lines.slice(1).forEach((line, i) => {
+    const [, label, ...probs] = line.split(",");
+    const logits = want?.logits[i] ?? [];
+    const exps = logits.map((l) => Math.exp(l - Math.max(...logits)));
+    const expected = exps.map((e) => e / exps.reduce((a, b) => a + b, 0));
+    assert.ok(maxAbsDiff(probs.map(Number), expected) < 1e-5, `row ${i}`);
+    assert.equal(label, ["easy", "medium", "hard"][expected.indexOf(Math.max(...expected))]);
+  });
+});
+
+test("ModernBERT configs the engine cannot run say so", () => {
+  const src = fixtures()["modernbert-3class"] as string;
+  const variant = (name: string, change: Record<string, unknown>) => {
+    const dir = join(scratch("mb-config"), name);
+    mkdirSync(dir);
+    for (const f of ["model.safetensors", "tokenizer.json", "tokenizer_config.json"])
+      copyFileSync(join(src, f), join(dir, f));
+    const c = JSON.parse(readFileSync(join(src, "config.json"), "utf8"));
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ ...c, ...change }));
+    return dir;
+  };
+  const yarn = { rope_type: "yarn", rope_theta: 10000, factor: 4 };
+  assert.throws(
+    () =>
+      native.SequenceModel.load(
+        variant("yarn", { rope_parameters: { full_attention: yarn, sliding_attention: yarn } }),
+      ),
+    /ModernBERT with rope_type 'yarn' is not supported/,
+  );
+  assert.throws(
+    () => native.SequenceModel.load(variant("types", { layer_types: ["full_attention", "sliding_attention"] })),
+    /layer_types has 2 entries but num_hidden_layers is 3/,
+  );
+  assert.throws(
+    () => native.SequenceModel.load(variant("pooling", { classifier_pooling: "max" })),
+    /classifier_pooling 'max' is not cls or mean/,
+  );
+});
+
 function folderLike(name: string, edit: (dir: string) => void): string {
   const src = fixtures()["bert-regression"] as string;
   const dir = join(scratch("folders"), name);

@@ -42,7 +42,7 @@ function configFor(model: string, llrd: unknown, schedule: object, swa: unknown)
 
 type Group = { name: string; lr: number; weight_decay: number; variables: string[] };
 
-for (const arch of ["bert", "roberta", "distilbert"]) {
+for (const arch of ["bert", "roberta", "distilbert", "modernbert"]) {
   test(`${arch}: LLRD groups match the article's definition on the transformers model`, () => {
     const dir = fixtures()[`${arch}-regression`] as string;
     const modes = Object.values(llrds);

@@ -47,6 +47,43 @@ test("re-init redraws the top layers and the pooler, and leaves the rest bit-ide
   assert.throws(() => model.reinit(4, false), /reinit.top_layers is 4 but the model has only 3 encoder layers/);
 });
 
+test("ModernBERT re-init redraws the top layers as transformers' _init_weights does, and leaves the rest", () => {
+  const dir = fixtures()["modernbert-3class"] as string;
+  const model = native.SequenceModel.load(dir, { device: "cpu", maxLength: 32 });
+  const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+  const bottom = model.variable("model.layers.0.attn.Wqkv.weight");
+  const finalNorm = model.variable("model.final_norm.weight");
+  const embeddings = model.variable("model.embeddings.tok_embeddings.weight");
+  const top = model.variable("model.layers.2.mlp.Wi.weight");
+  const touched = model.reinit(2, true);
+  assert.ok(touched.includes("model.layers.1.attn_norm.bias"));
+  assert.ok(
+    touched.includes("head.dense.weight") && touched.includes("head.norm.weight"),
+    "the pooler is head.dense/norm",
+  );
+  assert.ok(!touched.some((n) => n.includes("layers.0.") || n.includes("final_norm") || n.startsWith("classifier")));
+  assert.deepEqual(model.variable("model.layers.0.attn.Wqkv.weight"), bottom);
+  assert.deepEqual(model.variable("model.final_norm.weight"), finalNorm);
+  assert.deepEqual(model.variable("model.embeddings.tok_embeddings.weight"), embeddings);
+  assert.notDeepEqual(model.variable("model.layers.2.mlp.Wi.weight"), top);
+  // Truncated normals at ±cutoff·std: std·0.88 for a cutoff of 2, nothing beyond the cut.
+  const r = config.initializer_range;
+  const cutoff = config.initializer_cutoff_factor;
+  for (const [name, std] of [
+    ["model.layers.2.attn.Wqkv.weight", r],
+    ["model.layers.1.mlp.Wi.weight", r],
+    ["model.layers.2.attn.Wo.weight", r / Math.sqrt(2 * config.num_hidden_layers)],
+    ["model.layers.2.mlp.Wo.weight", r / Math.sqrt(2 * config.num_hidden_layers)],
+  ] as const) {
+    const w = model.variable(name);
+    const sd = Math.sqrt(w.reduce((s, x) => s + x * x, 0) / w.length);
+    assert.ok(Math.abs(sd / std - 0.88) < 0.08, `${name}: std ${sd} vs ${0.88 * std}`);
+    assert.ok(Math.max(...w.map(Math.abs)) <= cutoff * std * (1 + 1e-6), `${name} stays within the cut`);
+  }
+  assert.ok(model.variable("model.layers.2.mlp_norm.weight").every((x) => x === 1));
+  assert.ok(model.variable("model.layers.1.attn.Wqkv.bias").every((x) => x === 0));
+});
+
 test("config errors name the field before anything runs", () => {
   assert.throws(
     () => native.normalizeConfig(JSON.stringify(config({ schedule: { name: "cosin" } }))),

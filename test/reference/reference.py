@@ -1,7 +1,7 @@
 """Python references for the parity tests: transformers and torch compute the numbers the
 native engine must reproduce.
 
-  reference.py fixtures OUT          tiny random BERT / RoBERTa folders (save_pretrained) with
+  reference.py fixtures OUT          tiny random BERT / RoBERTa / DistilBERT / ModernBERT folders (save_pretrained) with
                                      real tokenizer.json files trained here
   reference.py forward REQUEST       tokens, last hidden states and logits for each request in
                                      the JSON file REQUEST ([{"dir", "texts", "pairs"?, "max_length"}])
@@ -79,10 +79,61 @@ def bpe_tokenizer():
     )
 
 
+def modernbert_tokenizer():
+    """Byte-level BPE with [CLS] $A [SEP] as ModernBERT's tokenizer.json has it; [PAD] is not id 0,
+    so a pad id taken from the wrong place shows, and no token types (model_input_names)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    specials = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]
+    trainer = trainers.BpeTrainer(vocab_size=280, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(corpus(), trainer)
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
+        model_input_names=["input_ids", "attention_mask"],
+    )
+
+
+def modernbert_configs(tok):
+    """Two tiny ModernBERTs: the hub's config style (global/local_rope_theta,
+    global_attn_every_n_layers; no biases, cls pooling) and transformers 5's (layer_types,
+    rope_parameters; every bias on, mean pooling). A window of 4 tokens over 24, so local
+    attention differs from global; small rope thetas so positions matter in 8 dims."""
+    from transformers import ModernBertConfig
+
+    ids = dict(pad_token_id=tok.pad_token_id, cls_token_id=tok.cls_token_id, sep_token_id=tok.sep_token_id, bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id)
+    common = dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=3, num_attention_heads=4, intermediate_size=48, max_position_embeddings=64, initializer_range=0.2, local_attention=4, **ids)
+    hub = ModernBertConfig(global_attn_every_n_layers=2, global_rope_theta=1000.0, local_rope_theta=50.0, **common)
+    biased = ModernBertConfig(
+        global_attn_every_n_layers=3, global_rope_theta=500.0, local_rope_theta=20.0, attention_bias=True, mlp_bias=True, norm_bias=True,
+        classifier_bias=True, classifier_pooling="mean", classifier_activation="silu", hidden_activation="gelu_pytorch_tanh",
+        embedding_dropout=0.1, attention_dropout=0.1, mlp_dropout=0.1, classifier_dropout=0.1, **common,
+    )
+    return hub, biased
+
+
+def hub_style_config(folder):
+    """Rewrites a saved ModernBERT config.json as the hub's checkpoints have it (answerdotai/ModernBERT-base):
+    global_rope_theta / local_rope_theta / global_attn_every_n_layers, no layer_types or rope_parameters."""
+    path = Path(folder) / "config.json"
+    c = json.loads(path.read_text())
+    rope = c.pop("rope_parameters")
+    c.pop("layer_types")
+    c["global_rope_theta"], c["local_rope_theta"] = rope["full_attention"]["rope_theta"], rope["sliding_attention"]["rope_theta"]
+    path.write_text(json.dumps(c, indent=2))
+
+
 def fixtures(out):
     from transformers import (
         BertConfig, BertForSequenceClassification, BertModel, DistilBertConfig, DistilBertForSequenceClassification,
-        RobertaConfig, RobertaForSequenceClassification, RobertaModel,
+        ModernBertForMaskedLM, ModernBertForSequenceClassification, RobertaConfig, RobertaForSequenceClassification, RobertaModel,
     )
 
     out = Path(out)
@@ -91,6 +142,8 @@ def fixtures(out):
     bert = BertConfig(vocab_size=len(wp), max_position_embeddings=64, **common)
     roberta = RobertaConfig(vocab_size=len(bpe), max_position_embeddings=66, pad_token_id=1, bos_token_id=0, eos_token_id=2, type_vocab_size=1, **common)
     distilbert = DistilBertConfig(vocab_size=len(wp), max_position_embeddings=64, dim=32, n_layers=3, n_heads=4, hidden_dim=64, initializer_range=0.2)
+    mb_tok = modernbert_tokenizer()
+    modernbert, modernbert_biased = modernbert_configs(mb_tok)
     made = {}
     for name, cls, config, tok, labels in [
         ("bert-regression", BertForSequenceClassification, bert, wp, 1),
@@ -101,6 +154,10 @@ def fixtures(out):
         ("roberta-base", RobertaModel, roberta, bpe, None),
         ("distilbert-regression", DistilBertForSequenceClassification, distilbert, wp, 1),
         ("distilbert-3class", DistilBertForSequenceClassification, distilbert, wp, 3),
+        ("modernbert-regression", ModernBertForSequenceClassification, modernbert, mb_tok, 1),
+        ("modernbert-3class", ModernBertForSequenceClassification, modernbert_biased, mb_tok, 3),
+        # As answerdotai/ModernBERT-base is published: a masked-LM checkpoint (model.*, head.*, decoder.*).
+        ("modernbert-base", ModernBertForMaskedLM, modernbert, mb_tok, None),
     ]:
         torch.manual_seed(len(made))
         cfg = config.__class__.from_dict(config.to_dict())
@@ -112,13 +169,15 @@ def fixtures(out):
         model = cls(cfg).eval()
         model.save_pretrained(out / name)
         tok.save_pretrained(out / name)
+        if name in ("modernbert-regression", "modernbert-base"):
+            hub_style_config(out / name)
         made[name] = str(out / name)
     print(json.dumps(made))
 
 
 def model_inputs(model, enc):
-    """The tokenizer's output as the model takes it: DistilBERT has no token types."""
-    if model.config.model_type == "distilbert":
+    """The tokenizer's output as the model takes it: DistilBERT and ModernBERT have no token types."""
+    if model.config.model_type in ("distilbert", "modernbert"):
         return {k: v for k, v in enc.items() if k != "token_type_ids"}
     return enc
 
@@ -179,6 +238,11 @@ def llrd_groups(model, req):
             return "embeddings"
         if name.startswith(prefix + "encoder.layer.") or name.startswith(prefix + "transformer.layer."):
             return "layer." + name.split(".")[3]
+        # ModernBERT: model.layers.<i>; its final_norm normalizes the top layer's output, and goes with it.
+        if name.startswith(prefix + "layers."):
+            return "layer." + name.split(".")[2]
+        if name.startswith(prefix + "final_norm."):
+            return f"layer.{n_layers - 1}"
         return "head"
 
     def base_lr(p):
@@ -200,8 +264,9 @@ def llrd_groups(model, req):
     order = ["embeddings"] + [f"layer.{i}" for i in range(n_layers)] + ["head"]
     groups = {}
     for name, param in sorted(model.named_parameters()):
-        # DistilBERT's norms are sa_layer_norm / output_layer_norm: not decayed either.
-        nd = any(x in name for x in ["bias", "LayerNorm.weight", "LayerNorm.bias", "layer_norm.weight"])
+        # DistilBERT's norms are sa_layer_norm / output_layer_norm, ModernBERT's norm / attn_norm /
+        # mlp_norm / final_norm: not decayed either.
+        nd = any(x in name for x in ["bias", "LayerNorm.weight", "LayerNorm.bias", "layer_norm.weight", "norm.weight"])
         key = part(name) + ("/no_decay" if nd else "")
         g = groups.setdefault(key, {"name": key, "params": [], "variables": [], "lr": base_lr(part(name)), "weight_decay": 0.0 if nd else wd})
         g["params"].append(param)
@@ -279,8 +344,11 @@ def train(request_file):
     req = json.loads(Path(request_file).read_text())
     torch.manual_seed(0)
     no_dropout = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0)
-    if AutoConfig.from_pretrained(req["dir"]).model_type == "distilbert":
+    model_type = AutoConfig.from_pretrained(req["dir"]).model_type
+    if model_type == "distilbert":
         no_dropout = dict(dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)
+    if model_type == "modernbert":
+        no_dropout = dict(embedding_dropout=0.0, attention_dropout=0.0, mlp_dropout=0.0, classifier_dropout=0.0)
     device = req.get("device", "cpu")
     model = AutoModelForSequenceClassification.from_pretrained(req["dir"], **no_dropout).to(device).train()
     tok = AutoTokenizer.from_pretrained(req["dir"])

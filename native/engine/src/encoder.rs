@@ -55,7 +55,7 @@ impl Activation {
         })
     }
 
-    fn apply(self, xs: &Tensor) -> Tensor {
+    pub fn apply(self, xs: &Tensor) -> Tensor {
         match self {
             Self::Gelu => xs.gelu("none"),
             Self::GeluTanh => xs.gelu("tanh"),
@@ -211,9 +211,11 @@ impl Encoder {
     fn position_ids(&self, input_ids: &Tensor) -> Tensor {
         let (batch, seq) = input_ids.size2().unwrap();
         match self.arch {
-            Arch::Bert | Arch::DistilBert => Tensor::arange(seq, (Kind::Int64, input_ids.device()))
-                .unsqueeze(0)
-                .expand([batch, seq], true),
+            Arch::Bert | Arch::DistilBert | Arch::ModernBert => {
+                Tensor::arange(seq, (Kind::Int64, input_ids.device()))
+                    .unsqueeze(0)
+                    .expand([batch, seq], true)
+            }
             Arch::Roberta => {
                 let mask = input_ids.ne(self.pad_id).to_kind(Kind::Int64);
                 mask.cumsum(1, Kind::Int64) * &mask + self.pad_id

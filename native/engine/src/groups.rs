@@ -20,10 +20,13 @@ pub struct GroupSpec {
 }
 
 /// Names the article's code excludes from weight decay: biases and LayerNorm weights, under
-/// DistilBERT's names too (`sa_layer_norm`, `output_layer_norm`), which the article's name
-/// list would miss.
+/// DistilBERT's names too (`sa_layer_norm`, `output_layer_norm`) and ModernBERT's (`norm`,
+/// `attn_norm`, `mlp_norm`, `final_norm`), which the article's name list would miss.
 pub fn no_decay(name: &str) -> bool {
-    name.contains("bias") || name.contains("LayerNorm.weight") || name.contains("layer_norm.weight")
+    name.contains("bias")
+        || name.contains("LayerNorm.weight")
+        || name.contains("layer_norm.weight")
+        || name.contains("norm.weight")
 }
 
 /// Base LR of each part of the network under the config's LLRD choice.

@@ -1,7 +1,9 @@
 //! Prediction heads on top of the encoder's hidden states.
 //!
 //! `cls` is exactly each architecture's `*ForSequenceClassification` head (same names, same
-//! maths), so exported folders load in `AutoModelForSequenceClassification`. `mean` and
+//! maths), so exported folders load in `AutoModelForSequenceClassification`. ModernBERT's head
+//! pools by itself, as its config's `classifier_pooling` says (token 0 or the mean): under `cls`
+//! it runs as transformers runs it, either way. `mean` and
 //! `attention` pooling are the CommonLit favourites; their weights live under `head.`. The
 //! mean head is one Linear (dropout before it only in training), which is what lets a
 //! sentence-transformers Dense module with an Identity activation hold it (see `layout`).
@@ -10,6 +12,7 @@ use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
 use crate::encoder::hf_linear;
+use crate::encoders::modernbert;
 use crate::hf_config::{Arch, HfConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -55,6 +58,9 @@ enum HeadKind {
         pre_classifier: nn::Linear,
         classifier: nn::Linear,
     },
+    /// ModernBERT: its own pooling (token 0 or the mean) → head.dense → act → head.norm →
+    /// dropout → classifier.
+    ModernBertCls(modernbert::ClassificationHead),
     /// Masked mean of the tokens → dropout → head.out.
     Mean { out: nn::Linear },
     /// softmax over tokens of head.attention.score(tanh(head.attention.dense(h))) → weighted
@@ -80,7 +86,7 @@ impl Head {
         pooling: Pooling,
         num_labels: i64,
         dropout: f64,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let (h, r) = (config.hidden_size, config.initializer_range);
         let kind = match (pooling, arch) {
             (Pooling::Cls, Arch::Bert) => HeadKind::BertCls {
@@ -95,6 +101,9 @@ impl Head {
                 pre_classifier: hf_linear(root / "pre_classifier", h, h, r),
                 classifier: hf_linear(root / "classifier", h, num_labels, r),
             },
+            (Pooling::Cls, Arch::ModernBert) => HeadKind::ModernBertCls(
+                modernbert::ClassificationHead::new(root, config, num_labels)?,
+            ),
             (Pooling::Mean, _) => HeadKind::Mean {
                 out: hf_linear(root / "head" / "out", h, num_labels, r),
             },
@@ -104,11 +113,11 @@ impl Head {
                 out: hf_linear(root / "head" / "out", h, num_labels, r),
             },
         };
-        Self {
+        Ok(Self {
             kind,
             dropout,
             pooling,
-        }
+        })
     }
 
     /// Logits [batch, num_labels] from hidden states [batch, seq, hidden].
@@ -130,6 +139,7 @@ impl Head {
                 let x = pre_classifier.forward(&hidden.select(1, 0)).relu();
                 classifier.forward(&x.dropout(p, train))
             }
+            HeadKind::ModernBertCls(head) => head.forward(hidden, attention_mask, p, train),
             HeadKind::Mean { out } => {
                 let mask = attention_mask.to_kind(hidden.kind()).unsqueeze(-1);
                 let summed = (hidden * &mask).sum_dim_intlist(1, false, hidden.kind());

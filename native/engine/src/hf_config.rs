@@ -13,6 +13,7 @@ pub enum Arch {
     Bert,
     Roberta,
     DistilBert,
+    ModernBert,
 }
 
 impl Arch {
@@ -21,6 +22,7 @@ impl Arch {
             Arch::Bert => "bert",
             Arch::Roberta => "roberta",
             Arch::DistilBert => "distilbert",
+            Arch::ModernBert => "model",
         }
     }
 
@@ -29,6 +31,7 @@ impl Arch {
         match self {
             Arch::Bert | Arch::Roberta => "encoder.layer",
             Arch::DistilBert => "transformer.layer",
+            Arch::ModernBert => "layers",
         }
     }
 
@@ -38,6 +41,7 @@ impl Arch {
             Arch::Bert => "BertForSequenceClassification",
             Arch::Roberta => "RobertaForSequenceClassification",
             Arch::DistilBert => "DistilBertForSequenceClassification",
+            Arch::ModernBert => "ModernBertForSequenceClassification",
         }
     }
 
@@ -47,11 +51,12 @@ impl Arch {
             Arch::Bert => "BertModel",
             Arch::Roberta => "RobertaModel",
             Arch::DistilBert => "DistilBertModel",
+            Arch::ModernBert => "ModernBertModel",
         }
     }
 }
 
-pub const SUPPORTED: &str = "bert (BERT, MiniLM, most sentence-transformers encoders), roberta (RoBERTa, DistilRoBERTa), xlm-roberta, camembert, distilbert";
+pub const SUPPORTED: &str = "bert (BERT, MiniLM, most sentence-transformers encoders), roberta (RoBERTa, DistilRoBERTa), xlm-roberta, camembert, distilbert, modernbert (ModernBERT)";
 
 /// DistilBERT's config.json names for the fields below (its own, then ours). Read in, they are
 /// renamed to ours; written out, back to its own, so that transformers reads the export.
@@ -64,6 +69,15 @@ const DISTILBERT_NAMES: [(&str, &str); 8] = [
     ("dropout", "hidden_dropout_prob"),
     ("attention_dropout", "attention_probs_dropout_prob"),
     ("seq_classif_dropout", "classifier_dropout"),
+];
+
+/// Fields of `HfConfig` that only the BERT family's configs have.
+const BERT_ONLY: [&str; 5] = [
+    "hidden_act",
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "type_vocab_size",
+    "layer_norm_eps",
 ];
 
 fn rename_keys(
@@ -170,6 +184,14 @@ impl HfConfig {
             );
             obj.remove("type_vocab_size");
         }
+        if self.arch().ok() == Some(Arch::ModernBert) {
+            // BERT's names that ModernBERT's config does not have (it says hidden_activation,
+            // norm_eps, …): filled in by our defaults on reading, not written back.
+            let obj = value.as_object_mut().expect("config is an object");
+            for key in BERT_ONLY {
+                obj.remove(key);
+            }
+        }
         value
     }
 
@@ -178,6 +200,7 @@ impl HfConfig {
             "bert" => Ok(Arch::Bert),
             "roberta" | "xlm-roberta" | "camembert" => Ok(Arch::Roberta),
             "distilbert" => Ok(Arch::DistilBert),
+            "modernbert" => Ok(Arch::ModernBert),
             other => bail!("model type '{other}' is not supported; supported: {SUPPORTED}"),
         }
     }

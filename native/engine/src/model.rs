@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use tch::{nn, Device, Kind, Tensor};
 
-use crate::encoder::Encoder;
+use crate::encoders::{modernbert, Backbone};
 use crate::heads::{Head, Pooling};
 use crate::hf_config::{Arch, HfConfig};
 use crate::layout;
@@ -78,7 +78,7 @@ pub struct SequenceModel {
     pub vs: nn::VarStore,
     pub config: HfConfig,
     pub arch: Arch,
-    pub encoder: Encoder,
+    pub encoder: Backbone,
     pub head: Head,
     pub tokenizer: TextTokenizer,
     pub num_labels: i64,
@@ -220,13 +220,12 @@ impl SequenceModel {
         check_probability("head dropout", head_dropout)?;
 
         let vs = nn::VarStore::new(opts.device);
-        let mut encoder = Encoder::new(&vs.root(), &config)?;
+        let mut encoder = Backbone::new(&vs.root(), &config)?;
         if let Some(p) = opts.encoder_dropout {
             check_probability("encoder_dropout", p)?;
-            encoder.dropout.hidden = p;
-            encoder.dropout.attention = p;
+            encoder.set_dropout(p);
         }
-        let head = Head::new(&vs.root(), &config, arch, pooling, num_labels, head_dropout);
+        let head = Head::new(&vs.root(), &config, arch, pooling, num_labels, head_dropout)?;
         Ok(Self {
             vs,
             config,
@@ -249,6 +248,11 @@ impl SequenceModel {
 
     /// Where the variable `name` sits: embeddings, encoder layer i, pooler or head.
     pub fn place(&self, name: &str) -> Place {
+        if self.arch == Arch::ModernBert {
+            if let Some(place) = modernbert::place(name, self.encoder.num_layers()) {
+                return place;
+            }
+        }
         let prefix = self.arch.prefix();
         let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) else {
             return Place::Head;
@@ -439,7 +443,7 @@ impl SequenceModel {
             // BertModel and RobertaModel have a pooler, which these heads never use. Without
             // one in the file, AutoModel (and so sentence-transformers) reports it MISSING and
             // initializes it at random; zeros say as plainly that it is not part of the model.
-            if self.carried.is_empty() && self.arch != Arch::DistilBert {
+            if self.carried.is_empty() && matches!(self.arch, Arch::Bert | Arch::Roberta) {
                 let h = self.config.hidden_size;
                 encoder.push((
                     "pooler.dense.weight".into(),

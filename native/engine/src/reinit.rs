@@ -1,9 +1,11 @@
 //! Re-initializing the top encoder layers (and optionally the pooler) as transformers'
 //! `_init_weights` does: Linear weights ~ N(0, initializer_range), biases 0, LayerNorm 1/0
-//! (BERT's `LayerNorm`, DistilBERT's `sa_layer_norm` / `output_layer_norm`).
+//! (BERT's `LayerNorm`, DistilBERT's `sa_layer_norm` / `output_layer_norm`). ModernBERT redraws
+//! as its own `_init_weights` does (truncated normals; see `encoders::modernbert`).
 
 use anyhow::{ensure, Result};
 
+use crate::encoders::Backbone;
 use crate::model::{Place, SequenceModel};
 
 /// Re-initializes layers L−n..L−1 (and the pooler when asked); returns the variables touched.
@@ -29,6 +31,12 @@ pub fn reinit_top_layers(
                 _ => false,
             };
             if !hit {
+                continue;
+            }
+            if let Backbone::ModernBert(m) = &model.encoder {
+                if m.reinit_variable(&name, &mut var) {
+                    touched.push(name);
+                }
                 continue;
             }
             if name.ends_with("LayerNorm.weight") || name.ends_with("layer_norm.weight") {
