@@ -20,11 +20,12 @@ import {
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse } from "csv-parse/sync";
-
+import type { ServerEvent } from "../../app/core/api/contract.ts";
+import { listCachedModels } from "../../app/core/models/hf-cache.ts";
 import { venvPython } from "../../scripts/env.mjs";
 import { type FakeHub, startFakeHub } from "../helpers/fake-hub.ts";
 import { fixtures, reference } from "../helpers/python.ts";
-import { ftune, jsonLines, scratchHome, writeTinyCsv } from "./helpers.ts";
+import { api, ftune, jsonLines, scratchHome, testCore, writeTinyCsv } from "./helpers.ts";
 
 const home = scratchHome("hub-download");
 const root = join(import.meta.dirname, "../..");
@@ -205,6 +206,11 @@ describe("downloads by Hugging Face id", () => {
     assert.equal(byFlag.code, 0, byFlag.stderr);
     assert.ok(existsSync(join(repo, "snapshots", commit, "config.json")));
     assert.deepEqual(await predict("acme/tiny-bert@v1", cache), await predict(`acme/tiny-bert@${commit}`, cache));
+    // Listed (and addable) under the revision it was pinned to.
+    assert.deepEqual(
+      listCachedModels({ HF_HUB_CACHE: cache }).map((m) => [m.id, m.path]),
+      [["acme/tiny-bert@v1", join(repo, "snapshots", tagged)]],
+    );
   });
 
   test("a pytorch_model.bin-only repo downloads and predicts as transformers does", async () => {
@@ -255,5 +261,51 @@ describe("downloads by Hugging Face id", () => {
     const granted = await download(["acme/gated-bert"], cache, { HF_TOKEN: "hf_granted" });
     assert.equal(granted.code, 0, granted.stderr);
     rmSync(cache, { recursive: true, force: true });
+  });
+
+  test("the app's API downloads by id with progress events; the model is then cached and addable", async () => {
+    const cache = join(home.dir, "cache-api");
+    const saved = { ...process.env };
+    Object.assign(process.env, envFor(cache));
+    const core = await testCore(join(home.dir, "data-api"));
+    const events: Extract<ServerEvent, { type: "model-download" }>[] = [];
+    const finished = new Promise<void>((resolve) =>
+      core.events.subscribe((e) => {
+        if (e.type !== "model-download") return;
+        events.push(e);
+        if (e.status !== "running") resolve();
+      }),
+    );
+    try {
+      await assert.rejects(api(core, "downloadModel", { id: "acme/nope" }), {
+        status: 400,
+        message: /acme\/nope was not found on http/,
+      });
+      const started = await api(core, "downloadModel", { id: "acme/tiny-bert" });
+      assert.deepEqual(
+        { id: started.id, commit: started.commit, files: started.files },
+        { id: "acme/tiny-bert", commit, files: 4 },
+      );
+      await finished;
+      const last = events.at(-1);
+      assert.equal(last?.status, "done", last?.error);
+      assert.equal(last?.bytes, started.totalBytes);
+      assert.ok(events.some((e) => e.status === "running" && e.file === "model.safetensors"));
+      const running = events.filter((e) => e.status === "running").map((e) => e.bytes);
+      assert.deepEqual(
+        running,
+        [...running].sort((a, b) => a - b),
+      );
+      const cached = await api(core, "listCachedModels", {});
+      assert.deepEqual(
+        cached.map((m) => m.id),
+        ["acme/tiny-bert"],
+      );
+      const added = await api(core, "addModel", { path: "acme/tiny-bert" });
+      assert.equal(added.path, join(cache, "models--acme--tiny-bert", "snapshots", commit));
+    } finally {
+      await core.close();
+      process.env = saved;
+    }
   });
 });
