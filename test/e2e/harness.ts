@@ -26,13 +26,16 @@ export interface Served {
   stop(): Promise<void>;
 }
 
-/** Starts `ftune serve --port 0` on a fresh FTUNE_HOME and reads the URL (with its token) it prints. */
-export async function serve(): Promise<Served> {
+/**
+ * Starts `ftune serve --port 0` on a fresh FTUNE_HOME and reads the URL (with its token) it
+ * prints; `env` adds to its environment (say, HF_ENDPOINT for a stand-in hub).
+ */
+export async function serve(env: NodeJS.ProcessEnv = {}): Promise<Served> {
   const home = mkdtempSync(join(tmpdir(), "ftune-e2e-"));
   const child: ChildProcess = spawn(process.execPath, [join(root, "bin/ftune.js"), "serve", "--port", "0"], {
     cwd: root,
     // A Hugging Face cache of its own, so the user's is never read.
-    env: { ...process.env, FTUNE_HOME: home, HF_HUB_CACHE: join(home, "hf-hub") },
+    env: { ...process.env, FTUNE_HOME: home, HF_HUB_CACHE: join(home, "hf-hub"), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

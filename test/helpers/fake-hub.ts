@@ -33,6 +33,8 @@ export interface FakeHub {
   log: string[];
   /** When set for a file name, its download sends this many bytes and then stalls. */
   stallAfter: Map<string, number>;
+  /** Sends the rest of every stalled download (to clients still connected). */
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -66,7 +68,7 @@ function fail(res: ServerResponse, status: number, code: string, message: string
 export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<FakeHub> {
   const log: string[] = [];
   const stallAfter = new Map<string, number>();
-  const stalled = new Set<ServerResponse>();
+  const stalled = new Map<ServerResponse, Buffer>();
   const files = new Map(Object.entries(repos).map(([id, r]) => [id, filesOf(r.dir)]));
 
   const commitOf = (repo: FakeRepo, rev: string) => {
@@ -111,7 +113,7 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
     if (stall !== undefined && body.length > 1 && start < stall) {
       // Part of the file, then nothing: the client waits until it is killed.
       res.write(body.subarray(0, stall - start));
-      stalled.add(res);
+      stalled.set(res, body.subarray(stall - start));
       return;
     }
     res.end(body);
@@ -202,9 +204,14 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
     url: `http://127.0.0.1:${port}`,
     log,
     stallAfter,
+    release() {
+      stallAfter.clear();
+      for (const [r, rest] of stalled) if (!r.destroyed) r.end(rest);
+      stalled.clear();
+    },
     close: () =>
       new Promise<void>((resolve) => {
-        for (const r of stalled) r.destroy();
+        for (const r of stalled.keys()) r.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -31,19 +31,29 @@ export class ModelDownloads {
     const base = { type: "model-download" as const, id, totalBytes: plan.totalBytes };
     let last = 0;
     let lastFile = "";
+    // Throttled, with the latest report sent at the end of the interval (a stalled connection
+    // still shows the bytes that did arrive).
+    let trailing: NodeJS.Timeout | undefined;
+    const publish = (file: string, bytes: number) => {
+      clearTimeout(trailing);
+      trailing = undefined;
+      last = Date.now();
+      lastFile = file;
+      this.#events.publish({ ...base, status: "running", file, bytes });
+    };
     this.#events.publish({ ...base, status: "running", file: null, bytes: 0 });
     const done = runDownload(
       plan,
       settings,
       (p) => {
-        const now = Date.now();
-        if (p.file === lastFile && now - last < PROGRESS_INTERVAL_MS) return;
-        last = now;
-        lastFile = p.file;
-        this.#events.publish({ ...base, status: "running", file: p.file, bytes: p.bytes });
+        const wait = PROGRESS_INTERVAL_MS - (Date.now() - last);
+        if (p.file !== lastFile || wait <= 0) return publish(p.file, p.bytes);
+        clearTimeout(trailing);
+        trailing = setTimeout(() => publish(p.file, p.bytes), wait);
       },
       abort.signal,
-    ).then(
+    ).finally(() => clearTimeout(trailing));
+    const settled = done.then(
       (path) => this.#events.publish({ ...base, status: "done", file: null, bytes: plan.totalBytes, path }),
       (err: unknown) =>
         this.#events.publish({
@@ -54,7 +64,7 @@ export class ModelDownloads {
           error: abort.signal.aborted ? "stopped: the app closed" : (err as Error).message,
         }),
     );
-    this.#active.set(id, { abort, done: done.finally(() => this.#active.delete(id)) });
+    this.#active.set(id, { abort, done: settled.finally(() => this.#active.delete(id)) });
     return { id, revision: plan.revision, commit: plan.commit, files: plan.files.length, totalBytes: plan.totalBytes };
   }
 
