@@ -51,7 +51,10 @@ function parity(name: string) {
 }
 
 test("a pytorch_model.bin-only folder predicts within 1e-4 of transformers", () => {
-  assert.deepEqual(readdirSync(dirs.bin as string).filter((f) => /\.(bin|safetensors)$/.test(f)), ["pytorch_model.bin"]);
+  assert.deepEqual(
+    readdirSync(dirs.bin as string).filter((f) => /\.(bin|safetensors)$/.test(f)),
+    ["pytorch_model.bin"],
+  );
   for (const name of ["bin", "bin-3class", "roberta-bin"]) parity(name);
 });
 
@@ -108,7 +111,10 @@ test("a damaged or hostile pytorch_model.bin is one plain message, and the proce
   // A state dict whose values are not tensors.
   const notTensors = spawnSync(
     venvPython,
-    ["-c", "import io, sys, torch\nb = io.BytesIO()\ntorch.save({'w': [1, 2]}, b)\nsys.stdout.buffer.write(b.getvalue())"],
+    [
+      "-c",
+      "import io, sys, torch\nb = io.BytesIO()\ntorch.save({'w': [1, 2]}, b)\nsys.stdout.buffer.write(b.getvalue())",
+    ],
     { encoding: "buffer" },
   );
   assert.equal(notTensors.status, 0, notTensors.stderr.toString());
@@ -148,12 +154,12 @@ test("a shard index that names a missing shard or a path outside the folder says
     () => native.SequenceModel.load(missing, { device: "cpu" }),
     /names the shard model-00009-of-00009\.safetensors, which is missing from .*: the download is incomplete/,
   );
-  const escape = copy("escaping-shard", (i) => {
+  const outside = copy("escaping-shard", (i) => {
     const first = Object.keys(i.weight_map)[0] as string;
     i.weight_map[first] = "../../etc/passwd";
   });
   assert.throws(
-    () => native.SequenceModel.load(escape, { device: "cpu" }),
+    () => native.SequenceModel.load(outside, { device: "cpu" }),
     /names the shard "\.\.\/\.\.\/etc\/passwd", which is not a file name/,
   );
 });
