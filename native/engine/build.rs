@@ -13,13 +13,15 @@ fn main() {
     // Dependents (the addon) get the same dir through DEP_FTUNE_ENGINE_LIBTORCH_LIB.
     println!("cargo:libtorch_lib={lib}");
 
-    // Small C++ shims for what tch does not bind: bf16 autocast and the foreach updates.
+    // Small C++ shims for what tch does not bind: bf16 autocast, the foreach updates and
+    // torch.save state dicts (pytorch_model.bin).
     let include = std::path::Path::new(&lib).join("../include");
     println!("cargo:rerun-if-changed=cpp");
     cc::Build::new()
         .cpp(true)
         .file("cpp/autocast.cpp")
         .file("cpp/foreach.cpp")
+        .file("cpp/pickle.cpp")
         .include(&include)
         .include(include.join("torch/csrc/api/include"))
         .flag("-std=c++17")

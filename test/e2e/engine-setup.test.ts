@@ -22,7 +22,7 @@ let page: Page;
 before(async () => {
   appRoot = checkoutWithoutEngine();
   index = await serveIndex([placeholderWheel(join(appRoot, "wheels"))]);
-  server = await serve(appRoot);
+  server = await serve({ appRoot });
   session = await openBrowser(server.url);
   page = session.page;
 });

@@ -48,14 +48,15 @@ export function checkoutWithoutEngine(): string {
 
 /**
  * Starts `ftune serve --port 0` on a fresh FTUNE_HOME and reads the URL (with its token) it
- * prints; from `appRoot` (default: this checkout).
+ * prints; from `appRoot` (default: this checkout); `env` adds to its environment (say,
+ * HF_ENDPOINT for a stand-in hub).
  */
-export async function serve(appRoot: string = root): Promise<Served> {
+export async function serve({ appRoot = root, env = {} }: { appRoot?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Served> {
   const home = mkdtempSync(join(tmpdir(), "ftune-e2e-"));
   const child: ChildProcess = spawn(process.execPath, [join(appRoot, "bin/ftune.js"), "serve", "--port", "0"], {
     cwd: appRoot,
     // A Hugging Face cache of its own, so the user's is never read.
-    env: { ...process.env, FTUNE_HOME: home, HF_HUB_CACHE: join(home, "hf-hub") },
+    env: { ...process.env, FTUNE_HOME: home, HF_HUB_CACHE: join(home, "hf-hub"), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

@@ -144,12 +144,21 @@ function folderLike(name: string, edit: (dir: string) => void): string {
 }
 
 test("folders we cannot run get one clear message saying what to do", () => {
-  const binOnly = folderLike("bin-only", (d) => {
+  // A safetensors file under the name of a torch.save checkpoint (pytorch_model.bin-only
+  // folders that are real load: checkpoint-formats.test.ts).
+  const misnamed = folderLike("misnamed-bin", (d) => {
     execFileSync("mv", [join(d, "model.safetensors"), join(d, "pytorch_model.bin")]);
   });
   assert.throws(
-    () => native.SequenceModel.load(binOnly),
-    /has only pytorch_model.bin; .*Convert it once with: python -c .*save_pretrained/,
+    () => native.SequenceModel.load(misnamed),
+    /cannot read .*pytorch_model.bin as a PyTorch state dict \(a torch.save zip\): /,
+  );
+  const noWeights = folderLike("no-weights", (d) => {
+    execFileSync("rm", [join(d, "model.safetensors")]);
+  });
+  assert.throws(
+    () => native.SequenceModel.load(noWeights),
+    /has no weights: none of model.safetensors, pytorch_model.bin or their sharded \*.index.json/,
   );
   const gpt = folderLike("gpt2", (d) => {
     const c = JSON.parse(readFileSync(join(d, "config.json"), "utf8"));

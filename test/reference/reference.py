@@ -14,6 +14,8 @@ native engine must reproduce.
                                      prints each snippet's `logits` and the warnings it logged
   reference.py old_layout REQUEST    rewrites a mean-pooled export in the layout saved before
                                      sentence-transformers ({"src", "dst", "prefix"})
+  reference.py resave REQUEST        saves models again as pytorch_model.bin or sharded
+                                     ([{"src", "dst", "safe", "max_shard_size"?}])
 """
 
 import json
@@ -447,7 +449,34 @@ def old_layout(request_file):
     print(json.dumps({"written": sorted(p.name for p in dst.iterdir())}))
 
 
+def resave(request_file):
+    """Each request: {"src", "dst", "safe", "max_shard_size"?}: the model at src saved again as
+    safetensors (transformers' save_pretrained) or as pytorch_model.bin (huggingface_hub's
+    torch.save writer, what save_pretrained(safe_serialization=False) wrote before
+    transformers 5), sharded when asked, with its tokenizer; prints the files written."""
+    import shutil
+
+    from huggingface_hub import save_torch_state_dict
+    from transformers import AutoModelForSequenceClassification
+
+    written = []
+    for req in json.loads(Path(request_file).read_text()):
+        src, dst = Path(req["src"]), Path(req["dst"])
+        model = AutoModelForSequenceClassification.from_pretrained(src)
+        shard = {"max_shard_size": req["max_shard_size"]} if req.get("max_shard_size") else {}
+        if req["safe"]:
+            model.save_pretrained(dst, **shard)
+        else:
+            model.config.save_pretrained(dst)
+            save_torch_state_dict(model.state_dict(), dst, safe_serialization=False, **shard)
+        for f in src.iterdir():
+            if f.name.startswith("tokenizer") or f.name in ("special_tokens_map.json", "vocab.txt"):
+                shutil.copy(f, dst / f.name)
+        written.append(sorted(p.name for p in dst.iterdir()))
+    print(json.dumps(written))
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     command, *args = sys.argv[1:]
-    {"fixtures": fixtures, "forward": forward, "adamw": adamw, "groups": groups, "schedule": schedule, "train": train, "snippets": snippets, "old_layout": old_layout}[command](*args)
+    {"fixtures": fixtures, "forward": forward, "adamw": adamw, "groups": groups, "schedule": schedule, "train": train, "snippets": snippets, "old_layout": old_layout, "resave": resave}[command](*args)

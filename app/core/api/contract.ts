@@ -56,6 +56,12 @@ export const methods = {
   addModel: z.object({ path: z.string().min(1), name: z.string().min(1).optional() }).strict(),
   /** The models in the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub). */
   listCachedModels: z.object({}).strict(),
+  /**
+   * Starts downloading a model by id (org/name[@revision]) from the Hugging Face hub into its
+   * cache, resuming an interrupted download; answers once the files are known (or with the
+   * reason it cannot start), then reports `model-download` events until it is done or failed.
+   */
+  downloadModel: z.object({ id: z.string().min(1).max(300) }).strict(),
   /** Takes a model out of the library (its folder on disk stays); the bundled encoder stays. */
   removeModel: z.object({ id }).strict(),
 
@@ -146,6 +152,14 @@ export type Input<M extends Method> = z.input<(typeof methods)[M]>;
 export type ParsedInput<M extends Method> = z.output<(typeof methods)[M]>;
 
 export type { CachedModel } from "../models/hf-cache.ts";
+
+export interface DownloadStarted {
+  id: string;
+  revision: string;
+  commit: string;
+  files: number;
+  totalBytes: number;
+}
 
 export interface ModelEntry {
   id: number;
@@ -282,6 +296,7 @@ export interface Results {
   listModels: ModelEntry[];
   addModel: ModelEntry;
   listCachedModels: CachedModel[];
+  downloadModel: DownloadStarted;
   removeModel: { removed: boolean };
   detectColumns: ColumnDetectionResult;
   importDataset: Dataset;
@@ -323,7 +338,20 @@ export type ServerEvent =
       points: MetricPoint[];
     }
   | { type: "dataset-imported"; dataset: Dataset }
-  | { type: "engine-setup"; step: SetupStep | { step: "error"; message: string } };
+  | { type: "engine-setup"; step: SetupStep | { step: "error"; message: string } }
+  | {
+      type: "model-download";
+      /** org/name, with @revision unless main: the id the cache then answers to. */
+      id: string;
+      status: "running" | "done" | "failed";
+      /** The file in progress. */
+      file: string | null;
+      bytes: number;
+      totalBytes: number;
+      /** The snapshot folder, once done. */
+      path?: string;
+      error?: string;
+    };
 
 /** The API as a front end sees it, whatever the transport. */
 export type Api = { [M in Method]: (input: Input<M>) => Promise<Output<M>> };

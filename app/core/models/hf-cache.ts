@@ -54,14 +54,23 @@ export interface CachedModel {
   bytes: number;
 }
 
-/** Every model of the cache with a `main` snapshot holding a config.json. */
+/** The ids a cached repo answers to: `org/name` when it has `main`, else `org/name@<ref>` per ref. */
+function cachedRefs(cache: string, id: string): string[] {
+  const refs = join(repoDir(cache, id), "refs");
+  const names = existsSync(refs) ? readdirSync(refs).filter((r) => statSync(join(refs, r)).isFile()) : [];
+  return names.includes("main") ? [id] : names.sort().map((r) => `${id}@${r}`);
+}
+
+/** Every model of the cache with a snapshot holding a config.json that `main` (or a ref) names. */
 export function listCachedModels(env: NodeJS.ProcessEnv = process.env): CachedModel[] {
   const cache = hubCacheDir(env);
   if (!existsSync(cache)) return [];
   const out: CachedModel[] = [];
-  for (const name of readdirSync(cache).sort()) {
-    if (!name.startsWith("models--")) continue;
-    const id = name.slice("models--".length).replace("--", "/");
+  const refs = readdirSync(cache)
+    .sort()
+    .filter((name) => name.startsWith("models--"))
+    .flatMap((name) => cachedRefs(cache, name.slice("models--".length).replace("--", "/")));
+  for (const id of refs) {
     let path: string;
     try {
       path = resolveHubModel(id, env);

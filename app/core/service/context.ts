@@ -1,5 +1,5 @@
-// What the API handlers share: the store, the data folder, the run queue, the models library
-// and the event hub, plus look-ups that turn a missing id into a 404.
+// What the API handlers share: the store, the data folder, the run queue, the models library,
+// the downloads by id and the event hub, plus look-ups that turn a missing id into a 404.
 import { notFound } from "../api/errors.ts";
 import type { EventHub } from "../events.ts";
 import type { RunService } from "../runs/service.ts";
@@ -7,6 +7,7 @@ import type { Queryable } from "../store/db.ts";
 import { getDataset } from "../store/repo-datasets.ts";
 import { type Experiment, getExperiment, getRun, type Run } from "../store/repo-experiments.ts";
 import type { Dataset } from "../store/types.ts";
+import type { ModelDownloads } from "./downloads.ts";
 import type { ModelLibrary } from "./models.ts";
 
 export interface Context {
@@ -15,6 +16,7 @@ export interface Context {
   events: EventHub;
   runs: RunService;
   models: ModelLibrary;
+  downloads: ModelDownloads;
 }
 
 export async function datasetOr404(db: Queryable, id: number): Promise<Dataset> {

@@ -14,6 +14,7 @@ import { defaultDataDir, openStore, type Store } from "../store/index.ts";
 import type { Context } from "./context.ts";
 import { datasetHandlers } from "./datasets.ts";
 import { engineStatus, setUpEngine } from "./engine.ts";
+import { ModelDownloads } from "./downloads.ts";
 import { experimentHandlers } from "./experiments.ts";
 import { ModelLibrary } from "./models.ts";
 import { resultHandlers } from "./results.ts";
@@ -35,6 +36,7 @@ export function createHandlers(ctx: Context): Handlers {
     listModels: () => ctx.models.list(),
     addModel: (input) => ctx.models.add(input.path, input.name),
     listCachedModels: async () => listCachedModels(),
+    downloadModel: (input) => ctx.downloads.start(input.id),
     removeModel: (input) => ctx.models.remove(input.id),
     ...datasetHandlers(ctx),
     ...experimentHandlers(ctx),
@@ -85,14 +87,16 @@ export async function openCore(dataDir: string = defaultDataDir(), options: Core
     await store.close().catch(() => {});
     throw err;
   }
-  const ctx: Context = { store, dataDir, events, runs, models };
+  const ctx: Context = { store, dataDir, events, runs, models, downloads: new ModelDownloads(events) };
   let closing: Promise<void> | undefined;
   return {
     ...ctx,
     store,
     handlers: createHandlers(ctx),
     close: () => {
-      closing ??= runs.close().finally(() => store.close());
+      closing ??= Promise.all([ctx.downloads.close(), runs.close()])
+        .then(() => {})
+        .finally(() => store.close());
       return closing;
     },
   };

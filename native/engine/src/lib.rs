@@ -1,7 +1,7 @@
 //! Finetune Studio's engine: everything that touches tensors lives here, in plain Rust on tch.
 //! The N-API addon (`../addon`) only binds these modules for JavaScript.
 //!
-//! - `hf_config`, `tokenize`, `encoder`, `encoders`, `heads`, `model`: Hugging Face folders in and out;
+//! - `hf_config`, `tokenize`, `encoder`, `encoders`, `heads`, `model`, `weights`: Hugging Face folders in and out;
 //! - `config`: the experiment config users write;
 //! - `groups`, `schedule`, `optim`, `swa`, `reinit`: the fine-tuning techniques;
 //! - `plan`: the folds and step counts of a run, before it trains;
@@ -32,3 +32,4 @@ pub mod schedule;
 pub mod swa;
 pub mod tokenize;
 pub mod train;
+pub mod weights;

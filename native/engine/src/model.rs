@@ -13,6 +13,7 @@ use crate::heads::{Head, Pooling};
 use crate::hf_config::{Arch, HfConfig};
 use crate::layout;
 use crate::tokenize::{check_max_length, collate, Batch, Encoded, TextTokenizer};
+use crate::weights;
 
 /// Our own notes next to an exported checkpoint, so that it reloads with the same head.
 pub const FTUNE_META: &str = "ftune.json";
@@ -123,20 +124,12 @@ pub fn full_length_tokenizer(dir: &Path) -> Result<TextTokenizer> {
 impl SequenceModel {
     /// Loads config, tokenizer and weights from a Hugging Face folder.
     pub fn load(dir: &Path, opts: &ModelOptions) -> Result<Self> {
-        let weights = dir.join("model.safetensors");
-        if !weights.exists() && HfConfig::read(dir).is_ok() {
-            if dir.join("pytorch_model.bin").exists() {
-                bail!(
-                    "{} has only pytorch_model.bin; Finetune Studio reads model.safetensors. Convert it once with: python -c \"from transformers import AutoModel; AutoModel.from_pretrained('{d}').save_pretrained('{d}', safe_serialization=True)\"",
-                    dir.display(),
-                    d = dir.display()
-                );
-            }
-            bail!("{} has no model.safetensors", dir.display());
+        if HfConfig::read(dir).is_ok() {
+            weights::find_weights(dir)?; // before the tokenizer's or the config's complaints
         }
         let mut model = Self::skeleton(dir, opts)?;
-        let label = weights.display().to_string();
-        let mut tensors = read_tensors(&weights)?;
+        let (source, mut tensors) = weights::read_weights(dir)?;
+        let label = source.display().to_string();
         let mut report = LoadReport::default();
         // The head of a sentence-transformers folder (2_Dense) or of an attention head
         // (head.safetensors), beside an encoder-only model.safetensors.
@@ -161,7 +154,7 @@ impl SequenceModel {
         }
         let head_file = dir.join(layout::HEAD_FILE);
         if head_file.exists() {
-            tensors.extend(read_tensors(&head_file)?);
+            tensors.extend(weights::read_safetensors(&head_file)?);
         }
         model.load_weights(tensors, &label, &mut report)?;
         model.report = report;
@@ -544,14 +537,6 @@ impl SequenceModel {
             .map(|t| t.numel() as i64)
             .sum()
     }
-}
-
-/// Every tensor of a safetensors file, by name.
-fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
-    Ok(Tensor::read_safetensors(path)
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .into_iter()
-        .collect())
 }
 
 fn check_probability(what: &str, p: f64) -> Result<()> {
