@@ -6,6 +6,7 @@ import { native } from "../../native/addon.ts";
 import type { Handlers } from "../api/dispatch.ts";
 import { EventHub } from "../events.ts";
 import { listCachedModels } from "../models/hf-cache.ts";
+import { RayBridge, RayError, type RayOptions, raySlots } from "../runs/ray/bridge.ts";
 import { RunService } from "../runs/service.ts";
 import type { WorkerTransport } from "../runs/worker.ts";
 import { defaultDataDir, openStore, type Store } from "../store/index.ts";
@@ -44,30 +45,59 @@ export interface CoreOptions {
   transport?: WorkerTransport;
   stateIntervalSeconds?: number;
   progressIntervalMs?: number;
+  /** Train on Ray (a cluster at `address`, else a local Ray for this process) instead of local workers. */
+  ray?: RayOptions;
+}
+
+/** Starts the Ray driver and waits until it reaches its cluster; a failure stops it again. */
+async function startRay(o: RayOptions): Promise<{ bridge: RayBridge; slots: number }> {
+  const bridge = new RayBridge(o);
+  try {
+    return { bridge, slots: raySlots(await bridge.ready, o) };
+  } catch (err) {
+    await bridge.close();
+    throw err instanceof RayError ? err : new RayError(String(err));
+  }
 }
 
 export async function openCore(dataDir: string = defaultDataDir(), options: CoreOptions = {}): Promise<Core> {
   // Every front end needs the engine: one that cannot load stops here, with its own message.
   native.runtimeInfo();
-  const store = await openStore(dataDir);
+  const ray = options.ray ? await startRay(options.ray) : undefined;
+  const store = await openStore(dataDir).catch(async (err) => {
+    await ray?.bridge.close();
+    throw err;
+  });
   const events = new EventHub();
-  const runs = new RunService({ store, dataDir, events, load: runLoader(store), ...options });
+  const { ray: _, ...rest } = options;
+  const runs = new RunService({
+    store,
+    dataDir,
+    events,
+    load: runLoader(store),
+    ...rest,
+    ...(ray ? { transport: ray.bridge.transport(), concurrency: ray.slots } : {}),
+  });
   const models = new ModelLibrary(store);
   try {
     await runs.recover();
     await models.registerBundled();
   } catch (err) {
     await store.close().catch(() => {});
+    await ray?.bridge.close();
     throw err;
   }
-  const ctx: Context = { store, dataDir, events, runs, models };
+  const ctx: Context = { store, dataDir, events, runs, models, ray: ray?.bridge };
   let closing: Promise<void> | undefined;
   return {
     ...ctx,
     store,
     handlers: createHandlers(ctx),
     close: () => {
-      closing ??= runs.close().finally(() => store.close());
+      closing ??= runs
+        .close()
+        .finally(() => ray?.bridge.close())
+        .finally(() => store.close());
       return closing;
     },
   };
