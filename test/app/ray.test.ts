@@ -161,6 +161,7 @@ describe("the Ray backend", { timeout: 900_000 }, () => {
       assert.deepEqual(
         ray.runs.map((r) => r.status),
         ["completed", "completed"],
+        ray.runs.map((r) => r.error).join(" / "),
       );
       const retried = placements.filter((p) => p.attempt === 2);
       assert.equal(retried.length, 1);

@@ -50,7 +50,7 @@ def parse_args():
     return p.parse_args()
 
 
-def connect(a, runtime_env=None):
+def connect(a, runtime_env):
     common = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     if runtime_env:
         common["runtime_env"] = runtime_env
@@ -68,47 +68,45 @@ def connect(a, runtime_env=None):
 
 
 class Bundles:
-    """What travels to the nodes in a runtime_env working_dir: the binary and one model (Ray
-    uploads it once per content hash and caches it on each node)."""
+    """What travels to the nodes: the binary and this code in the job's runtime_env
+    working_dir (Ray uploads it once and caches it on each node), and each model once through
+    the object store, unpacked into a per-node cache by its first fold there."""
 
     def __init__(self, binary):
-        self.binary = binary
         self.root = tempfile.mkdtemp(prefix="ftune-ray-bundle-")
-        self.by_model = {}
+        os.makedirs(os.path.join(self.root, "bin"))
+        shutil.copy2(binary, os.path.join(self.root, "bin", "fold_job"))
+        shutil.copy2(os.path.join(HERE, "fold_task.py"), os.path.join(self.root, "fold_task.py"))
+        self.models = {}
 
-    def env(self, model_dir):
-        if model_dir not in self.by_model:
-            d = os.path.join(self.root, hashlib.sha1(model_dir.encode()).hexdigest()[:12])
-            os.makedirs(os.path.join(d, "bin"))
-            shutil.copy2(self.binary, os.path.join(d, "bin", "fold_job"))
-            shutil.copytree(model_dir, os.path.join(d, "model"), copy_function=_link_or_copy)
-            shutil.copy2(os.path.join(HERE, "fold_task.py"), os.path.join(d, "fold_task.py"))
-            self.by_model[model_dir] = {"working_dir": d}
-        return self.by_model[model_dir]
+    def runtime_env(self):
+        return {"working_dir": self.root}
+
+    def model(self, model_dir):
+        if model_dir not in self.models:
+            blob = tar_dir(model_dir)
+            digest = hashlib.sha256(blob).hexdigest()[:16]
+            self.models[model_dir] = {"hash": digest, "ref": ray.put(blob)}
+        return self.models[model_dir]
 
     def close(self):
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _link_or_copy(src, dst):
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
 def main():
     a = parse_args()
+    bundles = Bundles(a.binary)
     try:
-        connect(a)
+        connect(a, bundles.runtime_env())
     except Exception as e:  # noqa: BLE001 - reported as one line to the user
         say({"type": "fatal", "message": f"cannot start or reach Ray: {e}"})
         return 1
     if a.info:
         try:
-            say({"type": "info", "nodes": check_nodes(a.binary)})
+            say({"type": "info", "nodes": check_nodes()})
         finally:
             ray.shutdown()
+            bundles.close()
         return 0
     gpus = a.gpus_per_fold
     if gpus is None:
@@ -118,7 +116,6 @@ def main():
     here = heads[0] if heads else ray.get_runtime_context().get_node_id()
     relay = Relay.options(scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote()
     task = ray.remote(run_fold)
-    bundles = Bundles(a.binary)
     say({"type": "ready", "nodes": node_list(), "resources": ray.cluster_resources()})
 
     commands = queue.Queue()
@@ -153,32 +150,21 @@ def main():
     return 0
 
 
-def check_nodes(binary):
+def check_nodes():
     """Runs the engine binary on every alive node: which libtorch it loads there, or why not."""
-    bundle = tempfile.mkdtemp(prefix="ftune-ray-info-")
-    try:
-        os.makedirs(os.path.join(bundle, "bin"))
-        shutil.copy2(binary, os.path.join(bundle, "bin", "fold_job"))
-        shutil.copy2(os.path.join(HERE, "fold_task.py"), os.path.join(bundle, "fold_task.py"))
-        probe = ray.remote(node_info)
-        nodes = [n for n in node_list() if n["alive"]]
-        refs = [
-            probe.options(
-                num_cpus=0,
-                runtime_env={"working_dir": bundle},
-                scheduling_strategy=NodeAffinitySchedulingStrategy(n["id"], soft=False),
-            ).remote()
-            for n in nodes
-        ]
-        results = []
-        for n, ref in zip(nodes, refs):
-            try:
-                results.append({**n, **ray.get(ref, timeout=300)})
-            except Exception as e:  # noqa: BLE001 - reported per node
-                results.append({**n, "error": _first_line(e)})
-        return results
-    finally:
-        shutil.rmtree(bundle, ignore_errors=True)
+    probe = ray.remote(node_info)
+    nodes = [n for n in node_list() if n["alive"]]
+    refs = [
+        probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["id"], soft=False)).remote()
+        for n in nodes
+    ]
+    results = []
+    for n, ref in zip(nodes, refs):
+        try:
+            results.append({**n, **ray.get(ref, timeout=300)})
+        except Exception as e:  # noqa: BLE001 - reported per node
+            results.append({**n, "error": _first_line(e)})
+    return results
 
 
 def node_list():
@@ -204,9 +190,8 @@ def handle(cmd, task, relay, bundles, pending, a, gpus):
         "num_cpus": a.cpus_per_fold,
         "num_gpus": gpus,
         "max_retries": a.max_retries,
-        "runtime_env": bundles.env(config["model"]),
     }
-    ref = task.options(**options).remote(key, job, relay)
+    ref = task.options(**options).remote(key, job, relay, bundles.model(config["model"]))
     pending[ref] = (key, job)
 
 

@@ -24,11 +24,12 @@ FLUSH_SECONDS = 0.25
 
 
 def tar_dir(path, skip=()):
-    """A folder as tar bytes (None when it does not exist)."""
+    """A folder as tar bytes (None when it does not exist); links are stored as the files
+    they point to (a Hugging Face cache's model folder is links into its blobs)."""
     if not os.path.isdir(path):
         return None
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
+    with tarfile.open(fileobj=buf, mode="w", dereference=True) as tar:
         for name in sorted(os.listdir(path)):
             if name not in skip:
                 tar.add(os.path.join(path, name), arcname=name)
@@ -105,17 +106,31 @@ class Relay:
         self.cancelled.discard(key)
 
 
-def run_fold(key, job, relay):
+def local_model(model):
+    """The model folder on this node: unpacked from the object store by its first fold here."""
+    dest = os.path.join(tempfile.gettempdir(), "ftune-ray-models", model["hash"])
+    if not os.path.isdir(dest):
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=".unpacking-", dir=os.path.dirname(dest))
+        untar(ray.get(model["ref"]), tmp)
+        try:
+            os.rename(tmp, dest)
+        except OSError:  # another fold on this node unpacked it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def run_fold(key, job, relay, model):
     """The task body: returns {"last": the final event, "folder": tar of fold-<k>/}."""
     node = ray.get_runtime_context().get_node_id()
     attempt, state = ray.get(relay.begin.remote(key, node))
-    bundle = os.getcwd()  # the runtime_env working_dir: bin/fold_job, model/
+    bundle = os.getcwd()  # the job's runtime_env working_dir: bin/fold_job
     work = tempfile.mkdtemp(prefix="ftune-fold-")
     try:
         config = json.loads(job["configJson"])
         run = config["folds"].get("run")
         fold = run[0] if isinstance(run, list) and run else 0  # a one-fold config names its fold
-        config["model"] = os.path.join(bundle, "model")
+        config["model"] = local_model(model)
         job_file = os.path.join(work, "job.json")
         with open(job_file, "w") as f:
             json.dump({"config": config, "data": job["data"]}, f)
