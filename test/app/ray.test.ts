@@ -106,8 +106,8 @@ describe("the Ray backend", { timeout: 900_000 }, () => {
         const dir = join(home.dir, "ray", row, `fold-${fold}`);
         const lines = readFileSync(join(dir, "metrics.jsonl"), "utf8").trim().split("\n");
         assert.ok(
-          lines.some((l) => JSON.parse(l).kind === "eval"),
-          `${dir}: eval events`,
+          lines.some((l) => JSON.parse(l).split === "valid"),
+          `${dir}: evaluations`,
         );
         assert.ok(existsSync(join(dir, "outcome.json")), `${dir}: outcome`);
       }
