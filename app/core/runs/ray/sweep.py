@@ -70,7 +70,9 @@ def trainable(params, spec=None, relay=None, model=None):
     config = merged(spec["base"], params)
     config["folds"]["run"] = [spec["fold"]]
     relay.push.remote(key, [{"trial": params, "config": config}])
-    bundle = os.getcwd()
+    import fold_task
+
+    bundle = os.path.dirname(os.path.abspath(fold_task.__file__))  # Tune moves the cwd: the working_dir is where the code is
     work = tempfile.mkdtemp(prefix="ftune-trial-")
     job_config = {**config, "model": local_model(model)}
     job_file = os.path.join(work, "job.json")
