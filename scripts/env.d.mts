@@ -12,3 +12,5 @@ export function nativeBuildEnv(): NodeJS.ProcessEnv;
 export const bundledModelName: string;
 export function bundledModelDir(): string;
 export const chromiumPath: string;
+export function foldJobBinary(): string;
+export function rayStamp(): string;

@@ -71,6 +71,12 @@ export function cargoTargetDir() {
   return process.env.CARGO_TARGET_DIR || join(cacheDir, `cargo-target-torch${TORCH_VERSION}`);
 }
 
+/** The engine binary a Ray task runs for one fold (built by `setup.mjs --ray`). */
+export const foldJobBinary = () => join(cargoTargetDir(), "release/examples/fold_job");
+
+/** Stamped in the Python environment once ray and optuna are installed (setup.mjs --ray). */
+export const rayStamp = () => join(pythonEnvDir(), ".ray-requirements-sha");
+
 /**
  * The cargo target folder is shared by every checkout of this user (tch takes ~10 min to
  * build), and cargo's fingerprints are relative to the workspace: after another checkout built

@@ -33,8 +33,11 @@ import {
   venvPython,
 } from "./env.mjs";
 
-const only = process.argv.slice(2);
-const wants = (step) => only.length === 0 || only.includes(`--${step}`);
+// `--with-ray`: every step and the Ray backend's (npm test); `--ray` alone: only that one.
+const withRay = process.argv.includes("--with-ray");
+const only = process.argv.slice(2).filter((a) => a !== "--with-ray");
+const wants = (step) =>
+  step === "ray" ? withRay || only.includes("--ray") : only.length === 0 || only.includes(`--${step}`);
 
 function log(message) {
   process.stderr.write(`setup: ${message}\n`);
@@ -268,6 +271,30 @@ function patchelf() {
   log("patchelf is missing; packaging needs it. Install it with `sudo apt-get install patchelf` (Debian/Ubuntu).");
 }
 
+// 8. The Ray backend: ray and optuna (pinned) in the same Python environment, and the engine's
+//    fold_job binary each Ray task runs. Only when asked: nothing else needs them.
+function rayBackend() {
+  const dir = pythonEnvDir();
+  const stamp = join(dir, ".ray-requirements-sha");
+  const want = sha(readFileSync(join(root, "scripts/requirements-ray.txt")));
+  if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== want) {
+    log("installing the Ray backend (ray, optuna) into the Python environment");
+    run(join(dir, "bin/python"), [
+      "-m",
+      "pip",
+      "install",
+      "--disable-pip-version-check",
+      "-q",
+      "-r",
+      join(root, "scripts/requirements-ray.txt"),
+    ]);
+    writeFileSync(stamp, want);
+  }
+  log("building the engine's fold_job binary (cargo, skipped when up to date)");
+  run("node", ["scripts/cargo.mjs", "build", "--release", "-q", "-p", "ftune-engine", "--example", "fold_job"]);
+  log("ray backend ready");
+}
+
 if (wants("npm")) npmPackages();
 if (wants("python")) pythonEnv();
 if (wants("model")) bundledModel();
@@ -275,3 +302,4 @@ if (wants("native")) nativeAddon();
 if (wants("renderer")) rendererBuild();
 if (wants("browser")) browser();
 if (wants("patchelf")) patchelf();
+if (wants("ray")) rayBackend();

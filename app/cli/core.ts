@@ -3,6 +3,7 @@
 import type { Input, Method, Output } from "../core/api/contract.ts";
 import { dispatch } from "../core/api/dispatch.ts";
 import { diskFullMessage } from "../core/disk-full.ts";
+import { RayError } from "../core/runs/ray/bridge.ts";
 import { type Core, type CoreOptions, openCore } from "../core/service/index.ts";
 import { defaultDataDir } from "../core/store/index.ts";
 import { EXIT, UserError } from "./errors.ts";
@@ -12,6 +13,7 @@ export async function withCore<T>(fn: (core: Core) => Promise<T>, options: CoreO
   const core = await openCore(dataDir, options).catch((err: unknown) => {
     // SQLite's "disk is full" names no file: say which folder it was.
     const full = diskFullMessage(err, `opening the data folder ${dataDir}`);
+    if (err instanceof RayError) throw new UserError(`Ray backend: ${err.message}`);
     throw full ? new UserError(full) : err;
   });
   try {

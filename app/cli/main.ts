@@ -12,6 +12,7 @@ import { registerPredict } from "./commands/predict.ts";
 import { registerRuns } from "./commands/runs.ts";
 import { registerSchedule } from "./commands/schedule.ts";
 import { registerServe } from "./commands/serve.ts";
+import { registerSweep } from "./commands/sweep.ts";
 import { registerTrain } from "./commands/train.ts";
 import { EXIT, report } from "./errors.ts";
 
@@ -25,6 +26,7 @@ registerPredict(program);
 registerSchedule(program);
 registerTrain(program);
 registerAblate(program);
+registerSweep(program);
 registerDatasets(program);
 registerModels(program);
 registerRuns(program);

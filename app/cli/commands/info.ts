@@ -2,9 +2,13 @@
 // first thing to check after setting FTUNE_LIBTORCH.
 import type { Command } from "commander";
 
+import { foldJobBinary, venvPython } from "../../../scripts/env.mjs";
 import { currentEngine } from "../../core/engine-setup/index.ts";
+import { checkRayNodes, RayError, type RayNodeCheck } from "../../core/runs/ray/bridge.ts";
 import { native } from "../../native/addon.ts";
 import { libtorchChoice } from "../../native/libtorch.ts";
+import { ensureRayBackend } from "../backend.ts";
+import { UserError } from "../errors.ts";
 import { describeEngine } from "./engine.ts";
 
 const SOURCES = {
@@ -19,7 +23,13 @@ export function registerInfo(program: Command): void {
     .command("info")
     .description("show the libtorch the engine runs on (version, folder, CUDA devices, CPU threads)")
     .option("--json", "print one JSON object")
-    .action((o: { json?: boolean }) => {
+    .option("--ray", "check every node of the Ray cluster instead: the engine binary run on each")
+    .option("--ray-address <address>", "the cluster (default: FTUNE_RAY_ADDRESS, else a local Ray)")
+    .action(async (o: { json?: boolean; ray?: boolean; rayAddress?: string }) => {
+      if (o.ray || o.rayAddress) {
+        await rayInfo(o.rayAddress ?? process.env.FTUNE_RAY_ADDRESS, o.json);
+        return;
+      }
       const info = native.runtimeInfo();
       const source = libtorchChoice()?.source ?? "rpath";
       const engine = currentEngine();
@@ -40,4 +50,33 @@ export function registerInfo(program: Command): void {
         ].join("\n")}\n`,
       );
     });
+}
+
+/** `ftune info --ray`: each node's libtorch as the engine binary loads it there; exit 1 if one cannot train. */
+async function rayInfo(address: string | undefined, json?: boolean): Promise<void> {
+  ensureRayBackend();
+  let nodes: RayNodeCheck[];
+  try {
+    nodes = await checkRayNodes({ address, python: venvPython, binary: foldJobBinary() });
+  } catch (err) {
+    throw err instanceof RayError ? new UserError(`Ray backend: ${err.message}`) : err;
+  }
+  const bad = nodes.filter((n) => n.error || !n.engine?.torch_version.startsWith("2.11"));
+  if (json) process.stdout.write(`${JSON.stringify({ nodes })}\n`);
+  else {
+    const lines = nodes.map((n) => {
+      const what = n.engine
+        ? `libtorch ${n.engine.torch_version}, ${n.engine.cuda_available ? `${n.engine.cuda_device_count} CUDA device(s)` : "no CUDA device"}, ${n.engine.threads} threads`
+        : `cannot run the engine: ${n.error}`;
+      const cpus = n.resources.CPU ?? 0;
+      const gpus = n.resources.GPU ?? 0;
+      return `${n.address} (node ${n.id.slice(0, 8)}, ${cpus} CPU, ${gpus} GPU): ${what}`;
+    });
+    process.stdout.write(`${[`Ray cluster: ${nodes.length} node(s)`, ...lines].join("\n")}\n`);
+  }
+  if (bad.length > 0) {
+    throw new UserError(
+      `${bad.length} node(s) cannot run the engine: each needs PyTorch 2.11 in the Python Ray runs (pip install torch==2.11.0).`,
+    );
+  }
 }

@@ -1,8 +1,10 @@
 // ftune serve: the app's API and UI over HTTP on this machine, for a browser.
 import type { Command } from "commander";
+import { RayError } from "../../core/runs/ray/bridge.ts";
 import { openCore } from "../../core/service/index.ts";
 import { defaultDataDir } from "../../core/store/index.ts";
 import { type RunningServer, startServer } from "../../server/server.ts";
+import { addBackendOptions, type BackendOptions, backendCoreOptions } from "../backend.ts";
 import { EXIT, UserError } from "../errors.ts";
 
 function port(value: string): number {
@@ -31,55 +33,57 @@ export function listenError(err: unknown, host: string, port: number): unknown {
 }
 
 export function registerServe(program: Command): void {
-  program
+  const cmd = program
     .command("serve")
     .description("serve the UI and API on http://127.0.0.1 (a token in the printed URL guards the API)")
     .option("--port <n>", "port (0: any free one)", port, 0)
-    .option("--host <host>", "address to bind; anything but 127.0.0.1 exposes the API to the network", "127.0.0.1")
-    .action(async (o: { port: number; host: string }) => {
-      // Handlers first: until one is installed, a signal kills the process outright (so a
-      // script that stops the server as soon as it sees the URL would skip the shutdown).
-      const stopped = new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          process.stderr.write(`ftune: ${signal}: stopping (cancelling the run in progress)...\n`);
-          resolve();
-        };
-        process.once("SIGINT", () => stop("SIGINT"));
-        process.once("SIGTERM", () => stop("SIGTERM"));
-      });
-      const dataDir = defaultDataDir();
-      const core = await openCore(dataDir, { requireEngine: false });
-      let server: RunningServer;
-      try {
-        server = await startServer({
-          handlers: core.handlers,
-          events: core.events,
-          dataDir,
-          host: o.host,
-          port: o.port,
-        });
-      } catch (err) {
-        await core.close();
-        throw listenError(err, o.host, o.port);
-      }
-      // The last line of defence: a bug that throws outside any request must not take the
-      // server down, nor the runs it records (each trains in its own process, reporting here).
-      const survive = (err: unknown) =>
-        process.stderr.write(
-          `ftune: internal error (the server keeps running): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-        );
-      process.on("uncaughtException", survive);
-      process.on("unhandledRejection", survive);
-      await core.runs.startQueued();
-      if (o.host !== "127.0.0.1" && o.host !== "localhost" && o.host !== "::1") {
-        process.stderr.write(
-          `ftune: WARNING: listening on ${o.host}, reachable from other machines. Anyone with the token can train and read your data; use --host only on a trusted network.\n`,
-        );
-      }
-      process.stderr.write(`ftune: data folder ${dataDir}\n`);
-      process.stdout.write(`Finetune Studio is running at ${server.url}\n`);
-      await stopped;
-      await server.close();
-      await core.close();
+    .option("--host <host>", "address to bind; anything but 127.0.0.1 exposes the API to the network", "127.0.0.1");
+  addBackendOptions(cmd).action(async (o: { port: number; host: string } & BackendOptions) => {
+    // Handlers first: until one is installed, a signal kills the process outright (so a
+    // script that stops the server as soon as it sees the URL would skip the shutdown).
+    const stopped = new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        process.stderr.write(`ftune: ${signal}: stopping (cancelling the run in progress)...\n`);
+        resolve();
+      };
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
     });
+    const dataDir = defaultDataDir();
+    const core = await openCore(dataDir, { ...backendCoreOptions(o), requireEngine: false }).catch((err: unknown) => {
+      throw err instanceof RayError ? new UserError(`Ray backend: ${err.message}`) : err;
+    });
+    let server: RunningServer;
+    try {
+      server = await startServer({
+        handlers: core.handlers,
+        events: core.events,
+        dataDir,
+        host: o.host,
+        port: o.port,
+      });
+    } catch (err) {
+      await core.close();
+      throw listenError(err, o.host, o.port);
+    }
+    // The last line of defence: a bug that throws outside any request must not take the
+    // server down, nor the runs it records (each trains in its own process, reporting here).
+    const survive = (err: unknown) =>
+      process.stderr.write(
+        `ftune: internal error (the server keeps running): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
+    process.on("uncaughtException", survive);
+    process.on("unhandledRejection", survive);
+    await core.runs.startQueued();
+    if (o.host !== "127.0.0.1" && o.host !== "localhost" && o.host !== "::1") {
+      process.stderr.write(
+        `ftune: WARNING: listening on ${o.host}, reachable from other machines. Anyone with the token can train and read your data; use --host only on a trusted network.\n`,
+      );
+    }
+    process.stderr.write(`ftune: data folder ${dataDir}\n`);
+    process.stdout.write(`Finetune Studio is running at ${server.url}\n`);
+    await stopped;
+    await server.close();
+    await core.close();
+  });
 }

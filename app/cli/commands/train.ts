@@ -17,12 +17,13 @@ import type { Core } from "../../core/service/index.ts";
 import type { Experiment } from "../../core/store/repo-experiments.ts";
 import type { Summary } from "../../engine/training.ts";
 import type { TrainingData } from "../../native/addon.ts";
+import { addBackendOptions, type BackendOptions, backendCoreOptions } from "../backend.ts";
 import { withCore } from "../core.ts";
 import { UserError } from "../errors.ts";
 import { followRuns } from "../follow.ts";
 import { runExitCode } from "./runs.ts";
 
-interface TrainOptions {
+interface TrainOptions extends BackendOptions {
   out?: string;
   keep: Keep;
   json?: boolean;
@@ -99,7 +100,7 @@ export function removeIfNothingWritten(dir: string): void {
 }
 
 export function registerTrain(program: Command): void {
-  program
+  const cmd = program
     .command("train <config>")
     .description(
       "train an experiment (YAML or JSON config), stored in the data folder like the app's; writes DIR/summary.json and DIR/fold-<k>/{metrics.jsonl,best,final}",
@@ -110,40 +111,41 @@ export function registerTrain(program: Command): void {
       new Option("--keep <which>", "checkpoints each fold keeps: best, best+final or all")
         .choices(KeepSchema.options)
         .default("best+final"),
-    )
-    .action(async (path: string, o: TrainOptions) => {
-      const config = loadConfigFile(path);
-      // Read and check the data before anything is created: a bad file leaves nothing behind.
-      const { trainRows, data } = await loadExperimentData(config);
-      const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
-      const name = basename(path).replace(/\.\w+$/, "");
-      const out = resolve(o.out ?? `runs/${name}-${stamp}`);
-      // The first folder this made (undefined when --out existed): a failure removes it again
-      // unless the run wrote something worth keeping (metrics of the steps it got through).
-      const created = mkdirSync(out, { recursive: true });
-      if (!o.json) process.stderr.write(`ftune: training on ${trainRows} rows, writing to ${out}\n`);
-      try {
-        await withCore(async (core) => {
-          const r = await trainWithProgress(core, { name, config, outDir: out, json: o.json, keep: o.keep, data });
-          const { experiment, summary, oof } = r;
-          const file = writeSummary(out, config, { ...summary, oof: oof?.metrics ?? null });
-          const oofFile = oof ? writeOutOfFold(out, oof, r.data.labels) : null;
-          if (o.json) {
-            const line = { kind: "summary", path: file, ...summary, oof: oof?.metrics ?? null, oofPath: oofFile };
-            process.stdout.write(`${JSON.stringify(line)}\n`);
-          } else {
-            const m = summary.metric;
-            const oofLine = oof
-              ? `\nout-of-fold ${m} over all ${oof.rows.length} rows: ${oof.metrics[m]?.toFixed(4)} (in ${oofFile})`
-              : "";
-            process.stderr.write(
-              `${formatSummary(summary)}${oofLine}\nftune: summary in ${file}; experiment ${experiment.id} in ${core.dataDir}\n`,
-            );
-          }
-        });
-      } catch (err) {
-        if (created) removeIfNothingWritten(created);
-        throw err;
-      }
-    });
+    );
+  addBackendOptions(cmd).action(async (path: string, o: TrainOptions) => {
+    const config = loadConfigFile(path);
+    // Read and check the data before anything is created: a bad file leaves nothing behind.
+    const { trainRows, data } = await loadExperimentData(config);
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
+    const name = basename(path).replace(/\.\w+$/, "");
+    const out = resolve(o.out ?? `runs/${name}-${stamp}`);
+    // The first folder this made (undefined when --out existed): a failure removes it again
+    // unless the run wrote something worth keeping (metrics of the steps it got through).
+    const coreOptions = backendCoreOptions(o);
+    const created = mkdirSync(out, { recursive: true });
+    if (!o.json) process.stderr.write(`ftune: training on ${trainRows} rows, writing to ${out}\n`);
+    try {
+      await withCore(async (core) => {
+        const r = await trainWithProgress(core, { name, config, outDir: out, json: o.json, keep: o.keep, data });
+        const { experiment, summary, oof } = r;
+        const file = writeSummary(out, config, { ...summary, oof: oof?.metrics ?? null });
+        const oofFile = oof ? writeOutOfFold(out, oof, r.data.labels) : null;
+        if (o.json) {
+          const line = { kind: "summary", path: file, ...summary, oof: oof?.metrics ?? null, oofPath: oofFile };
+          process.stdout.write(`${JSON.stringify(line)}\n`);
+        } else {
+          const m = summary.metric;
+          const oofLine = oof
+            ? `\nout-of-fold ${m} over all ${oof.rows.length} rows: ${oof.metrics[m]?.toFixed(4)} (in ${oofFile})`
+            : "";
+          process.stderr.write(
+            `${formatSummary(summary)}${oofLine}\nftune: summary in ${file}; experiment ${experiment.id} in ${core.dataDir}\n`,
+          );
+        }
+      }, coreOptions);
+    } catch (err) {
+      if (created) removeIfNothingWritten(created);
+      throw err;
+    }
+  });
 }

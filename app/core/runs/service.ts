@@ -1,4 +1,5 @@
-// The run queue: one training job at a time (one GPU), each in its own worker process, with
+// The run queue: one training job at a time (one GPU; with the Ray backend, as many as the
+// cluster fits), each in its own worker process (or Ray task), with
 // the status kept in the store (queued → running → completed | failed | cancelled |
 // interrupted). Front ends follow along through run-status and run-progress events.
 import { existsSync, rmSync } from "node:fs";
@@ -33,6 +34,8 @@ export interface RunServiceOptions {
   /** Passed to the engine: how often it saves the resumable state (default: the engine's). */
   stateIntervalSeconds?: number;
   progressIntervalMs?: number;
+  /** Runs trained at once (default 1: one GPU); the Ray backend runs as many as its cluster fits. */
+  concurrency?: number;
 }
 
 /** Status writes on a full disk: tries, and the pause before the n-th retry (n × this). */
@@ -92,7 +95,8 @@ export class RunService {
   readonly #transport: WorkerTransport;
   /** Every job of this process, in queue order (Maps keep insertion order). */
   readonly #jobs = new Map<number, Job>();
-  #pump: Promise<void> | undefined;
+  /** The jobs being started or trained, each until it has ended. */
+  readonly #running = new Set<Promise<void>>();
   #closed = false;
   readonly #waiters = new Map<number, ((run: Run) => void)[]>();
   readonly #taps = new Set<(runId: number, event: TrainEvent) => void>();
@@ -126,13 +130,17 @@ export class RunService {
     return undefined;
   }
 
+  /** Starts queued jobs while fewer than `concurrency` run; each one ending starts the next. */
   #kick(): void {
-    if (this.#pump || this.#closed) return;
-    this.#pump = this.#drain().finally(() => {
-      this.#pump = undefined;
-      // A job queued while the drain was finishing would otherwise wait for the next enqueue.
-      if (this.#next()) this.#kick();
-    });
+    const limit = this.#o.concurrency ?? 1;
+    for (let job = this.#next(); job && !this.#closed && this.#running.size < limit; job = this.#next()) {
+      job.phase = "starting";
+      const running: Promise<void> = this.#run(job).finally(() => {
+        this.#running.delete(running);
+        this.#kick();
+      });
+      this.#running.add(running);
+    }
   }
 
   /** Every raw engine event of the runs this process trains (for CLI progress); returns the unsubscribe. */
@@ -227,24 +235,21 @@ export class RunService {
       if (job.phase === "queued") this.#jobs.delete(job.runId);
       else this.#stop(job, 15_000);
     }
-    await this.#pump;
+    while (this.#running.size > 0) await Promise.all([...this.#running]);
   }
 
-  async #drain(): Promise<void> {
-    for (let job = this.#next(); job && !this.#closed; job = this.#next()) {
-      job.phase = "starting";
-      try {
-        await this.#execute(job);
-      } catch (err) {
-        // A store failure around a run: record it on the run if we still can, keep the queue going.
-        const message = plainMessage(err, "recording the run");
-        const shown = isDiskFull(err) ? message : `Internal error while running: ${message}`;
-        await this.#setStatus(job.runId, "failed", { error: shown }).catch((e) => {
-          process.stderr.write(`ftune: run ${job.runId}: its failure could not be recorded: ${plainMessage(e)}\n`);
-        });
-      } finally {
-        this.#jobs.delete(job.runId);
-      }
+  async #run(job: Job): Promise<void> {
+    try {
+      await this.#execute(job);
+    } catch (err) {
+      // A store failure around a run: record it on the run if we still can, keep the queue going.
+      const message = plainMessage(err, "recording the run");
+      const shown = isDiskFull(err) ? message : `Internal error while running: ${message}`;
+      await this.#setStatus(job.runId, "failed", { error: shown }).catch((e) => {
+        process.stderr.write(`ftune: run ${job.runId}: its failure could not be recorded: ${plainMessage(e)}\n`);
+      });
+    } finally {
+      this.#jobs.delete(job.runId);
     }
   }
 

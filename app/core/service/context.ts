@@ -2,6 +2,7 @@
 // the downloads by id and the event hub, plus look-ups that turn a missing id into a 404.
 import { notFound } from "../api/errors.ts";
 import type { EventHub } from "../events.ts";
+import type { RayBridge } from "../runs/ray/bridge.ts";
 import type { RunService } from "../runs/service.ts";
 import type { Queryable } from "../store/db.ts";
 import { getDataset } from "../store/repo-datasets.ts";
@@ -17,6 +18,8 @@ export interface Context {
   runs: RunService;
   models: ModelLibrary;
   downloads: ModelDownloads;
+  /** The Ray driver when runs train on Ray (`--backend ray`). */
+  ray?: RayBridge;
 }
 
 export async function datasetOr404(db: Queryable, id: number): Promise<Dataset> {

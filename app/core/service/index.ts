@@ -8,6 +8,7 @@ import type { Handlers } from "../api/dispatch.ts";
 import { currentEngine } from "../engine-setup/index.ts";
 import { EventHub } from "../events.ts";
 import { listCachedModels } from "../models/hf-cache.ts";
+import { RayBridge, RayError, type RayOptions, raySlots } from "../runs/ray/bridge.ts";
 import { RunService } from "../runs/service.ts";
 import type { WorkerTransport } from "../runs/worker.ts";
 import { defaultDataDir, openStore, type Store } from "../store/index.ts";
@@ -61,6 +62,19 @@ export interface CoreOptions {
    * then offer to set one up); true (the default): an engine that cannot load stops here.
    */
   requireEngine?: boolean;
+  /** Train on Ray (a cluster at `address`, else a local Ray for this process) instead of local workers. */
+  ray?: RayOptions;
+}
+
+/** Starts the Ray driver and waits until it reaches its cluster; a failure stops it again. */
+async function startRay(o: RayOptions): Promise<{ bridge: RayBridge; slots: number }> {
+  const bridge = new RayBridge(o);
+  try {
+    return { bridge, slots: raySlots(await bridge.ready, o) };
+  } catch (err) {
+    await bridge.close();
+    throw err instanceof RayError ? err : new RayError(String(err));
+  }
 }
 
 export async function openCore(dataDir: string = defaultDataDir(), options: CoreOptions = {}): Promise<Core> {
@@ -75,9 +89,21 @@ export async function openCore(dataDir: string = defaultDataDir(), options: Core
       throw err;
     }
   };
-  const store = await openStore(dataDir);
+  const ray = options.ray ? await startRay(options.ray) : undefined;
+  const store = await openStore(dataDir).catch(async (err) => {
+    await ray?.bridge.close();
+    throw err;
+  });
   const events = new EventHub();
-  const runs = new RunService({ store, dataDir, events, load: runLoader(store), ...options });
+  const { ray: _, requireEngine: __, ...rest } = options;
+  const runs = new RunService({
+    store,
+    dataDir,
+    events,
+    load: runLoader(store),
+    ...rest,
+    ...(ray ? { transport: ray.bridge.transport(), concurrency: ray.slots } : {}),
+  });
   const models = new ModelLibrary(store);
   try {
     await runs.recover();
@@ -85,9 +111,10 @@ export async function openCore(dataDir: string = defaultDataDir(), options: Core
     if (engineLoads()) await models.registerBundled();
   } catch (err) {
     await store.close().catch(() => {});
+    await ray?.bridge.close();
     throw err;
   }
-  const ctx: Context = { store, dataDir, events, runs, models, downloads: new ModelDownloads(events) };
+  const ctx: Context = { store, dataDir, events, runs, models, downloads: new ModelDownloads(events), ray: ray?.bridge };
   let closing: Promise<void> | undefined;
   return {
     ...ctx,
@@ -96,6 +123,7 @@ export async function openCore(dataDir: string = defaultDataDir(), options: Core
     close: () => {
       closing ??= Promise.all([ctx.downloads.close(), runs.close()])
         .then(() => {})
+        .finally(() => ray?.bridge.close())
         .finally(() => store.close());
       return closing;
     },
