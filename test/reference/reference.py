@@ -1,8 +1,9 @@
 """Python references for the parity tests: transformers and torch compute the numbers the
 native engine must reproduce.
 
-  reference.py fixtures OUT          tiny random BERT / RoBERTa folders (save_pretrained) with
-                                     real tokenizer.json files trained here
+  reference.py fixtures OUT          tiny random BERT / RoBERTa / DistilBERT / ELECTRA / MPNet /
+                                     DeBERTa-v2 folders (save_pretrained) with real tokenizer.json
+                                     files trained here
   reference.py forward REQUEST       tokens, last hidden states and logits for each request in
                                      the JSON file REQUEST ([{"dir", "texts", "pairs"?, "max_length"}])
   reference.py adamw REQUEST         torch.optim.AdamW on fixed gradients
@@ -81,7 +82,9 @@ def bpe_tokenizer():
 
 def fixtures(out):
     from transformers import (
-        BertConfig, BertForSequenceClassification, BertModel, DistilBertConfig, DistilBertForSequenceClassification,
+        BertConfig, BertForSequenceClassification, BertModel, DebertaV2Config, DebertaV2ForSequenceClassification,
+        DebertaV2Model, DistilBertConfig, DistilBertForSequenceClassification, ElectraConfig,
+        ElectraForSequenceClassification, ElectraModel, MPNetConfig, MPNetForSequenceClassification, MPNetModel,
         RobertaConfig, RobertaForSequenceClassification, RobertaModel,
     )
 
@@ -91,6 +94,24 @@ def fixtures(out):
     bert = BertConfig(vocab_size=len(wp), max_position_embeddings=64, **common)
     roberta = RobertaConfig(vocab_size=len(bpe), max_position_embeddings=66, pad_token_id=1, bos_token_id=0, eos_token_id=2, type_vocab_size=1, **common)
     distilbert = DistilBertConfig(vocab_size=len(wp), max_position_embeddings=64, dim=32, n_layers=3, n_heads=4, hidden_dim=64, initializer_range=0.2)
+    # ELECTRA with embeddings narrower than the hidden size (embeddings_project), as the small
+    # discriminator has them.
+    electra = ElectraConfig(vocab_size=len(wp), embedding_size=16, max_position_embeddings=64, **common)
+    mpnet = MPNetConfig(vocab_size=len(bpe), max_position_embeddings=66, pad_token_id=1, bos_token_id=0, eos_token_id=2, **common)
+    # DeBERTa-v3's settings, with 8 position buckets instead of 256 so that sentences of a few
+    # dozen tokens reach the logarithmic buckets.
+    deberta_v3 = DebertaV2Config(
+        vocab_size=len(wp), max_position_embeddings=64, type_vocab_size=0, relative_attention=True, position_buckets=8,
+        pos_att_type=["p2c", "c2p"], share_att_key=True, norm_rel_ebd="layer_norm", position_biased_input=False,
+        max_relative_positions=-1, pad_token_id=0, layer_norm_eps=1e-7, pooler_hidden_act="gelu", **common,
+    )
+    # DeBERTa-v2's other paths: absolute positions and token types too, separate position
+    # projections (share_att_key false), no buckets, embeddings narrower than the hidden size.
+    deberta_v2 = DebertaV2Config(
+        vocab_size=len(wp), max_position_embeddings=64, type_vocab_size=2, relative_attention=True, position_buckets=-1,
+        pos_att_type="p2c|c2p", share_att_key=False, norm_rel_ebd="none", position_biased_input=True, embedding_size=16,
+        pad_token_id=0, layer_norm_eps=1e-7, pooler_hidden_act="tanh", **common,
+    )
     made = {}
     for name, cls, config, tok, labels in [
         ("bert-regression", BertForSequenceClassification, bert, wp, 1),
@@ -101,6 +122,16 @@ def fixtures(out):
         ("roberta-base", RobertaModel, roberta, bpe, None),
         ("distilbert-regression", DistilBertForSequenceClassification, distilbert, wp, 1),
         ("distilbert-3class", DistilBertForSequenceClassification, distilbert, wp, 3),
+        ("electra-regression", ElectraForSequenceClassification, electra, wp, 1),
+        ("electra-3class", ElectraForSequenceClassification, electra, wp, 3),
+        ("electra-base", ElectraModel, electra, wp, None),
+        ("mpnet-regression", MPNetForSequenceClassification, mpnet, bpe, 1),
+        ("mpnet-3class", MPNetForSequenceClassification, mpnet, bpe, 3),
+        ("mpnet-base", MPNetModel, mpnet, bpe, None),
+        ("deberta-regression", DebertaV2ForSequenceClassification, deberta_v3, wp, 1),
+        ("deberta-3class", DebertaV2ForSequenceClassification, deberta_v3, wp, 3),
+        ("deberta-base", DebertaV2Model, deberta_v3, wp, None),
+        ("deberta-v2-regression", DebertaV2ForSequenceClassification, deberta_v2, wp, 1),
     ]:
         torch.manual_seed(len(made))
         cfg = config.__class__.from_dict(config.to_dict())
@@ -117,8 +148,8 @@ def fixtures(out):
 
 
 def model_inputs(model, enc):
-    """The tokenizer's output as the model takes it: DistilBERT has no token types."""
-    if model.config.model_type == "distilbert":
+    """The tokenizer's output as the model takes it: DistilBERT and MPNet have no token types."""
+    if model.config.model_type in ("distilbert", "mpnet"):
         return {k: v for k, v in enc.items() if k != "token_type_ids"}
     return enc
 
@@ -167,8 +198,13 @@ def llrd_groups(model, req):
     prefix = model.base_model_prefix + "."
     llrd, lr, wd = req.get("llrd"), req["lr"], req["weight_decay"]
 
+    # Encoder weights outside the layers that every layer uses sit with the embeddings, at the
+    # bottom: ELECTRA's embeddings_project, MPNet's relative position bias, DeBERTa's relative
+    # embeddings and their LayerNorm.
+    shared = ["embeddings.", "embeddings_project.", "encoder.relative_attention_bias.", "encoder.rel_embeddings.", "encoder.LayerNorm."]
+
     def part(name):
-        if name.startswith(prefix + "embeddings."):
+        if any(name.startswith(prefix + s) for s in shared):
             return "embeddings"
         if name.startswith(prefix + "encoder.layer.") or name.startswith(prefix + "transformer.layer."):
             return "layer." + name.split(".")[3]
@@ -271,8 +307,11 @@ def train(request_file):
     req = json.loads(Path(request_file).read_text())
     torch.manual_seed(0)
     no_dropout = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0)
-    if AutoConfig.from_pretrained(req["dir"]).model_type == "distilbert":
+    model_type = AutoConfig.from_pretrained(req["dir"]).model_type
+    if model_type == "distilbert":
         no_dropout = dict(dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)
+    if model_type == "deberta-v2":
+        no_dropout.update(pooler_dropout=0.0, cls_dropout=0.0)
     device = req.get("device", "cpu")
     model = AutoModelForSequenceClassification.from_pretrained(req["dir"], **no_dropout).to(device).train()
     tok = AutoTokenizer.from_pretrained(req["dir"])

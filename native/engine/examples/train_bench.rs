@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use ftune_engine::encoder::Encoder;
+use ftune_engine::encoders::Backbone;
 use ftune_engine::heads::{Head, Pooling};
 use ftune_engine::hf_config::HfConfig;
 use ftune_engine::optim::{AdamW, AdamWConfig, ParamGroup};
@@ -40,7 +40,7 @@ fn main() -> anyhow::Result<()> {
     tch::manual_seed(0);
 
     let vs = nn::VarStore::new(device);
-    let encoder = Encoder::new(&vs.root(), &config)?;
+    let encoder = Backbone::new(&vs.root(), &config)?;
     let head = Head::new(&vs.root(), &config, config.arch()?, Pooling::Cls, 1, 0.1);
     let params: Vec<Tensor> = vs.trainable_variables();
     let n_params: i64 = params.iter().map(|p| p.numel() as i64).sum();

@@ -14,6 +14,7 @@ mod bindings;
 pub mod checkpoint;
 pub mod config;
 pub mod encoder;
+pub mod encoders;
 pub mod experiment;
 pub mod folds;
 pub mod foreach;
