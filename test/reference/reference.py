@@ -313,7 +313,12 @@ def train(request_file):
     if model_type == "deberta-v2":
         no_dropout.update(pooler_dropout=0.0, cls_dropout=0.0)
     device = req.get("device", "cpu")
-    model = AutoModelForSequenceClassification.from_pretrained(req["dir"], **no_dropout).to(device).train()
+    # Set on the config: MPNet's and DeBERTa's configs have no classifier_dropout, and
+    # from_pretrained would hand an unknown keyword to the model's constructor.
+    config = AutoConfig.from_pretrained(req["dir"])
+    for key, value in no_dropout.items():
+        setattr(config, key, value)
+    model = AutoModelForSequenceClassification.from_pretrained(req["dir"], config=config).to(device).train()
     tok = AutoTokenizer.from_pretrained(req["dir"])
     opt = torch.optim.AdamW(
         [{"params": g["params"], "lr": g["lr"], "weight_decay": g["weight_decay"]} for g in llrd_groups(model, req)],
