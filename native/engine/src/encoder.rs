@@ -226,9 +226,11 @@ impl Encoder {
     fn position_ids(&self, input_ids: &Tensor) -> Tensor {
         let (batch, seq) = input_ids.size2().unwrap();
         match self.arch {
-            Arch::Bert | Arch::DistilBert | Arch::Electra => Tensor::arange(seq, (Kind::Int64, input_ids.device()))
-                .unsqueeze(0)
-                .expand([batch, seq], true),
+            Arch::Bert | Arch::DistilBert | Arch::Electra => {
+                Tensor::arange(seq, (Kind::Int64, input_ids.device()))
+                    .unsqueeze(0)
+                    .expand([batch, seq], true)
+            }
             Arch::Roberta => {
                 let mask = input_ids.ne(self.pad_id).to_kind(Kind::Int64);
                 mask.cumsum(1, Kind::Int64) * &mask + self.pad_id

@@ -116,8 +116,10 @@ impl Head {
             (Pooling::Cls, Arch::DebertaV2) => HeadKind::DebertaCls {
                 pooler: hf_linear(root / "pooler" / "dense", h, h, r),
                 // hf_config checked the name when it read the config.
-                activation: Activation::parse(config.extra_str("pooler_hidden_act").unwrap_or("gelu"))
-                    .unwrap_or(Activation::Gelu),
+                activation: Activation::parse(
+                    config.extra_str("pooler_hidden_act").unwrap_or("gelu"),
+                )
+                .unwrap_or(Activation::Gelu),
                 classifier: hf_linear(root / "classifier", h, num_labels, r),
             },
             (Pooling::Mean, _) => HeadKind::Mean {
@@ -149,7 +151,9 @@ impl Head {
                 out_proj.forward(&x.dropout(p, train))
             }
             HeadKind::ElectraCls { dense, out_proj } => {
-                let x = dense.forward(&hidden.select(1, 0).dropout(p, train)).gelu("none");
+                let x = dense
+                    .forward(&hidden.select(1, 0).dropout(p, train))
+                    .gelu("none");
                 out_proj.forward(&x.dropout(p, train))
             }
             HeadKind::DebertaCls {
@@ -157,7 +161,8 @@ impl Head {
                 activation,
                 classifier,
             } => {
-                let pooled = activation.apply(&pooler.forward(&hidden.select(1, 0).dropout(p, train)));
+                let pooled =
+                    activation.apply(&pooler.forward(&hidden.select(1, 0).dropout(p, train)));
                 classifier.forward(&pooled.dropout(p, train))
             }
             HeadKind::DistilBertCls {

@@ -245,7 +245,12 @@ impl HfConfig {
                 }
             }
         }
-        if self.arch()? == Arch::Mpnet && self.extra_i64("relative_attention_num_buckets").unwrap_or(32) < 32 {
+        if self.arch()? == Arch::Mpnet
+            && self
+                .extra_i64("relative_attention_num_buckets")
+                .unwrap_or(32)
+                < 32
+        {
             bail!("MPNet with fewer than 32 relative_attention_num_buckets is not supported (transformers looks up 32)");
         }
         Ok(())

@@ -77,7 +77,12 @@ impl DebertaV2Model {
         let width = config.extra_i64("embedding_size").unwrap_or(h);
         let e = &p / "embeddings";
         let embeddings = DebertaV2Embeddings {
-            word_embeddings: nn::embedding(&e / "word_embeddings", config.vocab_size, width, emb_cfg),
+            word_embeddings: nn::embedding(
+                &e / "word_embeddings",
+                config.vocab_size,
+                width,
+                emb_cfg,
+            ),
             position_embeddings: config
                 .extra_bool("position_biased_input")
                 .unwrap_or(true)
@@ -211,10 +216,10 @@ impl DebertaV2Model {
         let device = input_ids.device();
         let mut xs = e.word_embeddings.forward(input_ids);
         if let Some(position) = &e.position_embeddings {
-            xs = xs + position.forward(&Tensor::arange(seq, (Kind::Int64, device)).unsqueeze(0));
+            xs += position.forward(&Tensor::arange(seq, (Kind::Int64, device)).unsqueeze(0));
         }
         if let Some(token_type) = &e.token_type_embeddings {
-            xs = xs + token_type.forward(token_type_ids);
+            xs += token_type.forward(token_type_ids);
         }
         if let Some(proj) = &e.embed_proj {
             xs = proj.forward(&xs);
@@ -222,23 +227,24 @@ impl DebertaV2Model {
         let xs = e.layer_norm.forward(&xs);
         let kind = xs.kind();
         // Padding positions are zeroed after the norm.
-        let mut xs = (xs * attention_mask.unsqueeze(-1).to_kind(kind)).dropout(self.dropout.hidden, train);
+        let mut xs =
+            (xs * attention_mask.unsqueeze(-1).to_kind(kind)).dropout(self.dropout.hidden, train);
 
         // [batch, 1, seq, seq]: a query–key pair takes part only when both are tokens (so a
         // padding query sees all keys masked alike, as in transformers).
         let m = attention_mask.to_kind(Kind::Bool);
-        let pair_mask = m.unsqueeze(1).unsqueeze(2).logical_and(&m.unsqueeze(1).unsqueeze(-1));
+        let pair_mask = m
+            .unsqueeze(1)
+            .unsqueeze(2)
+            .logical_and(&m.unsqueeze(1).unsqueeze(-1));
         let rel = self.relative.as_ref().map(|rel| {
             let mut emb = rel.embeddings.ws.shallow_clone();
             if let Some(norm) = &rel.layer_norm {
                 emb = norm.forward(&emb);
             }
-            let positions = build_relative_position(
-                seq,
-                rel.position_buckets,
-                rel.max_relative_positions,
-            )
-            .to_device(device);
+            let positions =
+                build_relative_position(seq, rel.position_buckets, rel.max_relative_positions)
+                    .to_device(device);
             (emb, positions)
         });
         for layer in &self.layers {
@@ -268,8 +274,7 @@ impl DebertaV2Model {
         let v = split(l.value_proj.forward(xs));
 
         let rel_state = self.relative.as_ref().zip(rel);
-        let scale_factor = 1
-            + rel_state.map_or(0, |(r, _)| i64::from(r.c2p) + i64::from(r.p2c));
+        let scale_factor = 1 + rel_state.map_or(0, |(r, _)| i64::from(r.c2p) + i64::from(r.p2c));
         let scale = ((d * scale_factor) as f32).sqrt() as f64;
         let mut scores = q.matmul(&(k.transpose(-1, -2) / scale));
         if let Some((r, (emb, positions))) = rel_state {
@@ -281,7 +286,10 @@ impl DebertaV2Model {
                     None => t,
                 })
             };
-            let emb = emb.dropout(self.dropout.hidden, train).narrow(0, 0, r.span * 2).unsqueeze(0);
+            let emb = emb
+                .dropout(self.dropout.hidden, train)
+                .narrow(0, 0, r.span * 2)
+                .unsqueeze(0);
             let span = r.span;
             // [1, seq, seq] indices into the 2·span position embeddings
             if r.c2p {
@@ -290,7 +298,9 @@ impl DebertaV2Model {
                     _ => l.key_proj.forward(&emb),
                 });
                 let c2p = q.matmul(&pos_key.transpose(-1, -2));
-                let index = (positions + span).clamp(0, span * 2 - 1).expand([b, heads, s, s], false);
+                let index = (positions + span)
+                    .clamp(0, span * 2 - 1)
+                    .expand([b, heads, s, s], false);
                 add(c2p.gather(-1, &index, false) / scale);
             }
             if r.p2c {
@@ -299,11 +309,13 @@ impl DebertaV2Model {
                     _ => l.query_proj.forward(&emb),
                 });
                 let p2c = k.matmul(&pos_query.transpose(-1, -2));
-                let index = (-positions + span).clamp(0, span * 2 - 1).expand([b, heads, s, s], false);
+                let index = (-positions + span)
+                    .clamp(0, span * 2 - 1)
+                    .expand([b, heads, s, s], false);
                 add(p2c.gather(-1, &index, false).transpose(-1, -2) / scale);
             }
             if let Some(rel_att) = rel_att {
-                scores = scores + rel_att;
+                scores += rel_att;
             }
         }
         let scores = scores.masked_fill(&pair_mask.logical_not(), lowest(scores.kind()));
@@ -312,7 +324,10 @@ impl DebertaV2Model {
             .dropout(self.dropout.attention, train);
         let ctx = probs.matmul(&v).transpose(1, 2).reshape([b, s, h]);
         let attended = l.attention_layer_norm.forward(
-            &(l.attention_output.forward(&ctx).dropout(self.dropout.hidden, train) + xs),
+            &(l.attention_output
+                .forward(&ctx)
+                .dropout(self.dropout.hidden, train)
+                + xs),
         );
         let inner = self.activation.apply(&l.intermediate.forward(&attended));
         l.output_layer_norm
@@ -339,11 +354,13 @@ fn make_log_bucket_position(rel: &Tensor, bucket_size: i64, max_position: i64) -
     let sign = rel.sign();
     let mid = bucket_size / 2;
     let near = rel.lt(mid).logical_and(&rel.gt(-mid));
-    let abs_pos = rel.abs().where_self(&near.logical_not(), &Tensor::from(mid - 1));
+    let abs_pos = rel
+        .abs()
+        .where_self(&near.logical_not(), &Tensor::from(mid - 1));
     let denominator = Tensor::from(((max_position - 1) as f64 / mid as f64) as f32).log();
-    let log_pos = ((abs_pos.to_kind(Kind::Float) / mid as f64).log() / denominator * (mid - 1) as f64)
-        .ceil()
-        + mid as f64;
+    let log_pos =
+        ((abs_pos.to_kind(Kind::Float) / mid as f64).log() / denominator * (mid - 1) as f64).ceil()
+            + mid as f64;
     rel.to_kind(Kind::Float)
         .where_self(&abs_pos.le(mid), &(log_pos * sign))
 }

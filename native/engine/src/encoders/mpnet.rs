@@ -128,19 +128,24 @@ impl MPNetModel {
         let e = &self.embeddings;
         let not_pad = input_ids.ne(PADDING_IDX).to_kind(Kind::Int64);
         let position_ids = not_pad.cumsum(1, Kind::Int64) * &not_pad + PADDING_IDX;
-        let xs = e.word_embeddings.forward(input_ids) + e.position_embeddings.forward(&position_ids);
+        let xs =
+            e.word_embeddings.forward(input_ids) + e.position_embeddings.forward(&position_ids);
         let mut xs = e
             .layer_norm
             .forward(&xs)
             .dropout(self.dropout.hidden, train);
         let kind = xs.kind();
         let (_, seq) = input_ids.size2().unwrap();
-        let mut bias = self.compute_position_bias(seq, kind);
-        // Padding keys get the dtype's lowest value on top of the bias, as in transformers.
-        if attention_mask.min().int64_value(&[]) == 0 {
-            let mask = (1.0 - attention_mask.to_kind(kind).unsqueeze(1).unsqueeze(1)) * lowest(kind);
-            bias = bias + mask;
-        }
+        let bias = self.compute_position_bias(seq, kind);
+        // Padding keys get the dtype's lowest value on top of the bias, as in transformers
+        // (out of place: the mask widens the bias to the batch).
+        let bias = if attention_mask.min().int64_value(&[]) == 0 {
+            let mask =
+                (1.0 - attention_mask.to_kind(kind).unsqueeze(1).unsqueeze(1)) * lowest(kind);
+            bias + mask
+        } else {
+            bias
+        };
         for layer in &self.layers {
             xs = self.layer_forward(layer, &xs, &bias, train);
         }
@@ -157,11 +162,12 @@ impl MPNetModel {
         );
         let p = if train { self.dropout.attention } else { 0.0 };
         // softmax(q·kᵀ/√d + bias + mask) · v: SDPA adds the float mask after scaling.
-        let ctx = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(bias), p, false, None, false);
+        let ctx =
+            Tensor::scaled_dot_product_attention(&q, &k, &v, Some(bias), p, false, None, false);
         let ctx = ctx.transpose(1, 2).reshape([b, s, h]);
-        let attended = l.attention_layer_norm.forward(
-            &(l.o.forward(&ctx).dropout(self.dropout.hidden, train) + xs),
-        );
+        let attended = l
+            .attention_layer_norm
+            .forward(&(l.o.forward(&ctx).dropout(self.dropout.hidden, train) + xs));
         let inner = self.activation.apply(&l.intermediate.forward(&attended));
         l.output_layer_norm
             .forward(&(l.output.forward(&inner).dropout(self.dropout.hidden, train) + attended))
