@@ -187,6 +187,10 @@ def fixtures(out):
         ("deberta-3class", DebertaV2ForSequenceClassification, deberta_v3, wp, 3),
         ("deberta-base", DebertaV2Model, deberta_v3, wp, None),
         ("deberta-v2-regression", DebertaV2ForSequenceClassification, deberta_v2, wp, 1),
+        ("modernbert-regression", ModernBertForSequenceClassification, modernbert, mb_tok, 1),
+        ("modernbert-3class", ModernBertForSequenceClassification, modernbert_biased, mb_tok, 3),
+        # As answerdotai/ModernBERT-base is published: a masked-LM checkpoint (model.*, head.*, decoder.*).
+        ("modernbert-base", ModernBertForMaskedLM, modernbert, mb_tok, None),
     ]:
         torch.manual_seed(len(made))
         cfg = config.__class__.from_dict(config.to_dict())
