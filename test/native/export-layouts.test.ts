@@ -1,8 +1,9 @@
 // Every folder the engine saves loads the standard way for its head, predicting what the engine
 // predicts: cls in transformers' *ForSequenceClassification, mean pooling in
 // sentence-transformers (and the encoder in AutoModel), attention pooling with the PyTorch code
-// the export prints. Each kind on BERT, RoBERTa and DistilBERT, regression and 3 classes; the
-// engine reads the folders back, and mean-pooled folders saved before this layout.
+// the export prints. Each kind on BERT, RoBERTa, DistilBERT, ELECTRA, MPNet and DeBERTa-v3,
+// regression and 3 classes; the engine reads the folders back, and mean-pooled folders saved
+// before this layout.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -25,6 +26,10 @@ const models = [
   "distilbert-regression",
   "bert-3class",
   "roberta-3class",
+  "electra-regression",
+  "mpnet-3class",
+  "deberta-regression",
+  "deberta-3class",
   "modernbert-regression",
   "modernbert-3class",
 ];

@@ -174,6 +174,14 @@ test("folders we cannot run get one clear message saying what to do", () => {
     () => native.SequenceModel.load(sinusoidal),
     /DistilBERT with sinusoidal position embeddings is not supported/,
   );
+  const conv = join(scratch("folders"), "deberta-v2-conv");
+  mkdirSync(conv);
+  const deberta = JSON.parse(readFileSync(join(fixtures()["deberta-regression"] as string, "config.json"), "utf8"));
+  writeFileSync(join(conv, "config.json"), JSON.stringify({ ...deberta, conv_kernel_size: 3 }));
+  assert.throws(
+    () => native.SequenceModel.load(conv),
+    /DeBERTa-v2 with a convolution layer \(conv_kernel_size, as in deberta-v2-xlarge\) is not supported/,
+  );
   const noTokenizer = folderLike("no-tokenizer", (d) => {
     execFileSync("rm", [join(d, "tokenizer.json")]);
   });

@@ -42,7 +42,9 @@ function configFor(model: string, llrd: unknown, schedule: object, swa: unknown)
 
 type Group = { name: string; lr: number; weight_decay: number; variables: string[] };
 
-for (const arch of ["bert", "roberta", "distilbert", "modernbert"]) {
+// ELECTRA, MPNet and DeBERTa: their shared encoder weights outside the layers (embeddings_project,
+// the relative position bias, the relative embeddings and their norm) sit with the embeddings.
+for (const arch of ["bert", "roberta", "distilbert", "electra", "mpnet", "deberta", "modernbert"]) {
   test(`${arch}: LLRD groups match the article's definition on the transformers model`, () => {
     const dir = fixtures()[`${arch}-regression`] as string;
     const modes = Object.values(llrds);

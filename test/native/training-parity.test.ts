@@ -30,6 +30,14 @@ for (const { fixture, task, targets, weights = 40 } of [
     task: "regression",
     targets: [1.5, -0.2, 0.8, -1.0, 0.4, 2.1, -0.6, 0.1, 1.0, -1.7],
   },
+  { fixture: "electra-regression", task: "regression", targets: [0.5, -1.2, 0.3, 2.0, -0.7, 1.1, 0.0, -2.2, 0.9, 1.4] },
+  { fixture: "mpnet-3class", task: "classification", targets: [0, 2, 1, 0, 2, 0, 1, 1, 2, 0] },
+  {
+    fixture: "deberta-regression",
+    task: "regression",
+    targets: [1.5, -0.2, 0.8, -1.0, 0.4, 2.1, -0.6, 0.1, 1.0, -1.7],
+  },
+  { fixture: "deberta-3class", task: "classification", targets: [0, 2, 1, 0, 2, 0, 1, 1, 2, 0] },
   // ModernBERT without biases (24 tensors) and with every bias and mean pooling (46).
   {
     fixture: "modernbert-regression",
@@ -95,6 +103,8 @@ for (const { fixture, task, targets, weights = 40 } of [
       swa: { start: 3, lr: 5e-4, anneal_steps: 2, strategy: "cos" },
       ours: join(out, "fold-0/final/model.safetensors"),
     });
+    const lossDiff = Math.max(...losses.map((l, k) => Math.abs(l - (expected.losses[k] as number))));
+    process.stdout.write(`# ${fixture}: max |loss diff| ${lossDiff}, max |weight diff| ${expected.max_weight_diff}\n`);
     losses.forEach((l, k) => {
       assert.ok(Math.abs(l - (expected.losses[k] as number)) < 1e-4, `step ${k}: loss ${l} vs ${expected.losses[k]}`);
     });
@@ -104,8 +114,9 @@ for (const { fixture, task, targets, weights = 40 } of [
       expected.max_weight_diff < 1e-4,
       `final weights differ by ${expected.max_weight_diff} (${expected.worst})`,
     );
-    const lossDiff = Math.max(...losses.map((l, k) => Math.abs(l - (expected.losses[k] as number))));
-    t.diagnostic(`max |Δloss| ${lossDiff.toExponential(1)}, max |Δweight| ${expected.max_weight_diff.toExponential(1)}`);
+    t.diagnostic(
+      `max |Δloss| ${lossDiff.toExponential(1)}, max |Δweight| ${expected.max_weight_diff.toExponential(1)}`,
+    );
     // Training moved the weights well beyond the tolerance, so the comparison means something.
     assert.ok(Math.abs((losses[0] as number) - (losses.at(-1) as number)) > 1e-3);
   });

@@ -47,6 +47,42 @@ test("re-init redraws the top layers and the pooler, and leaves the rest bit-ide
   assert.throws(() => model.reinit(4, false), /reinit.top_layers is 4 but the model has only 3 encoder layers/);
 });
 
+for (const { fixture, prefix, shared, pooler } of [
+  { fixture: "electra-regression", prefix: "electra", shared: "electra.embeddings_project.weight", pooler: null },
+  {
+    fixture: "mpnet-regression",
+    prefix: "mpnet",
+    shared: "mpnet.encoder.relative_attention_bias.weight",
+    pooler: null,
+  },
+  {
+    fixture: "deberta-regression",
+    prefix: "deberta",
+    shared: "deberta.encoder.rel_embeddings.weight",
+    pooler: "pooler.dense.weight",
+  },
+]) {
+  test(`${prefix}: re-init redraws the top layer (and DeBERTa's ContextPooler), never the shared encoder weights`, () => {
+    const model = native.SequenceModel.load(fixtures()[fixture] as string, { device: "cpu", maxLength: 32 });
+    const sharedBefore = model.variable(shared);
+    const bottom = model.variable(`${prefix}.encoder.layer.0.output.dense.weight`);
+    const top = model.variable(`${prefix}.encoder.layer.2.output.dense.weight`);
+    const touched = model.reinit(1, true);
+    assert.ok(touched.includes(`${prefix}.encoder.layer.2.output.dense.weight`));
+    assert.ok(!touched.some((n) => n.includes("layer.0.") || n.includes("layer.1.")));
+    assert.ok(!touched.includes(shared), "shared encoder weights stay");
+    assert.equal(touched.includes(pooler ?? ""), pooler !== null, "the pooler, where the classifier has one");
+    assert.ok(!touched.some((n) => n.startsWith("classifier.")), "the classifier itself stays");
+    assert.deepEqual(model.variable(shared), sharedBefore);
+    assert.deepEqual(model.variable(`${prefix}.encoder.layer.0.output.dense.weight`), bottom);
+    const redrawn = model.variable(`${prefix}.encoder.layer.2.output.dense.weight`);
+    assert.notDeepEqual(redrawn, top);
+    const std = Math.sqrt(redrawn.reduce((s, x) => s + x * x, 0) / redrawn.length);
+    assert.ok(Math.abs(std - 0.2) < 0.02, `std ${std} vs initializer_range 0.2`);
+    assert.ok(model.variable(`${prefix}.encoder.layer.2.output.LayerNorm.weight`).every((x) => x === 1));
+    assert.ok(model.variable(`${prefix}.encoder.layer.2.output.LayerNorm.bias`).every((x) => x === 0));
+  });
+}
 test("ModernBERT re-init redraws the top layers as transformers' _init_weights does, and leaves the rest", () => {
   const dir = fixtures()["modernbert-3class"] as string;
   const model = native.SequenceModel.load(dir, { device: "cpu", maxLength: 32 });

@@ -1,8 +1,9 @@
 """Python references for the parity tests: transformers and torch compute the numbers the
 native engine must reproduce.
 
-  reference.py fixtures OUT          tiny random BERT / RoBERTa / DistilBERT / ModernBERT folders (save_pretrained) with
-                                     real tokenizer.json files trained here
+  reference.py fixtures OUT          tiny random BERT / RoBERTa / DistilBERT / ELECTRA / MPNet /
+                                     DeBERTa-v2 / ModernBERT folders (save_pretrained) with real tokenizer.json
+                                     files trained here
   reference.py forward REQUEST       tokens, last hidden states and logits for each request in
                                      the JSON file REQUEST ([{"dir", "texts", "pairs"?, "max_length"}])
   reference.py adamw REQUEST         torch.optim.AdamW on fixed gradients
@@ -134,8 +135,10 @@ def hub_style_config(folder):
 
 def fixtures(out):
     from transformers import (
-        BertConfig, BertForSequenceClassification, BertModel, DistilBertConfig, DistilBertForSequenceClassification,
-        ModernBertForMaskedLM, ModernBertForSequenceClassification, RobertaConfig, RobertaForSequenceClassification, RobertaModel,
+        BertConfig, BertForSequenceClassification, BertModel, DebertaV2Config, DebertaV2ForSequenceClassification,
+        DebertaV2Model, DistilBertConfig, DistilBertForSequenceClassification, ElectraConfig,
+        ElectraForSequenceClassification, ElectraModel, ModernBertForMaskedLM, ModernBertForSequenceClassification, MPNetConfig, MPNetForSequenceClassification, MPNetModel,
+        RobertaConfig, RobertaForSequenceClassification, RobertaModel,
     )
 
     out = Path(out)
@@ -144,6 +147,24 @@ def fixtures(out):
     bert = BertConfig(vocab_size=len(wp), max_position_embeddings=64, **common)
     roberta = RobertaConfig(vocab_size=len(bpe), max_position_embeddings=66, pad_token_id=1, bos_token_id=0, eos_token_id=2, type_vocab_size=1, **common)
     distilbert = DistilBertConfig(vocab_size=len(wp), max_position_embeddings=64, dim=32, n_layers=3, n_heads=4, hidden_dim=64, initializer_range=0.2)
+    # ELECTRA with embeddings narrower than the hidden size (embeddings_project), as the small
+    # discriminator has them.
+    electra = ElectraConfig(vocab_size=len(wp), embedding_size=16, max_position_embeddings=64, **common)
+    mpnet = MPNetConfig(vocab_size=len(bpe), max_position_embeddings=66, pad_token_id=1, bos_token_id=0, eos_token_id=2, **common)
+    # DeBERTa-v3's settings, with 8 position buckets instead of 256 so that sentences of a few
+    # dozen tokens reach the logarithmic buckets.
+    deberta_v3 = DebertaV2Config(
+        vocab_size=len(wp), max_position_embeddings=64, type_vocab_size=0, relative_attention=True, position_buckets=8,
+        pos_att_type=["p2c", "c2p"], share_att_key=True, norm_rel_ebd="layer_norm", position_biased_input=False,
+        max_relative_positions=-1, pad_token_id=0, layer_norm_eps=1e-7, pooler_hidden_act="gelu", **common,
+    )
+    # DeBERTa-v2's other paths: absolute positions and token types too, separate position
+    # projections (share_att_key false), no buckets, embeddings narrower than the hidden size.
+    deberta_v2 = DebertaV2Config(
+        vocab_size=len(wp), max_position_embeddings=64, type_vocab_size=2, relative_attention=True, position_buckets=-1,
+        pos_att_type="p2c|c2p", share_att_key=False, norm_rel_ebd="none", position_biased_input=True, embedding_size=16,
+        pad_token_id=0, layer_norm_eps=1e-7, pooler_hidden_act="tanh", **common,
+    )
     mb_tok = modernbert_tokenizer()
     modernbert, modernbert_biased = modernbert_configs(mb_tok)
     made = {}
@@ -156,6 +177,16 @@ def fixtures(out):
         ("roberta-base", RobertaModel, roberta, bpe, None),
         ("distilbert-regression", DistilBertForSequenceClassification, distilbert, wp, 1),
         ("distilbert-3class", DistilBertForSequenceClassification, distilbert, wp, 3),
+        ("electra-regression", ElectraForSequenceClassification, electra, wp, 1),
+        ("electra-3class", ElectraForSequenceClassification, electra, wp, 3),
+        ("electra-base", ElectraModel, electra, wp, None),
+        ("mpnet-regression", MPNetForSequenceClassification, mpnet, bpe, 1),
+        ("mpnet-3class", MPNetForSequenceClassification, mpnet, bpe, 3),
+        ("mpnet-base", MPNetModel, mpnet, bpe, None),
+        ("deberta-regression", DebertaV2ForSequenceClassification, deberta_v3, wp, 1),
+        ("deberta-3class", DebertaV2ForSequenceClassification, deberta_v3, wp, 3),
+        ("deberta-base", DebertaV2Model, deberta_v3, wp, None),
+        ("deberta-v2-regression", DebertaV2ForSequenceClassification, deberta_v2, wp, 1),
         ("modernbert-regression", ModernBertForSequenceClassification, modernbert, mb_tok, 1),
         ("modernbert-3class", ModernBertForSequenceClassification, modernbert_biased, mb_tok, 3),
         # As answerdotai/ModernBERT-base is published: a masked-LM checkpoint (model.*, head.*, decoder.*).
@@ -178,8 +209,8 @@ def fixtures(out):
 
 
 def model_inputs(model, enc):
-    """The tokenizer's output as the model takes it: DistilBERT and ModernBERT have no token types."""
-    if model.config.model_type in ("distilbert", "modernbert"):
+    """The tokenizer's output as the model takes it: DistilBERT, MPNet and ModernBERT have no token types."""
+    if model.config.model_type in ("distilbert", "mpnet", "modernbert"):
         return {k: v for k, v in enc.items() if k != "token_type_ids"}
     return enc
 
@@ -235,8 +266,13 @@ def llrd_groups(model, req):
     prefix = model.base_model_prefix + "."
     llrd, lr, wd = req.get("llrd"), req["lr"], req["weight_decay"]
 
+    # Encoder weights outside the layers that every layer uses sit with the embeddings, at the
+    # bottom: ELECTRA's embeddings_project, MPNet's relative position bias, DeBERTa's relative
+    # embeddings and their LayerNorm.
+    shared = ["embeddings.", "embeddings_project.", "encoder.relative_attention_bias.", "encoder.rel_embeddings.", "encoder.LayerNorm."]
+
     def part(name):
-        if name.startswith(prefix + "embeddings."):
+        if any(name.startswith(prefix + s) for s in shared):
             return "embeddings"
         if name.startswith(prefix + "encoder.layer.") or name.startswith(prefix + "transformer.layer."):
             return "layer." + name.split(".")[3]
@@ -349,10 +385,17 @@ def train(request_file):
     model_type = AutoConfig.from_pretrained(req["dir"]).model_type
     if model_type == "distilbert":
         no_dropout = dict(dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)
+    if model_type == "deberta-v2":
+        no_dropout.update(pooler_dropout=0.0, cls_dropout=0.0)
     if model_type == "modernbert":
         no_dropout = dict(embedding_dropout=0.0, attention_dropout=0.0, mlp_dropout=0.0, classifier_dropout=0.0)
     device = req.get("device", "cpu")
-    model = AutoModelForSequenceClassification.from_pretrained(req["dir"], **no_dropout).to(device).train()
+    # Set on the config: MPNet's and DeBERTa's configs have no classifier_dropout, and
+    # from_pretrained would hand an unknown keyword to the model's constructor.
+    config = AutoConfig.from_pretrained(req["dir"])
+    for key, value in no_dropout.items():
+        setattr(config, key, value)
+    model = AutoModelForSequenceClassification.from_pretrained(req["dir"], config=config).to(device).train()
     tok = AutoTokenizer.from_pretrained(req["dir"])
     opt = torch.optim.AdamW(
         [{"params": g["params"], "lr": g["lr"], "weight_decay": g["weight_decay"]} for g in llrd_groups(model, req)],

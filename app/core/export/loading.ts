@@ -51,8 +51,8 @@ function tokenizeLine(info: LoadingInfo): string {
     "padding=True",
     "truncation=True",
     `max_length=${info.maxLength}`,
-    // DistilBERT and ModernBERT take no token types; some tokenizers make them anyway.
-    ...(["distilbert", "modernbert"].includes(info.modelType) ? ["return_token_type_ids=False"] : []),
+    // DistilBERT, MPNet and ModernBERT take no token types; some tokenizers make them anyway.
+    ...(["distilbert", "mpnet", "modernbert"].includes(info.modelType) ? ["return_token_type_ids=False"] : []),
     'return_tensors="pt"',
   ];
   return `batch = tokenizer(${args.join(", ")})`;

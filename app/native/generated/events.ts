@@ -106,7 +106,7 @@ reinitialized: number, precision: ComputePrecision,
  * The best evaluation's outputs (a value per label) for each validation row, in the
  * fold's row order: out-of-fold predictions. Empty in outcomes written before they were.
  */
-valid_outputs: Array<Array<number>>, 
+valid_outputs: Array<Array<number>>,
 /**
  * Passes over the validation rows (live model and SWA average counted apart; the final
  * model's score reuses the last evaluation when it was at the last step).

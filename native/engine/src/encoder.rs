@@ -1,9 +1,11 @@
-//! The BERT-family encoder (BERT, RoBERTa, DistilBERT) with Hugging Face parameter names.
+//! The BERT-family encoder (BERT, RoBERTa, DistilBERT, ELECTRA) with Hugging Face parameter names.
 //!
 //! Variables live under `<prefix>.embeddings...` and `<prefix>.encoder.layer.<i>...` (DistilBERT:
 //! `<prefix>.transformer.layer.<i>...`), exactly as in transformers checkpoints, so loading and
-//! saving need no mapping tables. The three share one post-LayerNorm block; DistilBERT has no
-//! token types and no dropout after the attention's output projection.
+//! saving need no mapping tables. They share one post-LayerNorm block; DistilBERT has no
+//! token types and no dropout after the attention's output projection; ELECTRA's embeddings
+//! may be narrower than its hidden size, then `<prefix>.embeddings_project` widens them.
+//! The other families live in `encoders/`.
 
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
@@ -23,7 +25,7 @@ pub fn hf_linear(p: nn::Path, inputs: i64, outputs: i64, init_range: f64) -> nn:
     nn::linear(p, inputs, outputs, config)
 }
 
-fn hf_layer_norm(p: nn::Path, size: i64, eps: f64) -> nn::LayerNorm {
+pub(crate) fn hf_layer_norm(p: nn::Path, size: i64, eps: f64) -> nn::LayerNorm {
     nn::layer_norm(
         p,
         vec![size],
@@ -40,6 +42,8 @@ pub enum Activation {
     GeluTanh,
     Relu,
     Silu,
+    /// DeBERTa's `pooler_hidden_act` in some checkpoints.
+    Tanh,
 }
 
 impl Activation {
@@ -49,8 +53,11 @@ impl Activation {
             "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Self::GeluTanh,
             "relu" => Self::Relu,
             "silu" | "swish" => Self::Silu,
+            "tanh" => Self::Tanh,
             other => {
-                anyhow::bail!("activation '{other}' is not supported (gelu, gelu_new, relu, silu)")
+                anyhow::bail!(
+                    "activation '{other}' is not supported (gelu, gelu_new, relu, silu, tanh)"
+                )
             }
         })
     }
@@ -61,6 +68,7 @@ impl Activation {
             Self::GeluTanh => xs.gelu("tanh"),
             Self::Relu => xs.relu(),
             Self::Silu => xs.silu(),
+            Self::Tanh => xs.tanh(),
         }
     }
 }
@@ -78,6 +86,8 @@ struct Embeddings {
     /// None for DistilBERT.
     token_type: Option<nn::Embedding>,
     layer_norm: nn::LayerNorm,
+    /// ELECTRA's `embeddings_project` when embedding_size differs from hidden_size.
+    project: Option<nn::Linear>,
 }
 
 /// Each block's sub-modules, as paths under `<prefix>.<layers>.<i>`, in the order of `Layer`'s
@@ -104,7 +114,7 @@ const DISTILBERT_BLOCK: [&str; 8] = [
 ];
 
 /// `p / "a" / "b"` for the path "a/b".
-fn sub<'a>(p: &nn::Path<'a>, path: &str) -> nn::Path<'a> {
+pub(crate) fn sub<'a>(p: &nn::Path<'a>, path: &str) -> nn::Path<'a> {
     let mut parts = path.split(['/', '.']);
     let first = parts.next().unwrap_or_default();
     parts.fold(p / first, |p, part| p / part)
@@ -149,23 +159,28 @@ impl Encoder {
             ..Default::default()
         };
         let e = &p / "embeddings";
+        let width = match arch {
+            Arch::Electra => config.extra_i64("embedding_size").unwrap_or(h),
+            _ => h,
+        };
         let embeddings = Embeddings {
-            word: nn::embedding(&e / "word_embeddings", config.vocab_size, h, emb_cfg),
+            word: nn::embedding(&e / "word_embeddings", config.vocab_size, width, emb_cfg),
             position: nn::embedding(
                 &e / "position_embeddings",
                 config.max_position_embeddings,
-                h,
+                width,
                 emb_cfg,
             ),
             token_type: (arch != Arch::DistilBert).then(|| {
                 nn::embedding(
                     &e / "token_type_embeddings",
                     config.type_vocab_size,
-                    h,
+                    width,
                     emb_cfg,
                 )
             }),
-            layer_norm: hf_layer_norm(&e / "LayerNorm", h, eps),
+            layer_norm: hf_layer_norm(&e / "LayerNorm", width, eps),
+            project: (width != h).then(|| hf_linear(&p / "embeddings_project", width, h, r)),
         };
         let block = if arch == Arch::DistilBert {
             DISTILBERT_BLOCK
@@ -211,7 +226,7 @@ impl Encoder {
     fn position_ids(&self, input_ids: &Tensor) -> Tensor {
         let (batch, seq) = input_ids.size2().unwrap();
         match self.arch {
-            Arch::Bert | Arch::DistilBert | Arch::ModernBert => {
+            Arch::Bert | Arch::DistilBert | Arch::Electra | Arch::ModernBert => {
                 Tensor::arange(seq, (Kind::Int64, input_ids.device()))
                     .unsqueeze(0)
                     .expand([batch, seq], true)
@@ -220,6 +235,7 @@ impl Encoder {
                 let mask = input_ids.ne(self.pad_id).to_kind(Kind::Int64);
                 mask.cumsum(1, Kind::Int64) * &mask + self.pad_id
             }
+            Arch::Mpnet | Arch::DebertaV2 => unreachable!("not a BERT-block encoder"),
         }
     }
 
@@ -240,6 +256,9 @@ impl Encoder {
             .layer_norm
             .forward(&xs)
             .dropout(self.dropout.hidden, train);
+        if let Some(project) = &e.project {
+            xs = project.forward(&xs);
+        }
         // Additive mask, as transformers builds it: 0 where a key is a token, the dtype's
         // lowest value where it is padding. Padded queries still attend to the real keys.
         // A batch without padding needs no mask, which lets SDPA pick its fused kernels.
@@ -276,7 +295,7 @@ impl Encoder {
 }
 
 /// torch.finfo(kind).min, the value transformers puts on masked attention scores.
-fn lowest(kind: Kind) -> f64 {
+pub(crate) fn lowest(kind: Kind) -> f64 {
     match kind {
         Kind::BFloat16 => -3.3895313892515355e38,
         Kind::Half => -65504.0,

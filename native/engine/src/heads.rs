@@ -11,7 +11,7 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use crate::encoder::hf_linear;
+use crate::encoder::{hf_linear, Activation};
 use crate::encoders::modernbert;
 use crate::hf_config::{Arch, HfConfig};
 
@@ -48,7 +48,8 @@ enum HeadKind {
         pooler: nn::Linear,
         classifier: nn::Linear,
     },
-    /// RoBERTa: dropout → classifier.dense → tanh → dropout → classifier.out_proj on <s>.
+    /// RoBERTa and MPNet: dropout → classifier.dense → tanh → dropout → classifier.out_proj
+    /// on <s>.
     RobertaCls {
         dense: nn::Linear,
         out_proj: nn::Linear,
@@ -56,6 +57,19 @@ enum HeadKind {
     /// DistilBERT: pre_classifier(h[:, 0]) → ReLU → dropout → classifier.
     DistilBertCls {
         pre_classifier: nn::Linear,
+        classifier: nn::Linear,
+    },
+    /// ELECTRA: dropout → classifier.dense → GELU → dropout → classifier.out_proj on [CLS].
+    ElectraCls {
+        dense: nn::Linear,
+        out_proj: nn::Linear,
+    },
+    /// DeBERTa-v2: ContextPooler (dropout → pooler.dense on [CLS] → pooler_hidden_act), then
+    /// dropout → classifier. Both dropouts are the head's (transformers: pooler_dropout and
+    /// cls_dropout).
+    DebertaCls {
+        pooler: nn::Linear,
+        activation: Activation,
         classifier: nn::Linear,
     },
     /// ModernBERT: its own pooling (token 0 or the mean) → head.dense → act → head.norm →
@@ -93,12 +107,25 @@ impl Head {
                 pooler: hf_linear(root / "bert" / "pooler" / "dense", h, h, r),
                 classifier: hf_linear(root / "classifier", h, num_labels, r),
             },
-            (Pooling::Cls, Arch::Roberta) => HeadKind::RobertaCls {
+            (Pooling::Cls, Arch::Roberta | Arch::Mpnet) => HeadKind::RobertaCls {
                 dense: hf_linear(root / "classifier" / "dense", h, h, r),
                 out_proj: hf_linear(root / "classifier" / "out_proj", h, num_labels, r),
             },
             (Pooling::Cls, Arch::DistilBert) => HeadKind::DistilBertCls {
                 pre_classifier: hf_linear(root / "pre_classifier", h, h, r),
+                classifier: hf_linear(root / "classifier", h, num_labels, r),
+            },
+            (Pooling::Cls, Arch::Electra) => HeadKind::ElectraCls {
+                dense: hf_linear(root / "classifier" / "dense", h, h, r),
+                out_proj: hf_linear(root / "classifier" / "out_proj", h, num_labels, r),
+            },
+            (Pooling::Cls, Arch::DebertaV2) => HeadKind::DebertaCls {
+                pooler: hf_linear(root / "pooler" / "dense", h, h, r),
+                // hf_config checked the name when it read the config.
+                activation: Activation::parse(
+                    config.extra_str("pooler_hidden_act").unwrap_or("gelu"),
+                )
+                .unwrap_or(Activation::Gelu),
                 classifier: hf_linear(root / "classifier", h, num_labels, r),
             },
             (Pooling::Cls, Arch::ModernBert) => HeadKind::ModernBertCls(
@@ -131,6 +158,21 @@ impl Head {
             HeadKind::RobertaCls { dense, out_proj } => {
                 let x = dense.forward(&hidden.select(1, 0).dropout(p, train)).tanh();
                 out_proj.forward(&x.dropout(p, train))
+            }
+            HeadKind::ElectraCls { dense, out_proj } => {
+                let x = dense
+                    .forward(&hidden.select(1, 0).dropout(p, train))
+                    .gelu("none");
+                out_proj.forward(&x.dropout(p, train))
+            }
+            HeadKind::DebertaCls {
+                pooler,
+                activation,
+                classifier,
+            } => {
+                let pooled =
+                    activation.apply(&pooler.forward(&hidden.select(1, 0).dropout(p, train)));
+                classifier.forward(&pooled.dropout(p, train))
             }
             HeadKind::DistilBertCls {
                 pre_classifier,

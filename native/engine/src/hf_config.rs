@@ -13,6 +13,10 @@ pub enum Arch {
     Bert,
     Roberta,
     DistilBert,
+    Electra,
+    Mpnet,
+    #[serde(rename = "deberta-v2")]
+    DebertaV2,
     ModernBert,
 }
 
@@ -22,14 +26,25 @@ impl Arch {
             Arch::Bert => "bert",
             Arch::Roberta => "roberta",
             Arch::DistilBert => "distilbert",
+            Arch::Electra => "electra",
+            Arch::Mpnet => "mpnet",
+            Arch::DebertaV2 => "deberta",
             Arch::ModernBert => "model",
         }
+    }
+
+    /// Whether the base model (`AutoModel`) has a `pooler` under the prefix that the
+    /// classifier does not use: BERT's, RoBERTa's and MPNet's.
+    pub fn base_pooler(self) -> bool {
+        matches!(self, Arch::Bert | Arch::Roberta | Arch::Mpnet)
     }
 
     /// Where the encoder layers sit under the prefix: `<prefix>.<layers>.<i>.…`.
     pub fn layers_path(self) -> &'static str {
         match self {
-            Arch::Bert | Arch::Roberta => "encoder.layer",
+            Arch::Bert | Arch::Roberta | Arch::Electra | Arch::Mpnet | Arch::DebertaV2 => {
+                "encoder.layer"
+            }
             Arch::DistilBert => "transformer.layer",
             Arch::ModernBert => "layers",
         }
@@ -41,6 +56,9 @@ impl Arch {
             Arch::Bert => "BertForSequenceClassification",
             Arch::Roberta => "RobertaForSequenceClassification",
             Arch::DistilBert => "DistilBertForSequenceClassification",
+            Arch::Electra => "ElectraForSequenceClassification",
+            Arch::Mpnet => "MPNetForSequenceClassification",
+            Arch::DebertaV2 => "DebertaV2ForSequenceClassification",
             Arch::ModernBert => "ModernBertForSequenceClassification",
         }
     }
@@ -51,12 +69,15 @@ impl Arch {
             Arch::Bert => "BertModel",
             Arch::Roberta => "RobertaModel",
             Arch::DistilBert => "DistilBertModel",
+            Arch::Electra => "ElectraModel",
+            Arch::Mpnet => "MPNetModel",
+            Arch::DebertaV2 => "DebertaV2Model",
             Arch::ModernBert => "ModernBertModel",
         }
     }
 }
 
-pub const SUPPORTED: &str = "bert (BERT, MiniLM, most sentence-transformers encoders), roberta (RoBERTa, DistilRoBERTa), xlm-roberta, camembert, distilbert, modernbert (ModernBERT)";
+pub const SUPPORTED: &str = "bert (BERT, MiniLM, most sentence-transformers encoders), roberta (RoBERTa, DistilRoBERTa), xlm-roberta, camembert, distilbert, electra (ELECTRA discriminators), mpnet, deberta-v2 (DeBERTa-v2 and -v3), modernbert (ModernBERT)";
 
 /// DistilBERT's config.json names for the fields below (its own, then ours). Read in, they are
 /// renamed to ours; written out, back to its own, so that transformers reads the export.
@@ -161,6 +182,7 @@ impl HfConfig {
         }
         let config: HfConfig = serde_json::from_value(raw).with_context(invalid)?;
         config.arch()?;
+        config.check_family()?;
         if config.hidden_size % config.num_attention_heads != 0 {
             bail!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",
@@ -200,6 +222,9 @@ impl HfConfig {
             "bert" => Ok(Arch::Bert),
             "roberta" | "xlm-roberta" | "camembert" => Ok(Arch::Roberta),
             "distilbert" => Ok(Arch::DistilBert),
+            "electra" => Ok(Arch::Electra),
+            "mpnet" => Ok(Arch::Mpnet),
+            "deberta-v2" => Ok(Arch::DebertaV2),
             "modernbert" => Ok(Arch::ModernBert),
             other => bail!("model type '{other}' is not supported; supported: {SUPPORTED}"),
         }
@@ -208,9 +233,50 @@ impl HfConfig {
     /// RoBERTa numbers positions from padding_idx + 1, so it needs the pad id.
     pub fn pad_id(&self) -> i64 {
         self.pad_token_id.unwrap_or(match self.arch() {
-            Ok(Arch::Roberta) => 1,
+            Ok(Arch::Roberta | Arch::Mpnet) => 1,
             _ => 0,
         })
+    }
+
+    /// A field of config.json that only some families have (kept in `extra`).
+    pub fn extra_i64(&self, key: &str) -> Option<i64> {
+        self.extra.get(key).and_then(|v| v.as_i64())
+    }
+    pub fn extra_bool(&self, key: &str) -> Option<bool> {
+        self.extra.get(key).and_then(|v| v.as_bool())
+    }
+    pub fn extra_str(&self, key: &str) -> Option<&str> {
+        self.extra.get(key).and_then(|v| v.as_str())
+    }
+
+    /// Family-specific settings the engine does not run, refused when the config is read.
+    fn check_family(&self) -> Result<()> {
+        if self.arch()? == Arch::DebertaV2 {
+            if self.extra_i64("conv_kernel_size").unwrap_or(0) > 0 {
+                bail!("DeBERTa-v2 with a convolution layer (conv_kernel_size, as in deberta-v2-xlarge) is not supported; DeBERTa-v3 models are");
+            }
+            let act = self.extra_str("pooler_hidden_act").unwrap_or("gelu");
+            crate::encoder::Activation::parse(act)?;
+            if let Some(n) = self.extra_i64("pooler_hidden_size") {
+                if n != self.hidden_size {
+                    bail!("DeBERTa-v2 with pooler_hidden_size {n} different from hidden_size {} is not supported", self.hidden_size);
+                }
+            }
+            if let Some(n) = self.extra_i64("attention_head_size") {
+                if n * self.num_attention_heads != self.hidden_size {
+                    bail!("DeBERTa-v2 with attention_head_size {n} (not hidden_size / heads) is not supported");
+                }
+            }
+        }
+        if self.arch()? == Arch::Mpnet
+            && self
+                .extra_i64("relative_attention_num_buckets")
+                .unwrap_or(32)
+                < 32
+        {
+            bail!("MPNet with fewer than 32 relative_attention_num_buckets is not supported (transformers looks up 32)");
+        }
+        Ok(())
     }
 
     /// Class names in label order, when the config names them.

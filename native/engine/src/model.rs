@@ -17,7 +17,7 @@ use crate::weights;
 
 /// Our own notes next to an exported checkpoint, so that it reloads with the same head.
 pub const FTUNE_META: &str = "ftune.json";
-const TOKENIZER_FILES: [&str; 7] = [
+const TOKENIZER_FILES: [&str; 8] = [
     "tokenizer.json",
     "tokenizer_config.json",
     "special_tokens_map.json",
@@ -25,6 +25,7 @@ const TOKENIZER_FILES: [&str; 7] = [
     "vocab.json",
     "merges.txt",
     "sentencepiece.bpe.model",
+    "spm.model",
 ];
 
 #[derive(Debug, Clone)]
@@ -98,12 +99,13 @@ struct FtuneMeta {
     max_length: Option<usize>,
 }
 
-/// RoBERTa numbers positions from pad_id + 1: that many positions are not usable.
+/// RoBERTa numbers positions from pad_id + 1 (MPNet from its fixed padding_idx 1 + 1): that
+/// many positions are not usable.
 fn position_offset(config: &HfConfig, arch: Arch) -> i64 {
-    if arch == Arch::Roberta {
-        config.pad_id() + 1
-    } else {
-        0
+    match arch {
+        Arch::Roberta => config.pad_id() + 1,
+        Arch::Mpnet => 2,
+        _ => 0,
     }
 }
 
@@ -239,7 +241,10 @@ impl SequenceModel {
         })
     }
 
-    /// Where the variable `name` sits: embeddings, encoder layer i, pooler or head.
+    /// Where the variable `name` sits: embeddings, encoder layer i, pooler or head. Encoder
+    /// weights outside the layers that every layer uses (ELECTRA's `embeddings_project`,
+    /// MPNet's relative position bias, DeBERTa's relative embeddings and their norm) count as
+    /// embeddings; DeBERTa's ContextPooler (`pooler.`, outside the prefix) as the pooler.
     pub fn place(&self, name: &str) -> Place {
         if self.arch == Arch::ModernBert {
             if let Some(place) = modernbert::place(name, self.encoder.num_layers()) {
@@ -248,6 +253,9 @@ impl SequenceModel {
         }
         let prefix = self.arch.prefix();
         let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) else {
+            if name.starts_with("pooler.") {
+                return Place::Pooler;
+            }
             return Place::Head;
         };
         if rest.starts_with("embeddings.") {
@@ -266,7 +274,7 @@ impl SequenceModel {
         } else if rest.starts_with("pooler.") {
             Place::Pooler
         } else {
-            Place::Head
+            Place::Embeddings
         }
     }
 
@@ -334,12 +342,13 @@ impl SequenceModel {
                 self.config.model_type
             );
         }
-        // A pooler this head does not use goes back out with the encoder (mean, attention).
+        // A pooler this head does not use goes back out with the encoder (mean, attention);
+        // DeBERTa's ContextPooler is the classifier's, not the encoder's.
         let mut carried: Vec<(String, Tensor)> = ckpt
             .iter()
             .filter_map(|(k, t)| {
                 let name = k.strip_prefix(&prefix).unwrap_or(k);
-                name.starts_with("pooler.")
+                (self.arch.base_pooler() && name.starts_with("pooler."))
                     .then(|| (name.to_string(), t.to_device(Device::Cpu)))
             })
             .collect();
@@ -433,10 +442,11 @@ impl SequenceModel {
                     .iter()
                     .map(|(k, t)| (k.clone(), t.to_kind(Kind::Float))),
             );
-            // BertModel and RobertaModel have a pooler, which these heads never use. Without
-            // one in the file, AutoModel (and so sentence-transformers) reports it MISSING and
-            // initializes it at random; zeros say as plainly that it is not part of the model.
-            if self.carried.is_empty() && matches!(self.arch, Arch::Bert | Arch::Roberta) {
+            // BertModel, RobertaModel and MPNetModel have a pooler, which these heads never
+            // use. Without one in the file, AutoModel (and so sentence-transformers) reports it
+            // MISSING and initializes it at random; zeros say as plainly that it is not part of
+            // the model.
+            if self.carried.is_empty() && self.arch.base_pooler() {
                 let h = self.config.hidden_size;
                 encoder.push((
                     "pooler.dense.weight".into(),
