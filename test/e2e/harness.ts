@@ -51,7 +51,13 @@ export function checkoutWithoutEngine(): string {
  * prints; from `appRoot` (default: this checkout); `env` adds to its environment (say,
  * HF_ENDPOINT for a stand-in hub).
  */
-export async function serve({ appRoot = root, env = {} }: { appRoot?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Served> {
+export async function serve({
+  appRoot = root,
+  env = {},
+}: {
+  appRoot?: string;
+  env?: NodeJS.ProcessEnv;
+} = {}): Promise<Served> {
   const home = mkdtempSync(join(tmpdir(), "ftune-e2e-"));
   const child: ChildProcess = spawn(process.execPath, [join(appRoot, "bin/ftune.js"), "serve", "--port", "0"], {
     cwd: appRoot,

@@ -14,8 +14,8 @@ import type { WorkerTransport } from "../runs/worker.ts";
 import { defaultDataDir, openStore, type Store } from "../store/index.ts";
 import type { Context } from "./context.ts";
 import { datasetHandlers } from "./datasets.ts";
-import { engineStatus, setUpEngine } from "./engine.ts";
 import { ModelDownloads } from "./downloads.ts";
+import { engineStatus, setUpEngine } from "./engine.ts";
 import { experimentHandlers } from "./experiments.ts";
 import { ModelLibrary } from "./models.ts";
 import { resultHandlers } from "./results.ts";
@@ -114,7 +114,15 @@ export async function openCore(dataDir: string = defaultDataDir(), options: Core
     await ray?.bridge.close();
     throw err;
   }
-  const ctx: Context = { store, dataDir, events, runs, models, downloads: new ModelDownloads(events), ray: ray?.bridge };
+  const ctx: Context = {
+    store,
+    dataDir,
+    events,
+    runs,
+    models,
+    downloads: new ModelDownloads(events),
+    ray: ray?.bridge,
+  };
   let closing: Promise<void> | undefined;
   return {
     ...ctx,
