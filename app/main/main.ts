@@ -94,6 +94,7 @@ async function start(): Promise<void> {
   core = await openCore(defaultDataDir(), {
     transport: utilityTransport(join(here, "worker.js")),
     requireEngine: Boolean(process.env.FTUNE_LIBTORCH),
+    resumeSweeps: true,
   });
   await core.runs.startQueued();
   core.events.subscribe((event) => win?.webContents.send(CHANNELS.event, event));

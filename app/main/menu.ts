@@ -1,4 +1,4 @@
-// The native menu: open a dataset (or a recent one), switch views (Ctrl/Cmd+1…6), reload,
+// The native menu: open a dataset (or a recent one), switch views (Ctrl/Cmd+1…7), reload,
 // developer tools in development only, quit; Help: About (versions) and the crash logs folder.
 // Commands reach the page as "ftune:menu" messages.
 import { app, type BrowserWindow, Menu, type MenuItemConstructorOptions } from "electron";

@@ -7,8 +7,10 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { parse } from "yaml";
 
-import { loadSweep, runSweep } from "../../app/core/runs/ray/sweep.ts";
+import { loadExperimentData } from "../../app/core/experiments/data.ts";
+import { loadSweep, runSweep, storedSpec } from "../../app/core/runs/ray/sweep.ts";
 import { listExperiments, listRuns } from "../../app/core/store/repo-experiments.ts";
+import { getSweep, listTrials, sweepForFolder } from "../../app/core/store/repo-sweeps.ts";
 import { foldJobBinary, venvPython } from "../../scripts/env.mjs";
 import { ensureRaySetup } from "../helpers/ray-cluster.ts";
 import { scratchHome, testCore, tinyConfig, writeTinyCsv } from "./helpers.ts";
@@ -48,10 +50,13 @@ test("a 6-trial TPE + ASHA sweep stops poor trials early and records all six", {
   const core = await testCore(join(home.dir, "data"));
   try {
     const out = join(home.dir, "out");
+    const sweep = await sweepForFolder(core.store, { name: "sweep", spec: storedSpec(spec, normalized), outDir: out });
     const result = await runSweep(core, {
+      sweepId: sweep.id,
       name: "sweep",
       spec,
       base: normalized,
+      data: (await loadExperimentData(normalized)).data,
       outDir: out,
       python: venvPython,
       binary: foldJobBinary(),
@@ -75,6 +80,13 @@ test("a 6-trial TPE + ASHA sweep stops poor trials early and records all six", {
       assert.equal(runs.length, 1);
       assert.equal(runs[0]?.status, t.status === "completed" ? "completed" : "cancelled");
     }
+    // The store knows the sweep and its six trials (not by their names).
+    const trials = await listTrials(core.store, sweep.id);
+    assert.deepEqual(trials.map((t) => t.experimentId).sort(), result.trials.map((t) => t.experimentId).sort());
+    for (const t of result.trials) assert.equal(trials.find((x) => x.key === t.key)?.status, t.status);
+    const stored = await getSweep(core.store, sweep.id);
+    assert.equal(stored?.status, "completed");
+    assert.deepEqual(stored?.bestParams, result.best.params);
     // The best config is the best trial's: the base with its learning rate.
     const best = parse(readFileSync(result.best.configPath, "utf8"));
     assert.equal(best.optimizer.lr, result.best.params["optimizer.lr"]);

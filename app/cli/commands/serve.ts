@@ -50,7 +50,7 @@ export function registerServe(program: Command): void {
       process.once("SIGTERM", () => stop("SIGTERM"));
     });
     const dataDir = defaultDataDir();
-    const core = await openCore(dataDir, { ...backendCoreOptions(o), requireEngine: false }).catch((err: unknown) => {
+    const core = await openCore(dataDir, { ...backendCoreOptions(o), requireEngine: false, resumeSweeps: true }).catch((err: unknown) => {
       throw err instanceof RayError ? new UserError(`Ray backend: ${err.message}`) : err;
     });
     let server: RunningServer;

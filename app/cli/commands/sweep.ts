@@ -5,7 +5,9 @@ import { basename, resolve } from "node:path";
 import type { Command } from "commander";
 import { foldJobBinary, venvPython } from "../../../scripts/env.mjs";
 import { RayError } from "../../core/runs/ray/bridge.ts";
-import { loadSweep, runSweep } from "../../core/runs/ray/sweep.ts";
+import { loadExperimentData } from "../../core/experiments/data.ts";
+import { loadSweep, runSweep, storedSpec } from "../../core/runs/ray/sweep.ts";
+import { sweepForFolder } from "../../core/store/repo-sweeps.ts";
 import { ensureRayBackend } from "../backend.ts";
 import { withCore } from "../core.ts";
 import { UserError } from "../errors.ts";
@@ -24,11 +26,15 @@ export function registerSweep(program: Command): void {
       const out = resolve(o.out);
       const name = basename(path).replace(/\.\w+$/, "");
       const result = await withCore(async (core) => {
+        // The same --out is the same sweep: its row in the store, its trials, Tune's state.
+        const sweep = await sweepForFolder(core.store, { name, spec: storedSpec(spec, base), outDir: out });
         try {
           return await runSweep(core, {
+            sweepId: sweep.id,
             name,
             spec,
             base,
+            data: (await loadExperimentData(base)).data,
             outDir: out,
             python: venvPython,
             binary: foldJobBinary(),

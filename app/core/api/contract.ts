@@ -30,6 +30,18 @@ export type Keep = z.infer<typeof KeepSchema>;
 /** An experiment config as users write it; the engine validates it (unknown keys rejected). */
 const ConfigInput = z.record(z.string(), z.unknown());
 
+/** How a sweep samples one config field: log-uniform, uniform, whole numbers (inclusive) or a list. */
+const SpaceEntry = z.union([
+  z.object({ loguniform: z.tuple([z.number().positive(), z.number().positive()]) }).strict(),
+  z.object({ uniform: z.tuple([z.number(), z.number()]) }).strict(),
+  z.object({ int: z.tuple([z.number().int(), z.number().int()]) }).strict(),
+  z
+    .object({ choice: z.array(z.union([z.number(), z.string(), z.boolean(), z.null()])).min(1).max(100) })
+    .strict(),
+]);
+/** A dotted config field ("optimizer.lr", "llrd.decay"). */
+const FieldPath = z.string().regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$/, "a dotted config field, e.g. optimizer.lr");
+
 export const methods = {
   /** libtorch version, CUDA, threads. */
   runtimeInfo: z.object({}).strict(),
@@ -143,8 +155,50 @@ export const methods = {
   exportRun: z.object({ id, kind: z.enum(["best", "final"]), outDir: z.string().min(1).optional() }).strict(),
   /** The absolute folder exportRun would write to for this outDir (default: a new one under exports/). */
   exportTarget: z.object({ id, kind: z.enum(["best", "final"]), outDir: z.string().min(1).optional() }).strict(),
-  /** The article's results table: mean ± std of the metric over each experiment's folds. */
-  compare: z.object({ experimentIds: z.array(id).optional() }).strict(),
+  /**
+   * The article's results table: mean ± std of the metric over each experiment's folds; only
+   * the given experiments, or only one sweep's trials.
+   */
+  compare: z.object({ experimentIds: z.array(id).optional(), sweepId: id.optional() }).strict(),
+
+  /**
+   * Starts a sweep on Ray Tune (Optuna TPE proposes, ASHA stops poor trials early on the
+   * engine's evaluations): over an existing experiment's config, or `config` over `datasetId`;
+   * each field of `space` sampled as given. Every trial is an experiment with one run on
+   * `fold`. Answers once it is stored; `sweep` events follow as trials report.
+   */
+  startSweep: z
+    .object({
+      name: z.string().min(1).max(200).optional(),
+      experimentId: id.optional(),
+      config: ConfigInput.optional(),
+      datasetId: id.optional(),
+      space: z
+        .record(FieldPath, SpaceEntry)
+        .refine((o) => Object.keys(o).length > 0 && Object.keys(o).length <= 20, "give 1 to 20 fields to search"),
+      /** A metric the engine reports (default: the config's); mode default: the metric's direction. */
+      metric: z.string().min(1).max(100).optional(),
+      mode: z.enum(["min", "max"]).optional(),
+      trials: z.number().int().min(1).max(1000),
+      concurrency: z.number().int().min(1).max(256).default(2),
+      /** ASHA's grace period, in evaluations: no trial stops before this many. */
+      gracePeriod: z.number().int().min(1).max(1000).default(1),
+      fold: z.number().int().min(0).default(0),
+      seed: z.number().int().min(0).optional(),
+    })
+    .strict()
+    .superRefine((o, issue) => {
+      if ((o.experimentId === undefined) === (o.config === undefined))
+        issue.addIssue({ code: "custom", path: ["experimentId"], message: "give experimentId or config (not both)" });
+      if (o.config !== undefined && o.datasetId === undefined)
+        issue.addIssue({ code: "custom", path: ["datasetId"], message: "a config needs the dataset it trains on" });
+    }),
+  /** Every sweep, newest first, with its trials. */
+  listSweeps: z.object({}).strict(),
+  /** Stops a running sweep: its trials stop, Tune's state stays (starting it again resumes). */
+  cancelSweep: z.object({ id }).strict(),
+  /** The sweep's best config as a new experiment over every fold, its runs queued. */
+  trainBestSweep: z.object({ id }).strict(),
 } as const;
 
 export type Method = keyof typeof methods;
@@ -256,6 +310,46 @@ export interface CompareRow {
   statuses: Partial<Record<RunStatus, number>>;
   /** The normalized config flattened to dotted paths (data and model paths included). */
   settings: Record<string, string | number | boolean | null>;
+  /** The sweep it is a trial of, if any. */
+  sweepId: number | null;
+}
+
+export interface SweepTrialInfo {
+  /** Tune's trial id. */
+  key: string;
+  experimentId: number;
+  runId: number | null;
+  params: Record<string, unknown>;
+  /** stopped: ASHA stopped it early (after `evaluations`). */
+  status: "running" | "completed" | "stopped" | "failed" | "cancelled";
+  evaluations: number;
+  /** The best value of the sweep's metric among its evaluations so far. */
+  metric: number | null;
+  error: string | null;
+}
+
+export interface SweepInfo {
+  id: number;
+  name: string;
+  status: "running" | "completed" | "failed" | "cancelled" | "interrupted";
+  outDir: string;
+  datasetId: number | null;
+  metric: string;
+  mode: "min" | "max";
+  space: Record<string, Record<string, unknown[]>>;
+  trialCount: number;
+  concurrency: number;
+  gracePeriod: number;
+  fold: number;
+  error: string | null;
+  createdAt: string;
+  endedAt: string | null;
+  /** Tune's best trial, its config as YAML (the file at bestConfigPath), once the sweep ended. */
+  bestParams: Record<string, unknown> | null;
+  bestConfigPath: string | null;
+  bestConfigYaml: string | null;
+  /** Ranked by the metric (best first; trials without one last). */
+  trials: SweepTrialInfo[];
 }
 
 export interface ExportResult {
@@ -320,6 +414,10 @@ export interface Results {
   exportRun: ExportResult;
   exportTarget: { path: string };
   compare: CompareRow[];
+  startSweep: SweepInfo;
+  listSweeps: SweepInfo[];
+  cancelSweep: SweepInfo;
+  trainBestSweep: { experiment: Experiment; runs: Run[] };
 }
 
 export type Output<M extends Method> = Results[M];
@@ -338,6 +436,8 @@ export type ServerEvent =
       points: MetricPoint[];
     }
   | { type: "dataset-imported"; dataset: Dataset }
+  /** A sweep changed (a trial started, evaluated or ended; the sweep ended): listSweeps has it. */
+  | { type: "sweep"; sweepId: number; trial?: string }
   | { type: "engine-setup"; step: SetupStep | { step: "error"; message: string } }
   | {
       type: "model-download";

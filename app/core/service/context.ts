@@ -4,6 +4,7 @@ import { notFound } from "../api/errors.ts";
 import type { EventHub } from "../events.ts";
 import type { RayBridge } from "../runs/ray/bridge.ts";
 import type { RunService } from "../runs/service.ts";
+import type { SweepService } from "./sweeps.ts";
 import type { Queryable } from "../store/db.ts";
 import { getDataset } from "../store/repo-datasets.ts";
 import { type Experiment, getExperiment, getRun, type Run } from "../store/repo-experiments.ts";
@@ -20,6 +21,8 @@ export interface Context {
   downloads: ModelDownloads;
   /** The Ray driver when runs train on Ray (`--backend ray`). */
   ray?: RayBridge;
+  /** Sweeps on Ray Tune (set by openCore). */
+  sweeps?: SweepService;
 }
 
 export async function datasetOr404(db: Queryable, id: number): Promise<Dataset> {

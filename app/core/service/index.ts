@@ -20,6 +20,7 @@ import { experimentHandlers } from "./experiments.ts";
 import { ModelLibrary } from "./models.ts";
 import { resultHandlers } from "./results.ts";
 import { runHandlers, runLoader } from "./runs.ts";
+import { defaultSweepRuntime, SweepService, type SweepRuntime, sweepHandlers } from "./sweeps.ts";
 
 export function createHandlers(ctx: Context): Handlers {
   return {
@@ -43,6 +44,7 @@ export function createHandlers(ctx: Context): Handlers {
     ...experimentHandlers(ctx),
     ...runHandlers(ctx),
     ...resultHandlers(ctx),
+    ...sweepHandlers(ctx.sweeps ?? new SweepService(ctx, defaultSweepRuntime())),
   };
 }
 
@@ -64,6 +66,13 @@ export interface CoreOptions {
   requireEngine?: boolean;
   /** Train on Ray (a cluster at `address`, else a local Ray for this process) instead of local workers. */
   ray?: RayOptions;
+  /** Where sweeps run (default: the set-up's Python and fold_job, on `ray.address` or a local Ray). */
+  sweepRuntime?: Partial<SweepRuntime>;
+  /**
+   * Continue the sweeps this data folder was running when its app stopped (the server and the
+   * desktop app); the CLI's `ftune sweep` resumes its own, by its --out folder.
+   */
+  resumeSweeps?: boolean;
 }
 
 /** Starts the Ray driver and waits until it reaches its cluster; a failure stops it again. */
@@ -95,7 +104,7 @@ export async function openCore(dataDir: string = defaultDataDir(), options: Core
     throw err;
   });
   const events = new EventHub();
-  const { ray: _, requireEngine: __, ...rest } = options;
+  const { ray: _, requireEngine: __, sweepRuntime: ___, resumeSweeps: ____, ...rest } = options;
   const runs = new RunService({
     store,
     dataDir,
@@ -123,13 +132,26 @@ export async function openCore(dataDir: string = defaultDataDir(), options: Core
     downloads: new ModelDownloads(events),
     ray: ray?.bridge,
   };
+  const sweeps = new SweepService(ctx, {
+    ...defaultSweepRuntime(options.ray?.address),
+    ...(options.ray ? { python: options.ray.python, binary: options.ray.binary } : {}),
+    ...options.sweepRuntime,
+  });
+  ctx.sweeps = sweeps;
+  try {
+    if (options.resumeSweeps) await sweeps.recover();
+  } catch (err) {
+    await store.close().catch(() => {});
+    await ray?.bridge.close();
+    throw err;
+  }
   let closing: Promise<void> | undefined;
   return {
     ...ctx,
     store,
     handlers: createHandlers(ctx),
     close: () => {
-      closing ??= Promise.all([ctx.downloads.close(), runs.close()])
+      closing ??= Promise.all([ctx.downloads.close(), sweeps.close(), runs.close()])
         .then(() => {})
         .finally(() => ray?.bridge.close())
         .finally(() => store.close());

@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { native } from "../../native/addon.ts";
 import type { CompareRow, ParsedInput, Results } from "../api/contract.ts";
-import { badRequest } from "../api/errors.ts";
+import { badRequest, notFound } from "../api/errors.ts";
 import { techniques } from "../experiments/ablation.ts";
 import type { ExperimentConfig } from "../experiments/config-types.ts";
 import { loadExperimentData } from "../experiments/data.ts";
@@ -14,6 +14,7 @@ import { metricOf, outOfFold, planRun, runOutcome, summarizeRuns } from "../runs
 import { listCheckpoints } from "../store/repo-checkpoints.ts";
 import { getDataset } from "../store/repo-datasets.ts";
 import { type Experiment, listExperiments, listRuns, type Run } from "../store/repo-experiments.ts";
+import { getSweep, trialExperiments } from "../store/repo-sweeps.ts";
 import { type Context, experimentOr404, runOr404 } from "./context.ts";
 import { exportCheckpoint } from "./export.ts";
 import { exportTarget } from "./export-path.ts";
@@ -32,7 +33,7 @@ export function flattenSettings(value: unknown, prefix = "", out: CompareRow["se
   return out;
 }
 
-async function compareRow(ctx: Context, experiment: Experiment): Promise<CompareRow> {
+async function compareRow(ctx: Context, experiment: Experiment, sweepId: number | null = null): Promise<CompareRow> {
   const config = experiment.config as ExperimentConfig;
   // The latest run of each fold counts (for the status), and its result if it completed.
   const latest = new Map<number, Run>();
@@ -75,6 +76,7 @@ async function compareRow(ctx: Context, experiment: Experiment): Promise<Compare
     metrics,
     statuses,
     settings: flattenSettings(config),
+    sweepId,
   };
 }
 
@@ -148,10 +150,14 @@ export function resultHandlers(ctx: Context) {
     },
 
     async compare(input: ParsedInput<"compare">): Promise<Results["compare"]> {
-      const experiments = input.experimentIds
+      if (input.sweepId !== undefined && !(await getSweep(ctx.store, input.sweepId)))
+        throw notFound(`Sweep ${input.sweepId} does not exist`);
+      const trials = await trialExperiments(ctx.store);
+      let experiments = input.experimentIds
         ? await Promise.all(input.experimentIds.map((id) => experimentOr404(ctx.store, id)))
         : (await listExperiments(ctx.store)).reverse();
-      return Promise.all(experiments.map((e) => compareRow(ctx, e)));
+      if (input.sweepId !== undefined) experiments = experiments.filter((e) => trials.get(e.id) === input.sweepId);
+      return Promise.all(experiments.map((e) => compareRow(ctx, e, trials.get(e.id) ?? null)));
     },
   };
 }

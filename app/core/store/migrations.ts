@@ -129,6 +129,41 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE runs ADD COLUMN keep TEXT;
     `,
   },
+  {
+    version: 6,
+    name: "sweeps",
+    sql: `
+      -- A search over config fields on Ray Tune (ftune sweep, the Sweeps view). out_dir holds
+      -- Tune's state: starting the same folder again resumes the sweep.
+      CREATE TABLE sweeps (
+        id               INTEGER PRIMARY KEY,
+        name             TEXT NOT NULL,
+        spec             TEXT NOT NULL,
+        dataset_id       INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+        status           TEXT NOT NULL DEFAULT 'running'
+                         CHECK (status IN ('running', 'completed', 'failed', 'cancelled', 'interrupted')),
+        out_dir          TEXT NOT NULL UNIQUE,
+        best_params      TEXT,
+        best_config_path TEXT,
+        error            TEXT,
+        created_at       TEXT NOT NULL,
+        ended_at         TEXT
+      );
+      -- One row per Tune trial: its experiment (one run) and what Tune saw of it. The trial's
+      -- key is Tune's id, so a resumed sweep finds the experiment of a trial it restarts.
+      CREATE TABLE sweep_trials (
+        sweep_id      INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+        key           TEXT NOT NULL,
+        experiment_id INTEGER NOT NULL UNIQUE REFERENCES experiments(id) ON DELETE CASCADE,
+        params        TEXT NOT NULL,
+        status        TEXT NOT NULL DEFAULT 'running'
+                      CHECK (status IN ('running', 'completed', 'stopped', 'failed', 'cancelled')),
+        evaluations   INTEGER NOT NULL DEFAULT 0,
+        metric        REAL,
+        PRIMARY KEY (sweep_id, key)
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

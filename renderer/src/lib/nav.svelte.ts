@@ -42,6 +42,8 @@ export const nav = $state({
   experimentId: start.experimentId,
   /** The run (fold) the runs view shows. */
   runId: start.runId,
+  /** The sweep the sweeps view shows, and Compare's filter (null: every experiment). */
+  sweepId: null as number | null,
   /** A file dropped anywhere on the window, for the datasets view to open. */
   droppedFile: null as File | null,
   /** Bumped by Ctrl+O / the "Open dataset…" menu: the datasets view opens its file chooser. */

@@ -1,4 +1,4 @@
-// The app's views, in menu order; Ctrl/Cmd+1…6 open them (the desktop menu uses the same list).
+// The app's views, in menu order; Ctrl/Cmd+1…7 open them (the desktop menu uses the same list).
 export const VIEWS = [
   { id: "datasets", label: "Datasets" },
   { id: "models", label: "Models" },
@@ -6,6 +6,7 @@ export const VIEWS = [
   { id: "runs", label: "Runs" },
   { id: "compare", label: "Compare" },
   { id: "export", label: "Export" },
+  { id: "sweeps", label: "Sweeps" },
 ] as const;
 
 export type ViewId = (typeof VIEWS)[number]["id"];

@@ -4,7 +4,7 @@ trial is the engine's fold_job binary over one fold (as a Ray backend fold is); 
 to Node (sweep.ts) through the relay, tagged with the trial, so each trial is a normal
 experiment in the store.
 
-  sweep.py SPEC_JSON   (spec: see sweep.ts; prints JSON lines like bridge.py)
+  sweep.py SPEC_JSON   (spec: see sweep.ts; prints JSON lines like bridge.py; stdin closed: stop)
 Out: {"type": "ready"} | {"type": "fatal", message}
      {"key", "type": "trial", "params", "config"}   a trial started (its merged config)
      {"key", "type": "event", "event"}              an engine event of that trial
@@ -20,6 +20,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+# Tune saves its state (the resume point of a killed sweep) every second, not every 10+ s.
+os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
 
 import ray  # noqa: E402
 from bridge import Bundles, connect, node_list, say  # noqa: E402
@@ -121,8 +123,23 @@ def trainable(params, spec=None, relay=None, model=None):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def watch_parent():
+    """Node keeps our stdin open: its end (cancel, or Node killed) stops the sweep, and the
+    local Ray with it; Tune's saved state stays for a resume."""
+    for _ in sys.stdin:
+        pass
+    timer = threading.Timer(15, lambda: os._exit(3))
+    timer.daemon = True
+    timer.start()
+    try:
+        ray.shutdown()
+    finally:
+        os._exit(3)
+
+
 def main():
     spec = json.load(open(sys.argv[1]))
+    threading.Thread(target=watch_parent, daemon=True).start()
 
     class A:
         address = spec.get("address")

@@ -9,14 +9,21 @@ import { fileURLToPath } from "node:url";
 import { parse, stringify } from "yaml";
 
 import type { Summary } from "../../../engine/training.ts";
-import { native, type TrainEvent } from "../../../native/addon.ts";
+import { native, type TrainEvent, type TrainingData } from "../../../native/addon.ts";
 import { mergeConfig } from "../../experiments/ablation.ts";
 import { ConfigError, normalizeConfig } from "../../experiments/config-file.ts";
 import type { ExperimentConfig } from "../../experiments/config-types.ts";
-import { loadExperimentData } from "../../experiments/data.ts";
 import { metricsWriter } from "../../experiments/run-files.ts";
 import type { Context } from "../../service/context.ts";
-import { createExperiment, createRun, setRunStatus } from "../../store/repo-experiments.ts";
+import { createExperiment, createRun, listRuns, setRunStatus } from "../../store/repo-experiments.ts";
+import {
+  addTrial,
+  dropTrialRuns,
+  finishSweep,
+  getTrial,
+  listTrials,
+  updateTrial,
+} from "../../store/repo-sweeps.ts";
 import { RunRecorder } from "../recorder.ts";
 import { RayError } from "./bridge.ts";
 
@@ -42,7 +49,7 @@ export interface SweepTrial {
   params: Record<string, unknown>;
   experimentId: number;
   runId: number;
-  status: "completed" | "stopped" | "failed";
+  status: "completed" | "stopped" | "failed" | "cancelled";
   evaluations: number;
   metric: number | null;
 }
@@ -55,42 +62,69 @@ export interface SweepResult {
 /** Reads and checks a sweep file; the base config normalized by the engine. */
 export function loadSweep(path: string): { spec: SweepSpec; base: ExperimentConfig } {
   const spec = parse(readFileSync(path, "utf8")) as SweepSpec;
-  const where = `${path}:`;
+  const dir = dirname(resolve(path));
+  const where = `${path}: `;
+  checkSweepShape(spec, where);
+  const base = normalizeConfig(spec.base, dir);
+  checkSpace(spec, base, (raw) => normalizeConfig(raw, dir), where);
+  return { spec, base };
+}
+
+/** The parts of a sweep that need no engine: a base, a space of known kinds, trials. */
+export function checkSweepShape(spec: SweepSpec, where = ""): void {
   if (!spec || typeof spec.base !== "object" || typeof spec.space !== "object" || !spec.space)
-    throw new ConfigError(`${where} a sweep needs "base" (an experiment config) and "space" (fields to search)`);
+    throw new ConfigError(`${where}a sweep needs "base" (an experiment config) and "space" (fields to search)`);
+  if (Object.keys(spec.space).length === 0) throw new ConfigError(`${where}space: give at least one field to search`);
   for (const [field, d] of Object.entries(spec.space)) {
     const kinds = Object.keys(d ?? {});
     const kind = kinds[0] as (typeof KINDS)[number];
     const args = d?.[kind];
     if (kinds.length !== 1 || !KINDS.includes(kind) || !Array.isArray(args))
       throw new ConfigError(
-        `${where} space.${field}: give one of ${KINDS.join(", ")} with a list, e.g. {loguniform: [1e-5, 1e-3]}`,
+        `${where}space.${field}: give one of ${KINDS.join(", ")} with a list, e.g. {loguniform: [1e-5, 1e-3]}`,
       );
+    if (kind === "choice" && args.length === 0) throw new ConfigError(`${where}space.${field}: choice needs values`);
     if (
       kind !== "choice" &&
       (args.length !== 2 || !args.every((x) => typeof x === "number") || (args[0] as number) >= (args[1] as number))
     )
-      throw new ConfigError(`${where} space.${field}: ${kind} needs [low, high] with low < high`);
+      throw new ConfigError(`${where}space.${field}: ${kind} needs [low, high] with low < high`);
     if (kind === "loguniform" && (args[0] as number) <= 0)
-      throw new ConfigError(`${where} space.${field}: loguniform needs low > 0`);
+      throw new ConfigError(`${where}space.${field}: loguniform needs low > 0`);
   }
   if (!Number.isInteger(spec.trials) || spec.trials < 1)
-    throw new ConfigError(`${where} trials must be a whole number ≥ 1`);
-  const base = normalizeConfig(spec.base, dirname(resolve(path)));
-  // Every corner of the space must make a valid config: a typo'd field fails here, not in trial 4.
+    throw new ConfigError(`${where}trials must be a whole number ≥ 1`);
+}
+
+/** Every corner of the space must make a valid config: a typo'd field fails here, not in trial 4. */
+export function checkSpace(
+  spec: SweepSpec,
+  base: ExperimentConfig,
+  normalize: (raw: Record<string, unknown>) => unknown,
+  where = "",
+): void {
   for (const [field, d] of Object.entries(spec.space)) {
     const [kind, args] = Object.entries(d)[0] as [string, unknown[]];
-    const value = kind === "int" ? Math.round(args[0] as number) : args[0];
-    try {
-      normalizeConfig(
-        mergeConfig(base as unknown as Record<string, unknown>, dotted(field, value)),
-        dirname(resolve(path)),
-      );
-    } catch (err) {
-      throw new ConfigError(`${where} space.${field}: ${(err as Error).message}`);
+    for (const corner of kind === "choice" ? args : [args[0], args[1]]) {
+      const value = kind === "int" ? Math.round(corner as number) : corner;
+      try {
+        normalize(mergeConfig(base as unknown as Record<string, unknown>, dotted(field, value)));
+      } catch (err) {
+        throw new ConfigError(`${where}space.${field}: ${(err as Error).message}`);
+      }
     }
   }
-  return { spec, base };
+}
+
+/** The spec as the store keeps it: the normalized base, the metric and mode resolved. */
+export function storedSpec(spec: SweepSpec, base: ExperimentConfig): SweepSpec {
+  const metric = spec.metric ?? (base.eval.metric as string);
+  return {
+    ...spec,
+    base: base as unknown as Record<string, unknown>,
+    metric,
+    mode: spec.mode ?? (native.metricHigherIsBetter(metric) ? "max" : "min"),
+  };
 }
 
 function dotted(field: string, value: unknown): Record<string, unknown> {
@@ -103,27 +137,78 @@ function dotted(field: string, value: unknown): Record<string, unknown> {
   >;
 }
 
-/** Runs the sweep to its end (or resumes it from `outDir/tune`); every trial goes into the store. */
-export async function runSweep(
-  ctx: Context,
-  o: {
-    name: string;
-    spec: SweepSpec;
-    base: ExperimentConfig;
-    outDir: string;
-    python: string;
-    binary: string;
-    address?: string;
-    onTrial?: (t: { key: string; params: Record<string, unknown>; event?: TrainEvent }) => void;
-  },
-): Promise<SweepResult> {
-  const { spec, base, outDir } = o;
+export interface SweepRun {
+  /** The sweep's row in the store (`sweepForFolder`): trials are recorded under it. */
+  sweepId: number;
+  name: string;
+  spec: SweepSpec;
+  base: ExperimentConfig;
+  /** The rows every trial trains on. */
+  data: TrainingData;
+  /** The dataset the trials train on (else the files their config names). */
+  datasetId?: number | null;
+  outDir: string;
+  python: string;
+  binary: string;
+  address?: string;
+  /** Aborting stops the sweep (its Ray driver and trials); Tune's state stays for a resume. */
+  signal?: AbortSignal;
+  onTrial?: (t: { key: string; params: Record<string, unknown>; event?: TrainEvent }) => void;
+}
+
+/** Thrown by runSweep when its signal stopped it. */
+export class SweepCancelled extends Error {
+  override name = "SweepCancelled";
+}
+
+interface LiveTrial {
+  runId: number;
+  experimentId: number;
+  recorder?: RunRecorder;
+  folder?: (e: TrainEvent) => void;
+  params: Record<string, unknown>;
+  evaluations: number;
+  best: number | null;
+  summary?: Summary;
+  error?: string;
+  /** Recorded by an earlier process (the sweep was resumed): only Tune's verdict is new. */
+  earlier: boolean;
+}
+
+/**
+ * Runs the sweep to its end, or resumes it from `outDir/tune` (Tune's own state): finished
+ * trials are not rerun, a trial the kill cut short trains again in its own experiment. Every
+ * trial goes into the store under the sweep; the sweep's row ends with its status and best.
+ */
+export async function runSweep(ctx: Context, o: SweepRun): Promise<SweepResult> {
+  try {
+    const result = await driveSweep(ctx, o);
+    await finishSweep(ctx.store, o.sweepId, "completed", {
+      bestParams: result.best.params,
+      bestConfigPath: result.best.configPath,
+    });
+    return result;
+  } catch (err) {
+    const cancelled = err instanceof SweepCancelled;
+    // Stopped because the app closes: it continues when the app opens again.
+    const status = cancelled ? (o.signal?.reason === "closing" ? "interrupted" : "cancelled") : "failed";
+    await finishSweep(ctx.store, o.sweepId, status, { error: cancelled ? null : (err as Error).message }).catch(
+      () => {},
+    );
+    throw err;
+  } finally {
+    ctx.events.publish({ type: "sweep", sweepId: o.sweepId });
+  }
+}
+
+async function driveSweep(ctx: Context, o: SweepRun): Promise<SweepResult> {
+  const { spec, base, outDir, sweepId } = o;
   mkdirSync(outDir, { recursive: true });
-  const { data } = await loadExperimentData(base);
   const dataFile = join(outDir, "data.json");
-  writeFileSync(dataFile, JSON.stringify(data));
+  writeFileSync(dataFile, JSON.stringify(o.data));
   const metric = spec.metric ?? (base.eval.metric as string);
   const mode = spec.mode ?? (native.metricHigherIsBetter(metric) ? "max" : "min");
+  const engineMetric = metric === base.eval.metric;
   const specFile = join(outDir, "sweep-spec.json");
   writeFileSync(
     specFile,
@@ -143,28 +228,35 @@ export async function runSweep(
       storage: outDir,
     }),
   );
+  const changed = (key?: string) => ctx.events.publish({ type: "sweep", sweepId, ...(key ? { trial: key } : {}) });
+  // Trials an earlier process recorded (a resumed sweep): Tune reports them again at the end.
+  const live = new Map<string, LiveTrial>();
+  for (const t of await listTrials(ctx.store, sweepId)) {
+    const run = (await listRuns(ctx.store, t.experimentId))[0];
+    live.set(t.key, {
+      runId: run?.id ?? 0,
+      experimentId: t.experimentId,
+      params: t.params,
+      evaluations: t.evaluations,
+      best: t.metric,
+      summary: run?.status === "completed" ? (run.summary as Summary) : undefined,
+      earlier: true,
+    });
+  }
+  if (o.signal?.aborted) throw new SweepCancelled("cancelled");
+  // stdin stays open: the driver stops (and its local Ray with it) when this process goes.
   const proc = spawn(o.python, [SWEEP, specFile], {
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, RAY_USAGE_STATS_ENABLED: "0" },
   });
+  const abort = () => proc.stdin.end();
+  o.signal?.addEventListener("abort", abort, { once: true });
   let stderr = "";
   proc.stderr.setEncoding("utf8");
   proc.stderr.on("data", (c: string) => {
     stderr = (stderr + c).slice(-4000);
     if (process.env.FTUNE_DEBUG) process.stderr.write(c);
   });
-  const live = new Map<
-    string,
-    {
-      runId: number;
-      experimentId: number;
-      recorder: RunRecorder;
-      folder: (e: TrainEvent) => void;
-      params: Record<string, unknown>;
-      summary?: Summary;
-      error?: string;
-    }
-  >();
   let end:
     | {
         trials: { key: string; evaluations: number; metric: number | null; error: string | null }[];
@@ -172,49 +264,108 @@ export async function runSweep(
       }
     | undefined;
   let fatal: string | undefined;
-  const pending: Promise<unknown>[] = [];
   const lines = createInterface({ input: proc.stdout });
   let queue = Promise.resolve();
   lines.on("line", (line) => {
     if (!line.startsWith("{")) return;
     const m = JSON.parse(line);
     // In order: a trial's experiment exists before its first event is recorded.
-    queue = queue.then(async () => {
-      if (m.type === "fatal") fatal = m.message;
-      else if (m.type === "end") end = m;
-      else if (m.type === "trial") {
-        const n = live.size + 1;
-        const config = normalizeConfig(m.config, outDir);
-        const experimentId = await createExperiment(ctx.store, {
-          name: `${o.name} trial ${n}: ${Object.entries(m.params)
-            .map(([k, v]) => `${k}=${fmt(v)}`)
-            .join(", ")}`,
-          config,
-          dataFiles: true,
-        });
-        const dir = join(outDir, `trial-${n}`);
-        const runId = await createRun(ctx.store, { experimentId, fold: spec.fold ?? 0, dir });
-        ctx.events.publish({ type: "run-status", run: await setRunStatus(ctx.store, runId, "running") });
-        const recorder = new RunRecorder(ctx.store, runId, ctx.events);
-        live.set(m.key, { runId, experimentId, recorder, folder: metricsWriter(dir), params: m.params });
-        o.onTrial?.({ key: m.key, params: m.params });
-      } else if (m.type === "event") {
-        const t = live.get(m.key);
-        if (!t) return;
-        const e = m.event as TrainEvent;
-        if (e.kind === "done") t.summary = (e as { summary: Summary }).summary;
-        else if (e.kind === "error") t.error = (e as { message: string }).message;
-        else {
-          t.recorder.event(e);
-          t.folder(e);
-        }
-        o.onTrial?.({ key: m.key, params: t.params, event: e });
-      }
-    });
-    pending.push(queue);
+    queue = queue
+      .then(async () => {
+        if (m.type === "fatal") fatal = m.message;
+        else if (m.type === "end") end = m;
+        else if (m.type === "trial") await startTrial(m.key, m.params, m.config);
+        else if (m.type === "event") await trialEvent(m.key, m.event as TrainEvent);
+      })
+      .catch((err) => {
+        fatal ??= `recording the sweep failed: ${(err as Error).message}`;
+        proc.stdin.end();
+      });
   });
+
+  async function startTrial(key: string, params: Record<string, unknown>, raw: unknown) {
+    const config = normalizeConfig(raw, outDir);
+    const known = live.get(key) ?? (await getTrialRecord(key));
+    let experimentId: number;
+    if (known) {
+      // Restarted after a kill: the same experiment, a fresh run (the cut-short one goes).
+      experimentId = known.experimentId;
+      await dropTrialRuns(ctx.store, experimentId);
+      await updateTrial(ctx.store, sweepId, key, { status: "running", evaluations: 0, metric: null });
+    } else {
+      const n = (await listTrials(ctx.store, sweepId)).length + 1;
+      experimentId = await createExperiment(ctx.store, {
+        name: `${o.name} trial ${n}: ${Object.entries(params)
+          .map(([k, v]) => `${k}=${fmt(v)}`)
+          .join(", ")}`,
+        config,
+        ...(o.datasetId ? { datasetId: o.datasetId } : { dataFiles: true }),
+      });
+      await addTrial(ctx.store, { sweepId, key, experimentId, params });
+    }
+    const dir = join(outDir, `trial-${key}`);
+    const runId = await createRun(ctx.store, { experimentId, fold: spec.fold ?? 0, dir });
+    ctx.events.publish({ type: "run-status", run: await setRunStatus(ctx.store, runId, "running") });
+    live.set(key, {
+      runId,
+      experimentId,
+      recorder: new RunRecorder(ctx.store, runId, ctx.events),
+      folder: metricsWriter(dir),
+      params,
+      evaluations: 0,
+      best: null,
+      earlier: false,
+    });
+    o.onTrial?.({ key, params });
+    changed(key);
+  }
+
+  async function getTrialRecord(key: string) {
+    const t = await getTrial(ctx.store, sweepId, key);
+    return t && { experimentId: t.experimentId };
+  }
+
+  async function trialEvent(key: string, e: TrainEvent) {
+    const t = live.get(key);
+    if (!t?.recorder || !t.folder) return;
+    if (e.kind === "done") t.summary = (e as { summary: Summary }).summary;
+    else if (e.kind === "error") t.error = (e as { message: string }).message;
+    else {
+      t.recorder.event(e);
+      t.folder(e);
+    }
+    if (e.kind === "eval") {
+      t.evaluations += 1;
+      const value = e.metrics[metric];
+      // The engine's verdict for its own metric; another reported metric by the sweep's mode.
+      const better = engineMetric
+        ? e.isBest
+        : value !== undefined && (t.best === null || (mode === "max" ? value > t.best : value < t.best));
+      if (better && value !== undefined) t.best = value;
+      await updateTrial(ctx.store, sweepId, key, { evaluations: t.evaluations, metric: t.best });
+      changed(key);
+    }
+    o.onTrial?.({ key, params: t.params, event: e });
+  }
+
   const code = await new Promise<number | null>((r) => proc.once("close", r));
+  o.signal?.removeEventListener("abort", abort);
   await queue;
+  const cancelled = o.signal?.aborted === true && o.signal.reason !== "closing";
+  if (o.signal?.aborted || fatal || !end) {
+    // The trials this process was recording end with the sweep (cancelled, or cut short).
+    for (const [key, t] of live) {
+      if (t.earlier || !t.recorder) continue;
+      await t.recorder.finish().catch(() => {});
+      if (t.summary || t.error) continue;
+      const run = await setRunStatus(ctx.store, t.runId, cancelled ? "cancelled" : "interrupted", {
+        error: cancelled ? "The sweep was cancelled." : "The sweep's Ray driver stopped.",
+      }).catch(() => undefined);
+      if (run) ctx.events.publish({ type: "run-status", run });
+      if (cancelled) await updateTrial(ctx.store, sweepId, key, { status: "cancelled" });
+    }
+  }
+  if (o.signal?.aborted) throw new SweepCancelled("The sweep was cancelled.");
   if (fatal) throw new RayError(fatal);
   if (!end) {
     const why = stderr.trim().split("\n").slice(-3).join(" | ");
@@ -222,21 +373,32 @@ export async function runSweep(
   }
   const trials: SweepTrial[] = [];
   for (const [key, t] of live) {
-    await t.recorder.finish().catch(() => {});
+    await t.recorder?.finish().catch(() => {});
     const tuned = end.trials.find((x) => x.key === key);
-    const status = t.summary ? "completed" : t.error && t.error !== "cancelled" ? "failed" : "stopped";
-    const evaluations = tuned?.evaluations ?? 0;
-    const run = await setRunStatus(
-      ctx.store,
-      t.runId,
-      status === "completed" ? "completed" : status === "failed" ? "failed" : "cancelled",
-      {
-        summary: t.summary ?? null,
-        device: t.summary?.device ?? null,
-        error: status === "stopped" ? `Stopped early by ASHA after ${evaluations} evaluation(s).` : (t.error ?? null),
-      },
-    );
-    ctx.events.publish({ type: "run-status", run });
+    const evaluations = tuned?.evaluations ?? t.evaluations;
+    const status: SweepTrial["status"] = t.summary
+      ? "completed"
+      : (t.error && t.error !== "cancelled") || tuned?.error
+        ? "failed"
+        : "stopped";
+    if (!t.earlier || status !== "completed") {
+      // An earlier process's trial that ended as it was killed has its verdict only now.
+      const run = await setRunStatus(
+        ctx.store,
+        t.runId,
+        status === "completed" ? "completed" : status === "failed" ? "failed" : "cancelled",
+        {
+          summary: t.summary ?? null,
+          device: t.summary?.device ?? null,
+          error:
+            status === "stopped"
+              ? `Stopped early by ASHA after ${evaluations} evaluation(s).`
+              : (t.error ?? tuned?.error ?? null),
+        },
+      ).catch(() => undefined);
+      if (run) ctx.events.publish({ type: "run-status", run });
+    }
+    await updateTrial(ctx.store, sweepId, key, { status, evaluations, metric: t.best ?? tuned?.metric ?? null });
     trials.push({
       key,
       params: t.params,
@@ -244,11 +406,10 @@ export async function runSweep(
       runId: t.runId,
       status,
       evaluations,
-      metric: tuned?.metric ?? null,
+      metric: t.best ?? tuned?.metric ?? null,
     });
   }
-  const bestConfig = mergeConfig(spec.base, {});
-  let best = bestConfig;
+  let best = mergeConfig(base as unknown as Record<string, unknown>, {});
   for (const [field, value] of Object.entries(end.best.params)) best = mergeConfig(best, dotted(field, value));
   const configPath = join(outDir, "best.yaml");
   writeFileSync(configPath, stringify(best));
