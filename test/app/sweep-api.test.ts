@@ -77,7 +77,10 @@ test("startSweep: malformed payloads are 400s that name the field", async () => 
 
 test("startSweep: a space the engine rejects is a 400 naming the field, before anything is stored", async () => {
   const cases: [unknown, RegExp][] = [
-    [{ experimentId, space: { "optimizer.lr": { uniform: [1e-3, 1e-5] } }, trials: 4 }, /space\.optimizer\.lr: uniform needs \[low, high\]/],
+    [
+      { experimentId, space: { "optimizer.lr": { uniform: [1e-3, 1e-5] } }, trials: 4 },
+      /space\.optimizer\.lr: uniform needs \[low, high\]/,
+    ],
     [{ experimentId, space: { "optimizer.lrr": { uniform: [1e-5, 1e-3] } }, trials: 4 }, /space\.optimizer\.lrr/],
     [{ experimentId, space: { "train.epochs": { int: [0, 3] } }, trials: 4 }, /space\.train\.epochs/],
     [{ experimentId, space: lr, trials: 4, metric: "bleu" }, /bleu/],
@@ -112,7 +115,10 @@ test("startSweep where Ray is not installed: one plain message, nothing stored",
     const e = await api(other, "createExperiment", { name: "base", datasetId: dataset.id, config: tinyConfig() });
     await assert.rejects(api(other, "startSweep", { experimentId: e.id, space: lr, trials: 2 }), (err: Error) => {
       assert.equal((err as { status?: number }).status, 400);
-      assert.match(err.message, /^Sweeps run on Ray Tune, which is not installed here yet: .*ftune serve --backend ray/);
+      assert.match(
+        err.message,
+        /^Sweeps run on Ray Tune, which is not installed here yet: .*ftune serve --backend ray/,
+      );
       assert.doesNotMatch(err.message, /at \w+ \(|Error:/);
       return true;
     });

@@ -50,9 +50,11 @@ export function registerServe(program: Command): void {
       process.once("SIGTERM", () => stop("SIGTERM"));
     });
     const dataDir = defaultDataDir();
-    const core = await openCore(dataDir, { ...backendCoreOptions(o), requireEngine: false, resumeSweeps: true }).catch((err: unknown) => {
-      throw err instanceof RayError ? new UserError(`Ray backend: ${err.message}`) : err;
-    });
+    const core = await openCore(dataDir, { ...backendCoreOptions(o), requireEngine: false, resumeSweeps: true }).catch(
+      (err: unknown) => {
+        throw err instanceof RayError ? new UserError(`Ray backend: ${err.message}`) : err;
+      },
+    );
     let server: RunningServer;
     try {
       server = await startServer({

@@ -4,8 +4,8 @@
 import { basename, resolve } from "node:path";
 import type { Command } from "commander";
 import { foldJobBinary, venvPython } from "../../../scripts/env.mjs";
-import { RayError } from "../../core/runs/ray/bridge.ts";
 import { loadExperimentData } from "../../core/experiments/data.ts";
+import { RayError } from "../../core/runs/ray/bridge.ts";
 import { loadSweep, runSweep, storedSpec } from "../../core/runs/ray/sweep.ts";
 import { sweepForFolder } from "../../core/store/repo-sweeps.ts";
 import { ensureRayBackend } from "../backend.ts";
@@ -41,6 +41,7 @@ export function registerSweep(program: Command): void {
             address: o.rayAddress ?? process.env.FTUNE_RAY_ADDRESS,
             onTrial: (t) => {
               if (!t.event) process.stderr.write(`ftune: trial ${t.key} started: ${JSON.stringify(t.params)}\n`);
+              else if (t.event.kind === "done") process.stderr.write(`ftune: trial ${t.key} completed\n`);
             },
           });
         } catch (err) {

@@ -36,11 +36,18 @@ const SpaceEntry = z.union([
   z.object({ uniform: z.tuple([z.number(), z.number()]) }).strict(),
   z.object({ int: z.tuple([z.number().int(), z.number().int()]) }).strict(),
   z
-    .object({ choice: z.array(z.union([z.number(), z.string(), z.boolean(), z.null()])).min(1).max(100) })
+    .object({
+      choice: z
+        .array(z.union([z.number(), z.string(), z.boolean(), z.null()]))
+        .min(1)
+        .max(100),
+    })
     .strict(),
 ]);
 /** A dotted config field ("optimizer.lr", "llrd.decay"). */
-const FieldPath = z.string().regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$/, "a dotted config field, e.g. optimizer.lr");
+const FieldPath = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$/, "a dotted config field, e.g. optimizer.lr");
 
 export const methods = {
   /** libtorch version, CUDA, threads. */

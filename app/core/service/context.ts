@@ -4,13 +4,13 @@ import { notFound } from "../api/errors.ts";
 import type { EventHub } from "../events.ts";
 import type { RayBridge } from "../runs/ray/bridge.ts";
 import type { RunService } from "../runs/service.ts";
-import type { SweepService } from "./sweeps.ts";
 import type { Queryable } from "../store/db.ts";
 import { getDataset } from "../store/repo-datasets.ts";
 import { type Experiment, getExperiment, getRun, type Run } from "../store/repo-experiments.ts";
 import type { Dataset } from "../store/types.ts";
 import type { ModelDownloads } from "./downloads.ts";
 import type { ModelLibrary } from "./models.ts";
+import type { SweepService } from "./sweeps.ts";
 
 export interface Context {
   store: Queryable;

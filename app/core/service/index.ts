@@ -20,7 +20,7 @@ import { experimentHandlers } from "./experiments.ts";
 import { ModelLibrary } from "./models.ts";
 import { resultHandlers } from "./results.ts";
 import { runHandlers, runLoader } from "./runs.ts";
-import { defaultSweepRuntime, SweepService, type SweepRuntime, sweepHandlers } from "./sweeps.ts";
+import { defaultSweepRuntime, type SweepRuntime, SweepService, sweepHandlers } from "./sweeps.ts";
 
 export function createHandlers(ctx: Context): Handlers {
   return {

@@ -15,9 +15,9 @@ import { normalizeConfig } from "../experiments/config-file.ts";
 import type { ExperimentConfig } from "../experiments/config-types.ts";
 import { loadExperimentData } from "../experiments/data.ts";
 import { datasetTrainingData } from "../experiments/dataset-data.ts";
+import { planRun, queueRuns } from "../runs/orchestrate.ts";
 import { RayError } from "../runs/ray/bridge.ts";
 import { checkSpace, checkSweepShape, runSweep, SweepCancelled, type SweepSpec } from "../runs/ray/sweep.ts";
-import { planRun, queueRuns } from "../runs/orchestrate.ts";
 import { getDataset } from "../store/repo-datasets.ts";
 import { createExperiment, listRuns } from "../store/repo-experiments.ts";
 import {
@@ -213,7 +213,9 @@ export class SweepService {
       ...(dataset ? { datasetId: dataset.id } : { dataFiles: true }),
     });
     const experiment = await experimentOr404(ctx.store, experimentId);
-    const data = dataset ? await datasetTrainingData(ctx.store, dataset, config) : (await loadExperimentData(config)).data;
+    const data = dataset
+      ? await datasetTrainingData(ctx.store, dataset, config)
+      : (await loadExperimentData(config)).data;
     return { experiment, runs: await queueRuns(ctx, experiment, planRun(config, data)) };
   }
 

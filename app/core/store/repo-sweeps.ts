@@ -167,14 +167,7 @@ export async function updateTrial(
     `UPDATE sweep_trials SET status = COALESCE(?, status), evaluations = COALESCE(?, evaluations),
        metric = CASE WHEN ? THEN ? ELSE metric END
      WHERE sweep_id = ? AND key = ?`,
-    [
-      u.status ?? null,
-      u.evaluations ?? null,
-      u.metric !== undefined ? 1 : 0,
-      u.metric ?? null,
-      sweepId,
-      key,
-    ],
+    [u.status ?? null, u.evaluations ?? null, u.metric !== undefined ? 1 : 0, u.metric ?? null, sweepId, key],
   );
 }
 

@@ -16,14 +16,7 @@ import type { ExperimentConfig } from "../../experiments/config-types.ts";
 import { metricsWriter } from "../../experiments/run-files.ts";
 import type { Context } from "../../service/context.ts";
 import { createExperiment, createRun, listRuns, setRunStatus } from "../../store/repo-experiments.ts";
-import {
-  addTrial,
-  dropTrialRuns,
-  finishSweep,
-  getTrial,
-  listTrials,
-  updateTrial,
-} from "../../store/repo-sweeps.ts";
+import { addTrial, dropTrialRuns, finishSweep, getTrial, listTrials, updateTrial } from "../../store/repo-sweeps.ts";
 import { RunRecorder } from "../recorder.ts";
 import { RayError } from "./bridge.ts";
 

@@ -1,0 +1,172 @@
+// `ftune sweep` survives a kill -9: the command is SIGKILLed once its first trial has finished,
+// its Ray driver (and the local Ray with it) stops by itself, and the same command again
+// (same --out) continues from Tune's saved state: the finished trial is not rerun, and the store
+// ends with exactly one experiment per trial, none left running, all under one sweep.
+import assert from "node:assert/strict";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+
+import { listExperiments, listRuns, type Run } from "../../app/core/store/repo-experiments.ts";
+import { listSweeps, listTrials } from "../../app/core/store/repo-sweeps.ts";
+import { root } from "../../scripts/env.mjs";
+import { ensureRaySetup } from "../helpers/ray-cluster.ts";
+import { scratchHome, testCore, tinyConfig, writeTinyCsv } from "./helpers.ts";
+
+const home = scratchHome("sweep-resume");
+const env = { FTUNE_HOME: join(home.dir, "data"), RAY_AUTH_MODE: "token", RAY_AUTH_TOKEN: "e".repeat(32) };
+const children: ChildProcess[] = [];
+
+before(() => ensureRaySetup());
+after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  home.cleanup();
+});
+
+/** `ftune sweep`, its stderr lines handed to `onLine` as they come. */
+function sweep(args: string[], onLine: (line: string) => void = () => {}) {
+  const child = spawn(process.execPath, [join(root, "bin/ftune.js"), "sweep", ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => {
+    stdout += d;
+  });
+  let partial = "";
+  child.stderr.on("data", (d) => {
+    stderr += d;
+    partial += d;
+    const lines = partial.split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) onLine(line);
+  });
+  const done = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    child.once("close", (code, signal) => resolve({ code, signal })),
+  );
+  return { child, done, out: () => ({ stdout, stderr }) };
+}
+
+/** The sweep drivers (sweep.py) still running for this test's spec file. */
+function drivers(spec: string): number[] {
+  const ps = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
+  return ps
+    .split("\n")
+    .filter((l) => l.includes("sweep.py") && l.includes(spec))
+    .map((l) => Number.parseInt(l.trim(), 10));
+}
+
+test("kill -9 of ftune sweep after its first trial, then the same command: it resumes", {
+  timeout: 900_000,
+}, async () => {
+  const csv = writeTinyCsv(home.dir, 48);
+  const path = join(home.dir, "sweep.yaml");
+  const out = join(home.dir, "out");
+  const base = tinyConfig({
+    data: { train: csv, text: "text", label: "target", max_length: 32 },
+    train: { epochs: 3, batch_size: 4, device: "cpu", seed: 3 },
+    eval: { every_steps: 3 },
+  });
+  writeFileSync(
+    path,
+    JSON.stringify({
+      base,
+      space: { "optimizer.lr": { loguniform: [1e-5, 1e-2] } },
+      trials: 4,
+      concurrency: 2,
+      grace_period: 1,
+      seed: 2,
+    }),
+  );
+
+  // First run: killed once a trial has completed (and Tune has had time to save its state).
+  let firstDone: string | undefined;
+  const started: string[] = [];
+  const first = sweep([path, "--out", out], (line) => {
+    const s = /^ftune: trial (\S+) started/.exec(line);
+    if (s?.[1]) started.push(s[1]);
+    const c = /^ftune: trial (\S+) completed/.exec(line);
+    if (c?.[1]) firstDone ??= c[1];
+  });
+  const deadline = Date.now() + 600_000;
+  while (!firstDone) {
+    if (first.child.exitCode !== null) assert.fail(`the sweep ended before the kill:\n${first.out().stderr}`);
+    if (Date.now() > deadline) assert.fail(`no trial completed:\n${first.out().stderr}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await new Promise((r) => setTimeout(r, 4000));
+  first.child.kill("SIGKILL");
+  assert.equal((await first.done).signal, "SIGKILL");
+  // The driver notices its stdin closing and stops (with the local Ray it started).
+  const specFile = join(out, "sweep-spec.json");
+  const stopBy = Date.now() + 60_000;
+  while (drivers(specFile).length > 0) {
+    assert.ok(Date.now() < stopBy, `the sweep's driver outlived the command: ${drivers(specFile)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+
+  // What the kill left: the finished trial recorded, the cut-short ones still "running".
+  let finishedRun: Run | undefined;
+  {
+    const core = await testCore(env.FTUNE_HOME);
+    try {
+      const [s] = await listSweeps(core.store);
+      assert.equal(s?.status, "running");
+      const trial = (await listTrials(core.store, s?.id as number)).find((t) => t.key === firstDone);
+      assert.ok(trial, "the finished trial is stored");
+      [finishedRun] = await listRuns(core.store, trial.experimentId);
+      assert.equal(finishedRun?.status, "completed");
+    } finally {
+      await core.close();
+    }
+  }
+
+  // Second run: the same command continues the sweep to its end.
+  const restarted: string[] = [];
+  const second = sweep([path, "--out", out], (line) => {
+    const s = /^ftune: trial (\S+) started/.exec(line);
+    if (s?.[1]) restarted.push(s[1]);
+  });
+  const { code } = await second.done;
+  assert.equal(code, 0, second.out().stderr);
+  assert.ok(!restarted.includes(firstDone), `the finished trial ${firstDone} ran again`);
+  const listed = second.out().stdout.trim().split("\n");
+  assert.equal(listed.length, 4, second.out().stdout);
+
+  const core = await testCore(env.FTUNE_HOME);
+  try {
+    const sweeps = await listSweeps(core.store);
+    assert.equal(sweeps.length, 1);
+    const s = sweeps[0];
+    assert.equal(s?.status, "completed");
+    assert.ok(s?.bestConfigPath);
+    const trials = await listTrials(core.store, s.id);
+    assert.equal(trials.length, 4);
+    assert.equal(new Set(trials.map((t) => t.key)).size, 4);
+    for (const t of trials) assert.ok(["completed", "stopped"].includes(t.status), `${t.key}: ${t.status}`);
+    // Exactly one experiment per trial, each with one run, none left running or interrupted.
+    const experiments = await listExperiments(core.store);
+    assert.equal(experiments.length, 4);
+    assert.deepEqual(experiments.map((e) => e.id).sort(), trials.map((t) => t.experimentId).sort());
+    for (const e of experiments) {
+      const runs = await listRuns(core.store, e.id);
+      assert.equal(runs.length, 1, `experiment ${e.id} has ${runs.length} runs`);
+      assert.ok(
+        ["completed", "cancelled"].includes(runs[0]?.status as string),
+        `run ${runs[0]?.id}: ${runs[0]?.status}`,
+      );
+    }
+    // The trial finished before the kill kept its run: it was not trained again.
+    const kept = trials.find((t) => t.key === firstDone);
+    const [run] = await listRuns(core.store, kept?.experimentId as number);
+    assert.equal(run?.id, finishedRun?.id);
+    assert.equal(run?.endedAt, finishedRun?.endedAt);
+  } finally {
+    await core.close();
+  }
+  assert.deepEqual(drivers(specFile), []);
+});
