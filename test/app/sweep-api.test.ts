@@ -48,7 +48,7 @@ async function rpc(method: string, body: unknown): Promise<{ status: number; bod
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-const lr = { "optimizer.lr": { loguniform: [1e-5, 1e-3] } };
+const lr = { "optimizer.lr": { loguniform: [1e-5, 1e-3] as [number, number] } };
 
 test("startSweep: malformed payloads are 400s that name the field", async () => {
   const cases: [unknown, RegExp][] = [
