@@ -104,7 +104,7 @@ test("no navigation, no new windows, no permissions but the clipboard", () => {
 
 test("the menu: Open dataset (Ctrl+O), a shortcut per view, reload, devtools in development, quit", () => {
   for (const item of ["CmdOrCtrl+O", "reload", "toggleDevTools", "CmdOrCtrl+Q"]) assert.ok(r.menu.includes(item), item);
-  for (let i = 1; i <= 6; i++) assert.ok(r.menu.includes(`CmdOrCtrl+${i}`), `view ${i}`);
+  for (let i = 1; i <= 7; i++) assert.ok(r.menu.includes(`CmdOrCtrl+${i}`), `view ${i}`);
 });
 
 test("the window state (size, position, view) is saved; a foreign page cannot change it", () => {
