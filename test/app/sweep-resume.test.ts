@@ -134,6 +134,9 @@ test("kill -9 of ftune sweep after its first trial, then the same command: it re
   const { code } = await second.done;
   assert.equal(code, 0, second.out().stderr);
   assert.ok(!restarted.includes(firstDone), `the finished trial ${firstDone} ran again`);
+  // The kill left work to do: trials cut short or not yet started run now.
+  assert.ok(restarted.length >= 1, second.out().stderr);
+  const cutShort = restarted.filter((key) => started.includes(key));
   const listed = second.out().stdout.trim().split("\n");
   assert.equal(listed.length, 4, second.out().stdout);
 
@@ -159,6 +162,11 @@ test("kill -9 of ftune sweep after its first trial, then the same command: it re
         ["completed", "cancelled"].includes(runs[0]?.status as string),
         `run ${runs[0]?.id}: ${runs[0]?.status}`,
       );
+    }
+    // A trial the kill cut short trained again in its own experiment (one run, from the start).
+    for (const key of cutShort) {
+      const t = trials.find((x) => x.key === key);
+      assert.equal((await listRuns(core.store, t?.experimentId as number)).length, 1, key);
     }
     // The trial finished before the kill kept its run: it was not trained again.
     const kept = trials.find((t) => t.key === firstDone);

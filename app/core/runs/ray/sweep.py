@@ -8,6 +8,7 @@ experiment in the store.
 Out: {"type": "ready"} | {"type": "fatal", message}
      {"key", "type": "trial", "params", "config"}   a trial started (its merged config)
      {"key", "type": "event", "event"}              an engine event of that trial
+     {"key", "type": "ended", "evaluations", "error"} Tune is done with the trial (after its events)
      {"type": "end", "trials": [{key, params, status, evaluations, metric}], "best": {key, params}}
 """
 
@@ -24,6 +25,7 @@ sys.path.insert(0, HERE)
 os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
 
 import ray  # noqa: E402
+import sweep_events  # noqa: E402
 from bridge import Bundles, connect, node_list, say  # noqa: E402
 from fold_task import Relay, local_model, torch_lib  # noqa: E402
 from ray import tune  # noqa: E402
@@ -155,13 +157,14 @@ def main():
     heads = [n["id"] for n in node_list() if n["alive"] and "node:__internal_head__" in n["resources"]]
     here = heads[0] if heads else ray.get_runtime_context().get_node_id()
     relay = Relay.options(scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote()
+    sweep_events.relay = relay
     model = bundles.model(spec["base"]["model"])
     say({"type": "ready"})
     stop = threading.Event()
 
     def pump():
         while not stop.wait(0.2):
-            forward(ray.get(relay.drain.remote()))
+            sweep_events.drain(relay)
 
     pumper = threading.Thread(target=pump, daemon=True)
     pumper.start()
@@ -182,7 +185,7 @@ def main():
     storage = spec["storage"]
     name = "tune"
     path = os.path.join(storage, name)
-    run_config = tune.RunConfig(name=name, storage_path=storage, verbose=0)
+    run_config = tune.RunConfig(name=name, storage_path=storage, verbose=0, callbacks=[sweep_events.Ended()])
     if tune.Tuner.can_restore(path):
         tuner = tune.Tuner.restore(path, trainable=fn, resume_unfinished=True, resume_errored=True)
     else:
@@ -199,36 +202,22 @@ def main():
     grid = tuner.fit()
     stop.set()
     pumper.join()
-    forward(ray.get(relay.drain.remote()))
+    sweep_events.drain(relay)
     trials = []
     for r in grid:
         m = r.metrics or {}
         trials.append({
             "key": m.get("trial_id"),
-            "params": {k: _plain(v) for k, v in (r.config or {}).items()},
+            "params": {k: sweep_events.plain(v) for k, v in (r.config or {}).items()},
             "evaluations": m.get("evaluation", 0),
             "metric": m.get(spec["metric"]),
             "error": str(r.error).strip().splitlines()[-1] if r.error else None,
         })
     best = grid.get_best_result(metric=spec["metric"], mode=spec["mode"], scope="all")
-    say({"type": "end", "trials": trials, "best": {"key": best.metrics.get("trial_id"), "params": {k: _plain(v) for k, v in best.config.items()}}})
+    say({"type": "end", "trials": trials, "best": {"key": best.metrics.get("trial_id"), "params": {k: sweep_events.plain(v) for k, v in best.config.items()}}})
     bundles.close()
     ray.shutdown()
     return 0
-
-
-def _plain(v):
-    return v.item() if hasattr(v, "item") else v
-
-
-def forward(drained):
-    for key, lines in drained.items():
-        for line in lines:
-            if isinstance(line, dict):
-                if "trial" in line:
-                    say({"key": key, "type": "trial", "params": {k: _plain(v) for k, v in line["trial"].items()}, "config": line["config"]})
-            else:
-                say({"key": key, "type": "event", "event": json.loads(line)})
 
 
 if __name__ == "__main__":

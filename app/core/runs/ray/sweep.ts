@@ -166,6 +166,8 @@ interface LiveTrial {
   error?: string;
   /** Recorded by an earlier process (the sweep was resumed): only Tune's verdict is new. */
   earlier: boolean;
+  /** Its outcome is recorded (Tune said it ended). */
+  ended?: SweepTrial["status"];
 }
 
 /**
@@ -234,6 +236,7 @@ async function driveSweep(ctx: Context, o: SweepRun): Promise<SweepResult> {
       best: t.metric,
       summary: run?.status === "completed" ? (run.summary as Summary) : undefined,
       earlier: true,
+      ended: t.status === "running" ? undefined : (t.status as SweepTrial["status"]),
     });
   }
   if (o.signal?.aborted) throw new SweepCancelled("cancelled");
@@ -269,6 +272,7 @@ async function driveSweep(ctx: Context, o: SweepRun): Promise<SweepResult> {
         else if (m.type === "end") end = m;
         else if (m.type === "trial") await startTrial(m.key, m.params, m.config);
         else if (m.type === "event") await trialEvent(m.key, m.event as TrainEvent);
+        else if (m.type === "ended") await endTrial(m.key, m.evaluations ?? 0, m.error ?? null);
       })
       .catch((err) => {
         fatal ??= `recording the sweep failed: ${(err as Error).message}`;
@@ -341,6 +345,38 @@ async function driveSweep(ctx: Context, o: SweepRun): Promise<SweepResult> {
     o.onTrial?.({ key, params: t.params, event: e });
   }
 
+  /** Records a trial's outcome once Tune is done with it (all its events came first). */
+  async function endTrial(key: string, evaluations: number, tuneError: string | null) {
+    const t = live.get(key);
+    if (!t || t.ended) return;
+    await t.recorder?.finish().catch(() => {});
+    const status: SweepTrial["status"] = t.summary
+      ? "completed"
+      : (t.error && t.error !== "cancelled") || tuneError
+        ? "failed"
+        : "stopped";
+    if (!(t.earlier && status === "completed")) {
+      const run = await setRunStatus(
+        ctx.store,
+        t.runId,
+        status === "completed" ? "completed" : status === "failed" ? "failed" : "cancelled",
+        {
+          summary: t.summary ?? null,
+          device: t.summary?.device ?? null,
+          error:
+            status === "stopped"
+              ? `Stopped early by ASHA after ${evaluations} evaluation(s).`
+              : (t.error ?? tuneError ?? null),
+        },
+      ).catch(() => undefined);
+      if (run) ctx.events.publish({ type: "run-status", run });
+    }
+    t.evaluations = Math.max(t.evaluations, evaluations);
+    t.ended = status;
+    await updateTrial(ctx.store, sweepId, key, { status, evaluations: t.evaluations, metric: t.best });
+    changed(key);
+  }
+
   const code = await new Promise<number | null>((r) => proc.once("close", r));
   o.signal?.removeEventListener("abort", abort);
   await queue;
@@ -348,9 +384,12 @@ async function driveSweep(ctx: Context, o: SweepRun): Promise<SweepResult> {
   if (o.signal?.aborted || fatal || !end) {
     // The trials this process was recording end with the sweep (cancelled, or cut short).
     for (const [key, t] of live) {
-      if (t.earlier || !t.recorder) continue;
+      if (t.earlier || !t.recorder || t.ended) continue;
+      if (t.summary) {
+        await endTrial(key, t.evaluations, null);
+        continue;
+      }
       await t.recorder.finish().catch(() => {});
-      if (t.summary || t.error) continue;
       const run = await setRunStatus(ctx.store, t.runId, cancelled ? "cancelled" : "interrupted", {
         error: cancelled ? "The sweep was cancelled." : "The sweep's Ray driver stopped.",
       }).catch(() => undefined);
@@ -366,39 +405,16 @@ async function driveSweep(ctx: Context, o: SweepRun): Promise<SweepResult> {
   }
   const trials: SweepTrial[] = [];
   for (const [key, t] of live) {
-    await t.recorder?.finish().catch(() => {});
     const tuned = end.trials.find((x) => x.key === key);
-    const evaluations = tuned?.evaluations ?? t.evaluations;
-    const status: SweepTrial["status"] = t.summary
-      ? "completed"
-      : (t.error && t.error !== "cancelled") || tuned?.error
-        ? "failed"
-        : "stopped";
-    if (!t.earlier || status !== "completed") {
-      // An earlier process's trial that ended as it was killed has its verdict only now.
-      const run = await setRunStatus(
-        ctx.store,
-        t.runId,
-        status === "completed" ? "completed" : status === "failed" ? "failed" : "cancelled",
-        {
-          summary: t.summary ?? null,
-          device: t.summary?.device ?? null,
-          error:
-            status === "stopped"
-              ? `Stopped early by ASHA after ${evaluations} evaluation(s).`
-              : (t.error ?? tuned?.error ?? null),
-        },
-      ).catch(() => undefined);
-      if (run) ctx.events.publish({ type: "run-status", run });
-    }
-    await updateTrial(ctx.store, sweepId, key, { status, evaluations, metric: t.best ?? tuned?.metric ?? null });
+    // A trial whose end no process recorded (killed just as it ended) gets Tune's verdict now.
+    if (!t.ended) await endTrial(key, tuned?.evaluations ?? t.evaluations, tuned?.error ?? null);
     trials.push({
       key,
       params: t.params,
       experimentId: t.experimentId,
       runId: t.runId,
-      status,
-      evaluations,
+      status: t.ended ?? "stopped",
+      evaluations: t.evaluations,
       metric: t.best ?? tuned?.metric ?? null,
     });
   }
