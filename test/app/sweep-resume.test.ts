@@ -62,7 +62,7 @@ function drivers(spec: string): number[] {
 
 test("kill -9 of ftune sweep after its first trial, then the same command: it resumes", {
   timeout: 900_000,
-}, async () => {
+}, async (t) => {
   const csv = writeTinyCsv(home.dir, 48);
   const path = join(home.dir, "sweep.yaml");
   const out = join(home.dir, "out");
@@ -137,6 +137,9 @@ test("kill -9 of ftune sweep after its first trial, then the same command: it re
   // The kill left work to do: trials cut short or not yet started run now.
   assert.ok(restarted.length >= 1, second.out().stderr);
   const cutShort = restarted.filter((key) => started.includes(key));
+  t.diagnostic(
+    `first run started ${started.length} trial(s); the second ${restarted.length}, ${cutShort.length} cut short`,
+  );
   const listed = second.out().stdout.trim().split("\n");
   assert.equal(listed.length, 4, second.out().stdout);
 
@@ -165,8 +168,8 @@ test("kill -9 of ftune sweep after its first trial, then the same command: it re
     }
     // A trial the kill cut short trained again in its own experiment (one run, from the start).
     for (const key of cutShort) {
-      const t = trials.find((x) => x.key === key);
-      assert.equal((await listRuns(core.store, t?.experimentId as number)).length, 1, key);
+      const trial = trials.find((x) => x.key === key);
+      assert.equal((await listRuns(core.store, trial?.experimentId as number)).length, 1, key);
     }
     // The trial finished before the kill kept its run: it was not trained again.
     const kept = trials.find((t) => t.key === firstDone);
