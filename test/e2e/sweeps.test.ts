@@ -55,11 +55,11 @@ test("sweeps: start from the view, follow it live, compare its trials, train the
   const form = page.getByRole("form", { name: "New sweep" });
   await form.getByLabel("Base experiment").selectOption({ label: base.name });
   await form.getByLabel("Sweep name").fill("lr search");
-  assert.ok(await form.getByLabel("Search Learning rate").isChecked());
+  assert.ok(await form.getByLabel("Search Learning rate", { exact: true }).isChecked());
   // LLRD decay and SWA fields need those techniques, which the base does not use.
   assert.ok(await form.getByLabel("Search LLRD decay").isDisabled());
-  await form.getByLabel("Learning rate low").fill("0.00001");
-  await form.getByLabel("Learning rate high").fill("0.01");
+  await form.getByLabel("Learning rate low", { exact: true }).fill("0.00001");
+  await form.getByLabel("Learning rate high", { exact: true }).fill("0.01");
   await form.getByLabel("Trials", { exact: true }).fill("4");
   await form.getByLabel("Trials at once").fill("2");
   await form.getByLabel("Grace period").fill("1");
@@ -132,21 +132,21 @@ test("sweeps: start from the view, follow it live, compare its trials, train the
     30_000,
   );
   const names = await results.locator("tbody th[scope=row]").allTextContents();
-  const ranked = sweep.trials.filter((t) => t.status === "completed");
   for (const name of names) assert.match(name, /^lr search trial \d: optimizer\.lr=/);
-  // Completed trials first, best first (stopped trials have no fold result: last).
+  // Ranked by each trial's best metric, as in the Sweeps view: trials ASHA stopped included.
   const compareRows = await server.call("compare", { sweepId: sweep.id });
-  const byId = new Map(compareRows.map((r) => [r.name, r.mean]));
-  const means = names.map((n) => byId.get(n) ?? null);
-  const scored = means.filter((m): m is number => m !== null);
-  assert.equal(scored.length, ranked.length);
+  const idOf = new Map(compareRows.map((r) => [r.name, r.experimentId]));
   assert.deepEqual(
-    scored,
-    [...scored].sort((a, b) => a - b),
+    names.map((n) => idOf.get(n)),
+    sweep.trials.map((t) => t.experimentId),
   );
-  assert.deepEqual(means.slice(0, scored.length), scored);
+  const cells = await results.locator("tbody tr").allTextContents();
+  for (const t of sweep.trials.filter((x) => x.status === "stopped"))
+    assert.ok(cells.some((c) => c.includes(`stopped early by ASHA after ${t.evaluations} evaluation`)));
   const diff = page.getByTestId("settings-diff");
-  await diff.getByText("optimizer.lr").waitFor();
+  await diff.getByText("optimizer.lr", { exact: true }).waitFor();
+  // The trials differ in the searched field only.
+  assert.deepEqual(await diff.locator("tbody th[scope=row]").allTextContents(), ["optimizer.lr"]);
   await screenshot(page, "sweep-compare");
   // Every experiment again.
   await page.getByLabel("Show experiments").selectOption({ label: "every experiment" });

@@ -319,6 +319,11 @@ export interface CompareRow {
   settings: Record<string, string | number | boolean | null>;
   /** The sweep it is a trial of, if any. */
   sweepId: number | null;
+  /**
+   * As a sweep's trial: its status (stopped: by ASHA), evaluations and the best value of the
+   * sweep's metric, which a trial stopped early has without any finished fold.
+   */
+  trial: { status: SweepTrialInfo["status"]; evaluations: number; metric: number | null } | null;
 }
 
 export interface SweepTrialInfo {

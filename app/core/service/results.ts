@@ -14,7 +14,7 @@ import { metricOf, outOfFold, planRun, runOutcome, summarizeRuns } from "../runs
 import { listCheckpoints } from "../store/repo-checkpoints.ts";
 import { getDataset } from "../store/repo-datasets.ts";
 import { type Experiment, listExperiments, listRuns, type Run } from "../store/repo-experiments.ts";
-import { getSweep, trialExperiments } from "../store/repo-sweeps.ts";
+import { getSweep, type TrialRecordOut, trialExperiments } from "../store/repo-sweeps.ts";
 import { type Context, experimentOr404, runOr404 } from "./context.ts";
 import { exportCheckpoint } from "./export.ts";
 import { exportTarget } from "./export-path.ts";
@@ -33,7 +33,7 @@ export function flattenSettings(value: unknown, prefix = "", out: CompareRow["se
   return out;
 }
 
-async function compareRow(ctx: Context, experiment: Experiment, sweepId: number | null = null): Promise<CompareRow> {
+async function compareRow(ctx: Context, experiment: Experiment, trial?: TrialRecordOut): Promise<CompareRow> {
   const config = experiment.config as ExperimentConfig;
   // The latest run of each fold counts (for the status), and its result if it completed.
   const latest = new Map<number, Run>();
@@ -76,7 +76,8 @@ async function compareRow(ctx: Context, experiment: Experiment, sweepId: number 
     metrics,
     statuses,
     settings: flattenSettings(config),
-    sweepId,
+    sweepId: trial?.sweepId ?? null,
+    trial: trial ? { status: trial.status, evaluations: trial.evaluations, metric: trial.metric } : null,
   };
 }
 
@@ -156,8 +157,9 @@ export function resultHandlers(ctx: Context) {
       let experiments = input.experimentIds
         ? await Promise.all(input.experimentIds.map((id) => experimentOr404(ctx.store, id)))
         : (await listExperiments(ctx.store)).reverse();
-      if (input.sweepId !== undefined) experiments = experiments.filter((e) => trials.get(e.id) === input.sweepId);
-      return Promise.all(experiments.map((e) => compareRow(ctx, e, trials.get(e.id) ?? null)));
+      if (input.sweepId !== undefined)
+        experiments = experiments.filter((e) => trials.get(e.id)?.sweepId === input.sweepId);
+      return Promise.all(experiments.map((e) => compareRow(ctx, e, trials.get(e.id))));
     },
   };
 }

@@ -179,12 +179,10 @@ export async function sweepOfExperiment(db: Queryable, experimentId: number): Pr
   return row?.sweep_id ?? null;
 }
 
-/** Every experiment that is a trial, with its sweep. */
-export async function trialExperiments(db: Queryable): Promise<Map<number, number>> {
-  const rows = await db.all<{ sweep_id: number; experiment_id: number }>(
-    "SELECT sweep_id, experiment_id FROM sweep_trials",
-  );
-  return new Map(rows.map((r) => [r.experiment_id, r.sweep_id]));
+/** Every experiment that is a trial, with its trial. */
+export async function trialExperiments(db: Queryable): Promise<Map<number, TrialRecordOut>> {
+  const rows = await db.all<TrialRow>("SELECT * FROM sweep_trials");
+  return new Map(rows.map((r) => [r.experiment_id, toTrial(r)]));
 }
 
 /** A trial restarted by a resumed sweep trains again from the start: its old run goes. */
