@@ -23,6 +23,8 @@ export interface Served {
   call<M extends Method>(method: M, input: Input<M>): Promise<Output<M>>;
   /** SIGKILLs the server's training worker (as a crash or the OOM killer would); returns how many. */
   killWorker(): number;
+  /** SIGKILLs the server itself (a crash, the OOM killer) and waits until it is gone. */
+  kill(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -105,6 +107,12 @@ export async function serve({
         .map((line) => Number.parseInt(line.trim(), 10));
       for (const pid of workers) process.kill(pid, "SIGKILL");
       return workers.length;
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
     },
     async stop() {
       if (child.exitCode === null) {
