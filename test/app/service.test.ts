@@ -365,6 +365,8 @@ describe("experiments and runs", () => {
       oof: null,
       metrics: [],
       statuses: {},
+      sweepId: null,
+      trial: null,
     });
     // Every metric the engine reported at each fold's best evaluation, mean ± std over folds.
     const pearson = rows[0]?.metrics.find((m) => m.name === "pearson");
