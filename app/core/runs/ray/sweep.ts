@@ -247,6 +247,11 @@ async function driveSweep(ctx: Context, o: SweepRun): Promise<SweepResult> {
   });
   const abort = () => proc.stdin.end();
   o.signal?.addEventListener("abort", abort, { once: true });
+  let fatal: string | undefined;
+  proc.once("error", (err) => {
+    fatal ??= `cannot start the sweep's Ray driver with ${o.python}: ${err.message}`;
+  });
+  proc.stdin.on("error", () => {}); // the driver gone: its end is reported by "close"
   let stderr = "";
   proc.stderr.setEncoding("utf8");
   proc.stderr.on("data", (c: string) => {
@@ -259,7 +264,6 @@ async function driveSweep(ctx: Context, o: SweepRun): Promise<SweepResult> {
         best: { key: string; params: Record<string, unknown> };
       }
     | undefined;
-  let fatal: string | undefined;
   const lines = createInterface({ input: proc.stdout });
   let queue = Promise.resolve();
   lines.on("line", (line) => {
