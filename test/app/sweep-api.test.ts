@@ -127,3 +127,20 @@ test("startSweep where Ray is not installed: one plain message, nothing stored",
     await other.close();
   }
 });
+
+test("a sweep whose Ray driver cannot start ends failed, with the reason", async () => {
+  const started = await api(core, "startSweep", { experimentId, space: lr, trials: 2 });
+  assert.equal(started.status, "running");
+  assert.equal(started.metric, "rmse");
+  assert.equal(started.mode, "min");
+  let sweep = started;
+  for (let i = 0; i < 100 && sweep.status === "running"; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    sweep = (await api(core, "listSweeps", {})).find((s) => s.id === started.id) ?? sweep;
+  }
+  assert.equal(sweep.status, "failed");
+  assert.match(sweep.error ?? "", /cannot start the sweep's Ray driver with \/nonexistent\/python/);
+  assert.deepEqual(sweep.trials, []);
+  await assert.rejects(api(core, "trainBestSweep", { id: sweep.id }), /has no best config yet \(it is failed\)/);
+  await assert.rejects(api(core, "cancelSweep", { id: sweep.id }), /is failed; there is nothing to cancel/);
+});
