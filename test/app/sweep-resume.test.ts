@@ -68,8 +68,8 @@ test("kill -9 of ftune sweep after its first trial, then the same command: it re
   const out = join(home.dir, "out");
   const base = tinyConfig({
     data: { train: csv, text: "text", label: "target", max_length: 32 },
-    train: { epochs: 3, batch_size: 4, device: "cpu", seed: 3 },
-    eval: { every_steps: 3 },
+    train: { epochs: 6, batch_size: 4, device: "cpu", seed: 3 },
+    eval: { every_steps: 6 },
   });
   writeFileSync(
     path,
@@ -78,27 +78,36 @@ test("kill -9 of ftune sweep after its first trial, then the same command: it re
       space: { "optimizer.lr": { loguniform: [1e-5, 1e-2] } },
       trials: 4,
       concurrency: 2,
-      grace_period: 1,
+      grace_period: 6, // no early stops: every trial trains long enough to be cut short
       seed: 2,
     }),
   );
 
-  // First run: killed once a trial has completed (and Tune has had time to save its state).
+  // First run: killed once a trial has completed (and Tune has had time to save its state)
+  // while another trial is training.
   let firstDone: string | undefined;
-  const started: string[] = [];
+  let doneAt = 0;
+  const started = new Map<string, number>();
+  const ended = new Set<string>();
   const first = sweep([path, "--out", out], (line) => {
     const s = /^ftune: trial (\S+) started/.exec(line);
-    if (s?.[1]) started.push(s[1]);
-    const c = /^ftune: trial (\S+) completed/.exec(line);
-    if (c?.[1]) firstDone ??= c[1];
+    if (s?.[1]) started.set(s[1], Date.now());
+    const e = /^ftune: trial (\S+) (completed|stopped|failed)/.exec(line);
+    if (e?.[1]) ended.add(e[1]);
+    if (e?.[1] && e[2] === "completed" && !firstDone) {
+      firstDone = e[1];
+      doneAt = Date.now();
+    }
   });
+  const training = () =>
+    [...started].filter(([key, at]) => !ended.has(key) && Date.now() - at > 1500).map(([key]) => key);
   const deadline = Date.now() + 600_000;
-  while (!firstDone) {
+  while (!firstDone || Date.now() - doneAt < 2000 || training().length === 0) {
     if (first.child.exitCode !== null) assert.fail(`the sweep ended before the kill:\n${first.out().stderr}`);
-    if (Date.now() > deadline) assert.fail(`no trial completed:\n${first.out().stderr}`);
-    await new Promise((r) => setTimeout(r, 200));
+    if (Date.now() > deadline) assert.fail(`no moment to kill:\n${first.out().stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
-  await new Promise((r) => setTimeout(r, 4000));
+  const runningAtKill = training();
   first.child.kill("SIGKILL");
   assert.equal((await first.done).signal, "SIGKILL");
   // The driver notices its stdin closing and stops (with the local Ray it started).
@@ -134,12 +143,12 @@ test("kill -9 of ftune sweep after its first trial, then the same command: it re
   const { code } = await second.done;
   assert.equal(code, 0, second.out().stderr);
   assert.ok(!restarted.includes(firstDone), `the finished trial ${firstDone} ran again`);
-  // The kill left work to do: trials cut short or not yet started run now.
-  assert.ok(restarted.length >= 1, second.out().stderr);
-  const cutShort = restarted.filter((key) => started.includes(key));
+  // The trials the kill cut short train again (from the start), with the rest of the sweep.
+  const cutShort = restarted.filter((key) => started.has(key));
   t.diagnostic(
-    `first run started ${started.length} trial(s); the second ${restarted.length}, ${cutShort.length} cut short`,
+    `first run started ${started.size} trial(s); the second ${restarted.length}, ${cutShort.length} cut short`,
   );
+  for (const key of runningAtKill) assert.ok(restarted.includes(key), `${key} was cut short but not rerun`);
   const listed = second.out().stdout.trim().split("\n");
   assert.equal(listed.length, 4, second.out().stdout);
 

@@ -40,8 +40,10 @@ export function registerSweep(program: Command): void {
             binary: foldJobBinary(),
             address: o.rayAddress ?? process.env.FTUNE_RAY_ADDRESS,
             onTrial: (t) => {
-              if (!t.event) process.stderr.write(`ftune: trial ${t.key} started: ${JSON.stringify(t.params)}\n`);
-              else if (t.event.kind === "done") process.stderr.write(`ftune: trial ${t.key} completed\n`);
+              if (t.ended === "stopped")
+                process.stderr.write(`ftune: trial ${t.key} stopped early by ASHA after ${t.evaluations} evaluation(s)\n`);
+              else if (t.ended) process.stderr.write(`ftune: trial ${t.key} ${t.ended}\n`);
+              else if (!t.event) process.stderr.write(`ftune: trial ${t.key} started: ${JSON.stringify(t.params)}\n`);
             },
           });
         } catch (err) {

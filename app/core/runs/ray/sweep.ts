@@ -146,7 +146,14 @@ export interface SweepRun {
   address?: string;
   /** Aborting stops the sweep (its Ray driver and trials); Tune's state stays for a resume. */
   signal?: AbortSignal;
-  onTrial?: (t: { key: string; params: Record<string, unknown>; event?: TrainEvent }) => void;
+  /** A trial started (no event, no end), reported an engine event, or ended (with its evaluations). */
+  onTrial?: (t: {
+    key: string;
+    params: Record<string, unknown>;
+    event?: TrainEvent;
+    ended?: SweepTrial["status"];
+    evaluations?: number;
+  }) => void;
 }
 
 /** Thrown by runSweep when its signal stopped it. */
@@ -379,6 +386,7 @@ async function driveSweep(ctx: Context, o: SweepRun): Promise<SweepResult> {
     t.ended = status;
     await updateTrial(ctx.store, sweepId, key, { status, evaluations: t.evaluations, metric: t.best });
     changed(key);
+    o.onTrial?.({ key, params: t.params, ended: status, evaluations: t.evaluations });
   }
 
   const code = await new Promise<number | null>((r) => proc.once("close", r));
