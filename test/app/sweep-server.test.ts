@@ -41,11 +41,11 @@ const only = async (s: Served, id: number) => (await s.call("listSweeps", {})).f
 
 test("a server killed mid-sweep: the next one continues it; a cancelled sweep stops", {
   timeout: 900_000,
-}, async () => {
+}, async (ctx) => {
   let server = await start();
   const model = await server.call("addModel", { path: tinyModel(), name: "tiny" });
   const dataset = await server.call("importDataset", {
-    path: writeTinyCsv(home, 48),
+    path: writeTinyCsv(home, 96),
     mapping: { text: "text", label: "target", id: "id" },
     task: "regression",
     modelId: model.id,
@@ -54,7 +54,7 @@ test("a server killed mid-sweep: the next one continues it; a cancelled sweep st
   const base = await server.call("createExperiment", {
     name: "base",
     datasetId: dataset.id,
-    config: tinyConfig({ train: { epochs: 3, batch_size: 4, device: "cpu", seed: 5 }, eval: { every_steps: 3 } }),
+    config: tinyConfig({ train: { epochs: 6, batch_size: 4, device: "cpu", seed: 5 }, eval: { every_steps: 12 } }),
   });
   const space = { "optimizer.lr": { loguniform: [1e-5, 1e-2] as [number, number] } };
   const sweep = await server.call("startSweep", {
@@ -62,20 +62,28 @@ test("a server killed mid-sweep: the next one continues it; a cancelled sweep st
     space,
     trials: 4,
     concurrency: 2,
-    gracePeriod: 1,
+    gracePeriod: 12, // no early stops: trials train long enough to be cut short
     seed: 4,
   });
   assert.equal(sweep.status, "running");
-  const killedAt = await until(
+  // The moment to kill: a trial ended over a second ago (Tune saves its state every second)
+  // and another one is training.
+  let endedSince = 0;
+  const atKill = await until(
     () => only(server, sweep.id),
-    (s) => s.trials.some((t) => t.status !== "running") || s.status !== "running",
-    "a trial to end",
+    (s) => {
+      if (s.status !== "running") return true;
+      if (!s.trials.some((t) => t.status !== "running")) return false;
+      endedSince ||= Date.now();
+      return Date.now() - endedSince > 1200 && s.trials.some((t) => t.status === "running" && t.evaluations > 0);
+    },
+    "a trial to end while another trains",
     600_000,
   );
-  assert.equal(killedAt.status, "running", killedAt.error ?? "");
-  const ended = killedAt.trials.filter((t) => t.status !== "running");
-  await new Promise((r) => setTimeout(r, 3000)); // Tune saves its state every second
+  assert.equal(atKill.status, "running", atKill.error ?? "");
   await server.kill();
+  const ended = atKill.trials.filter((t) => t.status !== "running");
+  const cutShort = atKill.trials.filter((t) => t.status === "running");
   await until(
     async () => drivers(),
     (n) => n === 0,
@@ -99,6 +107,16 @@ test("a server killed mid-sweep: the next one continues it; a cancelled sweep st
     const after = done.trials.find((x) => x.key === t.key);
     assert.equal(after?.runId, t.runId, `trial ${t.key} ran again`);
   }
+  // A trial the kill cut short trained again from the start, in the same experiment, a new run
+  // (unless it ended in the moment between the last look and the kill).
+  assert.ok(cutShort.length >= 1);
+  let rerun = 0;
+  for (const t of cutShort) {
+    const after = done.trials.find((x) => x.key === t.key);
+    assert.equal(after?.experimentId, t.experimentId);
+    if (after?.runId !== t.runId) rerun++;
+  }
+  ctx.diagnostic(`${ended.length} trial(s) had ended at the kill, ${cutShort.length} training; ${rerun} rerun`);
   const experiments = await server.call("listExperiments", {});
   assert.equal(experiments.length, 5); // the base and four trials
   for (const t of done.trials) {
