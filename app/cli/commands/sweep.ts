@@ -41,7 +41,9 @@ export function registerSweep(program: Command): void {
             address: o.rayAddress ?? process.env.FTUNE_RAY_ADDRESS,
             onTrial: (t) => {
               if (t.ended === "stopped")
-                process.stderr.write(`ftune: trial ${t.key} stopped early by ASHA after ${t.evaluations} evaluation(s)\n`);
+                process.stderr.write(
+                  `ftune: trial ${t.key} stopped early by ASHA after ${t.evaluations} evaluation(s)\n`,
+                );
               else if (t.ended) process.stderr.write(`ftune: trial ${t.key} ${t.ended}\n`);
               else if (!t.event) process.stderr.write(`ftune: trial ${t.key} started: ${JSON.stringify(t.params)}\n`);
             },
