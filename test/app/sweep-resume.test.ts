@@ -63,13 +63,13 @@ function drivers(spec: string): number[] {
 test("kill -9 of ftune sweep after its first trial, then the same command: it resumes", {
   timeout: 900_000,
 }, async (t) => {
-  const csv = writeTinyCsv(home.dir, 48);
+  const csv = writeTinyCsv(home.dir, 96);
   const path = join(home.dir, "sweep.yaml");
   const out = join(home.dir, "out");
   const base = tinyConfig({
     data: { train: csv, text: "text", label: "target", max_length: 32 },
-    train: { epochs: 6, batch_size: 4, device: "cpu", seed: 3 },
-    eval: { every_steps: 6 },
+    train: { epochs: 30, batch_size: 4, device: "cpu", seed: 3 },
+    eval: { every_steps: 45 },
   });
   writeFileSync(
     path,
@@ -78,7 +78,7 @@ test("kill -9 of ftune sweep after its first trial, then the same command: it re
       space: { "optimizer.lr": { loguniform: [1e-5, 1e-2] } },
       trials: 4,
       concurrency: 2,
-      grace_period: 6, // no early stops: every trial trains long enough to be cut short
+      grace_period: 12, // no early stops (8 evaluations): every trial trains long enough to be cut short
       seed: 2,
     }),
   );

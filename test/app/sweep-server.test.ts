@@ -54,7 +54,7 @@ test("a server killed mid-sweep: the next one continues it; a cancelled sweep st
   const base = await server.call("createExperiment", {
     name: "base",
     datasetId: dataset.id,
-    config: tinyConfig({ train: { epochs: 6, batch_size: 4, device: "cpu", seed: 5 }, eval: { every_steps: 12 } }),
+    config: tinyConfig({ train: { epochs: 30, batch_size: 4, device: "cpu", seed: 5 }, eval: { every_steps: 45 } }),
   });
   const space = { "optimizer.lr": { loguniform: [1e-5, 1e-2] as [number, number] } };
   const sweep = await server.call("startSweep", {
