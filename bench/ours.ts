@@ -110,12 +110,13 @@ async function article() {
     llrd: a.llrd,
     schedule: { name: "linear", warmup_steps: a.warmup_steps },
     reinit: { top_layers: a.reinit_top, pooler: true },
-    swa: { start_epoch: (a.swa_start_epoch as number) + 1, lr: a.swa_lr, anneal_steps: a.swa_anneal_steps, anneal_strategy: "cos" },
+    swa: { start_epoch: (a.swa_start_epoch as number) + 1, lr: a.swa_lr, anneal_steps: a.swa_anneal_steps, anneal_strategy: "cos", evaluate: "last" },
     eval: { every_steps: a.eval_every, metric: "rmse", save_best: true },
   };
   const out = mkdtempSync(join(tmpdir(), "ftune-bench-article-"));
   let evals = 0;
   const t0 = now();
+  const cpu0 = process.cpuUsage();
   const summary = await startExperiment(
     JSON.stringify(config),
     { texts: a.texts, targets: a.targets, validTexts: a.valid_texts, validTargets: a.valid_targets },
@@ -125,10 +126,14 @@ async function article() {
     },
   ).done;
   const seconds = (now() - t0) / 1e3;
+  const cpu = process.cpuUsage(cpu0);
   rmSync(out, { recursive: true, force: true });
   const fold = summary.folds[0];
   return {
     seconds,
+    // The process's CPU seconds over the same span (every thread): with one thread, the work
+    // done, however loaded the machine is.
+    cpu_seconds: (cpu.user + cpu.system) / 1e6,
     train_samples_per_second: fold?.train_samples_per_second,
     steps: fold?.steps,
     evaluations: fold?.evaluations,

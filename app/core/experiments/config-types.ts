@@ -55,6 +55,7 @@ export interface ExperimentConfig {
     lr: number;
     anneal_steps: number;
     anneal_strategy: "cos" | "linear";
+    evaluate: "each" | "last";
   };
   eval: {
     every_steps: number | null;

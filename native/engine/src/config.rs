@@ -333,6 +333,22 @@ pub struct SwaConfig {
     pub anneal_steps: usize,
     #[serde(default)]
     pub anneal_strategy: AnnealStrategy,
+    /// When the average is scored on the validation rows.
+    #[serde(default)]
+    pub evaluate: SwaEvaluate,
+}
+
+/// When a run scores the SWA average. Each scoring is a full pass over the validation rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SwaEvaluate {
+    /// At every evaluation from SWA's start, beside the live model: its curve is charted and
+    /// the best checkpoint may be the average. Doubles evaluation cost in the SWA phase.
+    #[default]
+    Each,
+    /// Once, after the last step (as the article's loop does: validation and checkpoints use
+    /// the live model). The average competes for best then only if that step was evaluated.
+    Last,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
