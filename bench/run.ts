@@ -1,4 +1,4 @@
-// `npm run bench [-- --reps N] [--only NAME] [--threads N]`: the engine against PyTorch on this machine, measured in the
+// `npm run bench [-- --reps N] [--only NAME] [--threads N] [--precision P]`: the engine against PyTorch on this machine, measured in the
 // same run with the same libtorch, model, batch, sequence length and threads, N (default 3)
 // interleaved repetitions. Prints each ratio's median and range, and writes
 // bench/results/<date>-<machine>.json. A benchmark, never a pass/fail test.
@@ -136,7 +136,8 @@ for (let rep = 0; rep < reps; rep++) {
 // The article's recipe, end to end on one fold: the engine and the article's loop, at each
 // precision, interleaved.
 const article = "article recipe".includes(option("--only") ?? "");
-const precisions = runtime.cpuBf16 ? ["fp32", "bf16"] : ["fp32"];
+// `--precision fp32|bf16` runs one of them (bf16 only where the CPU has bf16 instructions).
+const precisions = (runtime.cpuBf16 ? ["fp32", "bf16"] : ["fp32"]).filter((p) => [p, undefined].includes(option("--precision")));
 const articleRuns: Record<string, { ours: Run; loop: Run; load: number[] }[]> = Object.fromEntries(precisions.map((p) => [p, []]));
 if (article) {
   const fold = articleFold(data);
