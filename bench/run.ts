@@ -176,6 +176,8 @@ const rows = results.map((r) => {
     spread(each((x) => n(x.ours.train) / n(x.plain.plain)), 2, "×"),
     spread(each((x) => n(x.ours.train) / n(x.trainer.trainer)), 2, "×"),
     spread(each((x) => n(x.oursForward.forward) / n(x.forward.forward)), 2, "×"),
+    // The same ratios in samples per CPU second: the work done, load-proof with --threads 1.
+    `${spread(each((x) => n(x.ours.cpu) / n(x.plain.cpu)), 2, "×")} · ${spread(each((x) => n(x.ours.cpu) / n(x.trainer.cpu)), 2, "×")} · ${spread(each((x) => n(x.oursForward.cpu) / n(x.forward.cpu)), 2, "×")}`,
     `${f(med(each((x) => n(x.ours.max_rss_mb))), 0)} / ${f(med(each((x) => n(x.plain.max_rss_mb))), 0)} MB`,
     spread(each((x) => 100 * n(x.ours.swa_overhead)), 1, "%"),
     spread(each((x) => 100 * n(x.ours.eval_share)), 0, "%"),
@@ -183,11 +185,11 @@ const rows = results.map((r) => {
     spread(r.reps.flatMap((x) => x.load), 1),
   ];
 });
-const head = ["model", "ours samples/s", "vs PyTorch loop", "vs HF Trainer", "forward vs PyTorch", "peak RSS ours / PyTorch", "SWA update cost", "one eval / step", "event latency ms (p50)", "load avg"];
+const head = ["model", "ours samples/s", "vs PyTorch loop", "vs HF Trainer", "forward vs PyTorch", "work: loop · Trainer · forward", "peak RSS ours / PyTorch", "SWA update cost", "one eval / step", "event latency ms (p50)", "load avg"];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ");
 if (rows.length) {
-  console.log(`median (min–max) over ${reps} interleaved repetitions`);
+  console.log(`median (min–max) over ${reps} interleaved repetitions, ${threadsOption ?? runtime.threads} thread(s)`);
   console.log(line(head));
   for (const r of rows) console.log(line(r));
 }
