@@ -133,8 +133,10 @@ describe("the Ray backend through the CLI", { timeout: 900_000 }, () => {
         assert.deepEqual(evals, evaluations(local, row, fold), `${row} fold ${fold}`);
       }
     }
-    // Both printed the same table.
-    assert.equal(r.stdout, l.stdout);
+    // Both printed the same table, but for the speed and time columns.
+    const table = (out: string) => out.replace(/\| [\d.]+ \| [\d.]+ \|$/gm, "|");
+    assert.match(r.stdout, /^\| \+ SWA \|/m);
+    assert.equal(table(r.stdout), table(l.stdout));
   });
 
   test("ftune serve takes the backend from the app's settings when no flag is given", async () => {
@@ -193,7 +195,7 @@ describe("the Ray backend through the CLI", { timeout: 900_000 }, () => {
     for (const line of lines.slice(1)) {
       assert.match(
         line,
-        /^127\.0\.0\.1 \(node [0-9a-f]{8}\): 1 CPU, 0 GPU; torch 2\.11\.\d+\S* in \/\S+python\S*; engine runs: libtorch 2\.11/,
+        /^\S+ \(node [0-9a-f]{8}\): 1 CPU, 0 GPU; torch 2\.11\.\d+\S* in \/\S+python\S*; engine runs: libtorch 2\.11/,
       );
     }
 
@@ -225,7 +227,7 @@ describe("the Ray backend through the CLI", { timeout: 900_000 }, () => {
       assert.match(
         said[0] as string,
         new RegExp(
-          `^ftune: 1 node cannot train: 127\\.0\\.0\\.1 \\(node ${id}\\): .*torch 2\\.10\\.0.*pip install torch==2\\.11\\.0`,
+          `^ftune: 1 node cannot train: \\S+ \\(node ${id}\\): .*torch 2\\.10\\.0.*pip install torch==2\\.11\\.0`,
         ),
       );
     } finally {
