@@ -37,7 +37,11 @@ export interface RayTestCluster {
   head: RayTestNode;
   workers: RayTestNode[];
   /** `env`: extra environment of that node's processes (its workers' Python sees it). */
-  addWorker(o: { cpus: number; resources?: Record<string, number>; env?: Record<string, string> }): Promise<RayTestNode>;
+  addWorker(o: {
+    cpus: number;
+    resources?: Record<string, number>;
+    env?: Record<string, string>;
+  }): Promise<RayTestNode>;
   stop(): Promise<void>;
 }
 
