@@ -3,13 +3,13 @@
 // front end takes (flag, then FTUNE_BACKEND, then the setting); and the desktop app opening on
 // local training, saying why, when the saved Ray backend cannot start.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { ApiError } from "../../app/core/api/errors.ts";
 import { openAppCore } from "../../app/core/service/app-backend.ts";
 import { backendChoice, settingsFile, updateSettings } from "../../app/core/settings.ts";
-import { api, scratchHome, testCore } from "./helpers.ts";
+import { api, ftune, scratchHome, testCore, tinyConfig, writeTinyCsv } from "./helpers.ts";
 
 const home = scratchHome("backend-setting");
 after(home.cleanup);
@@ -108,5 +108,19 @@ describe("the backend setting", () => {
     } finally {
       await core.close();
     }
+  });
+
+  test("the CLI: --ray-address without --backend ray, or an address that is not host:port, is a usage error", async () => {
+    const csv = writeTinyCsv(home.dir, 12, "edge.csv");
+    const config = join(home.dir, "edge.json");
+    writeFileSync(config, JSON.stringify(tinyConfig({ data: { train: csv, text: "text", label: "target" } })));
+    const data = join(home.dir, "cli");
+    const env = { FTUNE_BACKEND: "", FTUNE_RAY_ADDRESS: "" };
+    const alone = await ftune(["train", config, "--ray-address", "head:6379"], data, env);
+    assert.equal(alone.code, 2);
+    assert.equal(alone.stderr, "ftune: --ray-address needs --backend ray\n");
+    const bad = await ftune(["train", config, "--backend", "ray", "--ray-address", "head"], data, env);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stderr, 'ftune: "head" is not a Ray address: give host:port, as `ray start --head` prints it\n');
   });
 });
