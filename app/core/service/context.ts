@@ -20,6 +20,8 @@ export interface Context {
   downloads: ModelDownloads;
   /** The Ray driver when runs train on Ray (`--backend ray`). */
   ray?: RayBridge;
+  /** Why the saved Ray backend could not start (the app then trains locally). */
+  backendProblem?: string;
 }
 
 export async function datasetOr404(db: Queryable, id: number): Promise<Dataset> {

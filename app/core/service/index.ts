@@ -12,6 +12,7 @@ import { RayBridge, RayError, type RayOptions, raySlots } from "../runs/ray/brid
 import { RunService } from "../runs/service.ts";
 import type { WorkerTransport } from "../runs/worker.ts";
 import { defaultDataDir, openStore, type Store } from "../store/index.ts";
+import { backendHandlers } from "./backend.ts";
 import type { Context } from "./context.ts";
 import { datasetHandlers } from "./datasets.ts";
 import { ModelDownloads } from "./downloads.ts";
@@ -39,6 +40,7 @@ export function createHandlers(ctx: Context): Handlers {
     listCachedModels: async () => listCachedModels(),
     downloadModel: (input) => ctx.downloads.start(input.id),
     removeModel: (input) => ctx.models.remove(input.id),
+    ...backendHandlers(ctx),
     ...datasetHandlers(ctx),
     ...experimentHandlers(ctx),
     ...runHandlers(ctx),
@@ -64,6 +66,8 @@ export interface CoreOptions {
   requireEngine?: boolean;
   /** Train on Ray (a cluster at `address`, else a local Ray for this process) instead of local workers. */
   ray?: RayOptions;
+  /** Why the saved Ray backend is not used (the desktop app fell back to local); the API reports it. */
+  backendProblem?: string;
 }
 
 /** Starts the Ray driver and waits until it reaches its cluster; a failure stops it again. */
@@ -95,7 +99,7 @@ export async function openCore(dataDir: string = defaultDataDir(), options: Core
     throw err;
   });
   const events = new EventHub();
-  const { ray: _, requireEngine: __, ...rest } = options;
+  const { ray: _, requireEngine: __, backendProblem, ...rest } = options;
   const runs = new RunService({
     store,
     dataDir,
@@ -122,6 +126,7 @@ export async function openCore(dataDir: string = defaultDataDir(), options: Core
     models,
     downloads: new ModelDownloads(events),
     ray: ray?.bridge,
+    backendProblem,
   };
   let closing: Promise<void> | undefined;
   return {
