@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 
 import { foldJobBinary, rayStamp, root, venvPython } from "../../scripts/env.mjs";
 import type { CoreOptions } from "../core/service/index.ts";
@@ -18,6 +18,15 @@ export interface BackendOptions {
   backend?: BackendName;
   rayAddress?: string;
   rayCpusPerFold?: number;
+  rayGpusPerFold?: number;
+}
+
+/** A GPU share: 0.5 puts two folds on each GPU (a small model's fold cannot fill one alone). */
+function gpuShare(value: string): number {
+  const x = Number(value);
+  if (!Number.isFinite(x) || x <= 0)
+    throw new InvalidArgumentError("give a number above 0, e.g. 0.5 for two folds per GPU");
+  return x;
 }
 
 export function addBackendOptions(cmd: Command): Command {
@@ -34,7 +43,13 @@ export function addBackendOptions(cmd: Command): Command {
         "an existing Ray cluster (host:port of `ray start --head`; default: FTUNE_RAY_ADDRESS); without one a local Ray runs for this command",
       ),
     )
-    .addOption(new Option("--ray-cpus-per-fold <n>", "CPUs each fold asks for on Ray (default 1)").argParser(int));
+    .addOption(new Option("--ray-cpus-per-fold <n>", "CPUs each fold asks for on Ray (default 1)").argParser(int))
+    .addOption(
+      new Option(
+        "--ray-gpus-per-fold <share>",
+        "GPUs each fold asks for on Ray (default 1 where the cluster has GPUs; 0.5 trains two folds at once on each GPU)",
+      ).argParser(gpuShare),
+    );
 }
 
 /** Installs the Ray backend when it is not yet (once per Python environment). */
@@ -65,6 +80,12 @@ export function backendCoreOptions(o: BackendOptions, app = false): CoreOptions 
   if (c.backend !== "ray") return {};
   ensureRayBackend();
   return {
-    ray: { address: c.rayAddress, cpusPerFold: o.rayCpusPerFold, python: venvPython, binary: foldJobBinary() },
+    ray: {
+      address: c.rayAddress,
+      cpusPerFold: o.rayCpusPerFold,
+      gpusPerFold: o.rayGpusPerFold,
+      python: venvPython,
+      binary: foldJobBinary(),
+    },
   };
 }
