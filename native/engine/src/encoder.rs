@@ -25,6 +25,17 @@ pub fn hf_linear(p: nn::Path, inputs: i64, outputs: i64, init_range: f64) -> nn:
     nn::linear(p, inputs, outputs, config)
 }
 
+/// Embedding weights ~ N(0, initializer_range), as transformers' `_init_weights` draws them.
+pub(crate) fn hf_embedding_config(init_range: f64) -> nn::EmbeddingConfig {
+    nn::EmbeddingConfig {
+        ws_init: nn::Init::Randn {
+            mean: 0.0,
+            stdev: init_range,
+        },
+        ..Default::default()
+    }
+}
+
 pub(crate) fn hf_layer_norm(p: nn::Path, size: i64, eps: f64) -> nn::LayerNorm {
     nn::layer_norm(
         p,
@@ -151,13 +162,7 @@ impl Encoder {
             config.initializer_range,
             config.layer_norm_eps,
         );
-        let emb_cfg = nn::EmbeddingConfig {
-            ws_init: nn::Init::Randn {
-                mean: 0.0,
-                stdev: r,
-            },
-            ..Default::default()
-        };
+        let emb_cfg = hf_embedding_config(r);
         let e = &p / "embeddings";
         let width = match arch {
             Arch::Electra => config.extra_i64("embedding_size").unwrap_or(h),

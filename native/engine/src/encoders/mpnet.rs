@@ -6,7 +6,9 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use crate::encoder::{hf_layer_norm, hf_linear, lowest, Activation, EncoderDropout};
+use crate::encoder::{
+    hf_embedding_config, hf_layer_norm, hf_linear, lowest, Activation, EncoderDropout,
+};
 use crate::hf_config::HfConfig;
 
 /// transformers hard-codes MPNet's padding_idx (position ids) to 1.
@@ -49,13 +51,7 @@ impl MPNetModel {
             config.initializer_range,
             config.layer_norm_eps,
         );
-        let emb_cfg = nn::EmbeddingConfig {
-            ws_init: nn::Init::Randn {
-                mean: 0.0,
-                stdev: r,
-            },
-            ..Default::default()
-        };
+        let emb_cfg = hf_embedding_config(r);
         let e = &p / "embeddings";
         let embeddings = MPNetEmbeddings {
             word_embeddings: nn::embedding(&e / "word_embeddings", config.vocab_size, h, emb_cfg),
