@@ -189,10 +189,7 @@ impl DebertaV2Model {
             relative,
             heads: config.num_attention_heads,
             activation: Activation::parse(&config.hidden_act)?,
-            dropout: EncoderDropout {
-                hidden: config.hidden_dropout_prob,
-                attention: config.attention_probs_dropout_prob,
-            },
+            dropout: EncoderDropout::of(config),
         })
     }
 
