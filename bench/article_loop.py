@@ -14,7 +14,8 @@ layer sets are layers 0-1 / 2-3 / 4-5 (the article's 0-3 / 4-7 / 8-11, embedding
 first set), and "every n batches" counts optimizer steps across epochs, as the engine's
 `eval.every_steps` does, so both evaluate at the same steps.
 
-Prints one JSON line: seconds end to end (model load to final score), training samples/s, the
+Prints one JSON line: seconds end to end (model load to final score) and the CPU seconds the
+process spent in that span (all threads), training samples/s, the
 best score (article's mean per-batch RMSE) and the RMSE over the whole fold at that point, and
 the SWA average's final scores.
 """
@@ -82,7 +83,7 @@ def main():
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=req.get("precision") == "bf16")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     torch.manual_seed(req["seed"])
     tok = AutoTokenizer.from_pretrained(req["dir"])
     model = Model(req["dir"])
@@ -147,9 +148,10 @@ def main():
                 t0 = time.perf_counter()
         train_seconds += time.perf_counter() - t0
     swa_score, swa_fold = validate(swa_model.module) if swa_model is not None else (float("nan"), float("nan"))
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     print(json.dumps({
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "train_samples_per_second": n * epochs / train_seconds,
         "steps": step,
         "evaluations": evals + (swa_model is not None),

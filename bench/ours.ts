@@ -42,6 +42,8 @@ async function train() {
     eval: { save_best: false },
   };
   const stepAt: number[] = [];
+  let cpuAtSkip: NodeJS.CpuUsage | undefined;
+  let cpuSeconds = Number.NaN;
   const latency: number[] = [];
   let swaStart = Number.POSITIVE_INFINITY;
   let evals = 0;
@@ -56,7 +58,15 @@ async function train() {
     null,
     (e: TimedEvent) => {
       latency.push(now() - e.emittedAtMs);
-      if (e.kind === "step") stepAt[e.step] = e.emittedAtMs;
+      if (e.kind === "step") {
+        stepAt[e.step] = e.emittedAtMs;
+        // The process's CPU time (every thread) over the measured steps: the work they did.
+        if (e.step === req.skip) cpuAtSkip = process.cpuUsage();
+        if (e.step === req.steps && cpuAtSkip) {
+          const c = process.cpuUsage(cpuAtSkip);
+          cpuSeconds = (c.user + c.system) / 1e6;
+        }
+      }
       if (e.kind === "swa_start") swaStart = e.step;
       if (e.kind === "eval") evals++;
     },
@@ -73,6 +83,7 @@ async function train() {
   const stepMs = median([...before, ...during]);
   return {
     train: ((req.steps - req.skip) * req.batch) / (measured / 1e3),
+    cpu: ((req.steps - req.skip) * req.batch) / cpuSeconds,
     swa_overhead: median(during) / median(before) - 1,
     eval_share: fold ? (fold.eval_seconds * 1e3) / Math.max(1, evals) / stepMs : Number.NaN,
     event_latency_ms: { p50: median(latency), max: Math.max(...latency) },
@@ -84,8 +95,10 @@ function forward() {
   const texts = req.texts.slice(0, req.forward_batches * 32);
   model.predict(texts.slice(0, 32), null, 32);
   const t0 = now();
+  const c0 = process.cpuUsage();
   model.predict(texts.slice(32), null, 32);
-  return { forward: (texts.length - 32) / ((now() - t0) / 1e3) };
+  const c = process.cpuUsage(c0);
+  return { forward: (texts.length - 32) / ((now() - t0) / 1e3), cpu: (texts.length - 32) / ((c.user + c.system) / 1e6) };
 }
 
 /** The article's recipe as an engine config, with bench/article_loop.py's settings. */
@@ -110,12 +123,13 @@ async function article() {
     llrd: a.llrd,
     schedule: { name: "linear", warmup_steps: a.warmup_steps },
     reinit: { top_layers: a.reinit_top, pooler: true },
-    swa: { start_epoch: (a.swa_start_epoch as number) + 1, lr: a.swa_lr, anneal_steps: a.swa_anneal_steps, anneal_strategy: "cos" },
+    swa: { start_epoch: (a.swa_start_epoch as number) + 1, lr: a.swa_lr, anneal_steps: a.swa_anneal_steps, anneal_strategy: "cos", evaluate: "last" },
     eval: { every_steps: a.eval_every, metric: "rmse", save_best: true },
   };
   const out = mkdtempSync(join(tmpdir(), "ftune-bench-article-"));
   let evals = 0;
   const t0 = now();
+  const cpu0 = process.cpuUsage();
   const summary = await startExperiment(
     JSON.stringify(config),
     { texts: a.texts, targets: a.targets, validTexts: a.valid_texts, validTargets: a.valid_targets },
@@ -125,10 +139,14 @@ async function article() {
     },
   ).done;
   const seconds = (now() - t0) / 1e3;
+  const cpu = process.cpuUsage(cpu0);
   rmSync(out, { recursive: true, force: true });
   const fold = summary.folds[0];
   return {
     seconds,
+    // The process's CPU seconds over the same span (every thread): with one thread, the work
+    // done, however loaded the machine is.
+    cpu_seconds: (cpu.user + cpu.system) / 1e6,
     train_samples_per_second: fold?.train_samples_per_second,
     steps: fold?.steps,
     evaluations: fold?.evaluations,

@@ -1,4 +1,4 @@
-// `npm run bench [-- --reps N] [--only NAME]`: the engine against PyTorch on this machine, measured in the
+// `npm run bench [-- --reps N] [--only NAME] [--threads N] [--precision P]`: the engine against PyTorch on this machine, measured in the
 // same run with the same libtorch, model, batch, sequence length and threads, N (default 3)
 // interleaved repetitions. Prints each ratio's median and range, and writes
 // bench/results/<date>-<machine>.json. A benchmark, never a pass/fail test.
@@ -43,6 +43,11 @@ AutoTokenizer.from_pretrained(sys.argv[2]).save_pretrained(sys.argv[1])`;
   return dir;
 }
 
+/** `--threads N`: every process measured runs N intra-op threads (OMP/MKL); with 1, CPU seconds
+ * are the work done, however loaded the machine is (the article case reports them). */
+const threadsOption = process.argv.includes("--threads") ? process.argv[process.argv.indexOf("--threads") + 1] : undefined;
+const threadEnv = threadsOption ? { OMP_NUM_THREADS: threadsOption, MKL_NUM_THREADS: threadsOption } : {};
+
 function measure(cmd: string, args: string[], request: object): Record<string, unknown> {
   const file = join(tmpdir(), `ftune-bench-${process.pid}.json`);
   writeFileSync(file, JSON.stringify(request));
@@ -50,7 +55,7 @@ function measure(cmd: string, args: string[], request: object): Record<string, u
     encoding: "utf8",
     cwd: root,
     maxBuffer: 64 * 1024 * 1024,
-    env: { ...process.env, HF_HUB_OFFLINE: "1", TRANSFORMERS_VERBOSITY: "error", TQDM_DISABLE: "1" },
+    env: { ...process.env, ...threadEnv, HF_HUB_OFFLINE: "1", TRANSFORMERS_VERBOSITY: "error", TQDM_DISABLE: "1" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   return JSON.parse(out.trim().split("\n").at(-1) ?? "{}");
@@ -131,7 +136,8 @@ for (let rep = 0; rep < reps; rep++) {
 // The article's recipe, end to end on one fold: the engine and the article's loop, at each
 // precision, interleaved.
 const article = "article recipe".includes(option("--only") ?? "");
-const precisions = runtime.cpuBf16 ? ["fp32", "bf16"] : ["fp32"];
+// `--precision fp32|bf16` runs one of them (bf16 only where the CPU has bf16 instructions).
+const precisions = (runtime.cpuBf16 ? ["fp32", "bf16"] : ["fp32"]).filter((p) => [p, undefined].includes(option("--precision")));
 const articleRuns: Record<string, { ours: Run; loop: Run; load: number[] }[]> = Object.fromEntries(precisions.map((p) => [p, []]));
 if (article) {
   const fold = articleFold(data);
@@ -170,6 +176,8 @@ const rows = results.map((r) => {
     spread(each((x) => n(x.ours.train) / n(x.plain.plain)), 2, "×"),
     spread(each((x) => n(x.ours.train) / n(x.trainer.trainer)), 2, "×"),
     spread(each((x) => n(x.oursForward.forward) / n(x.forward.forward)), 2, "×"),
+    // The same ratios in samples per CPU second: the work done, load-proof with --threads 1.
+    `${spread(each((x) => n(x.ours.cpu) / n(x.plain.cpu)), 2, "×")} · ${spread(each((x) => n(x.ours.cpu) / n(x.trainer.cpu)), 2, "×")} · ${spread(each((x) => n(x.oursForward.cpu) / n(x.forward.cpu)), 2, "×")}`,
     `${f(med(each((x) => n(x.ours.max_rss_mb))), 0)} / ${f(med(each((x) => n(x.plain.max_rss_mb))), 0)} MB`,
     spread(each((x) => 100 * n(x.ours.swa_overhead)), 1, "%"),
     spread(each((x) => 100 * n(x.ours.eval_share)), 0, "%"),
@@ -177,11 +185,11 @@ const rows = results.map((r) => {
     spread(r.reps.flatMap((x) => x.load), 1),
   ];
 });
-const head = ["model", "ours samples/s", "vs PyTorch loop", "vs HF Trainer", "forward vs PyTorch", "peak RSS ours / PyTorch", "SWA update cost", "one eval / step", "event latency ms (p50)", "load avg"];
+const head = ["model", "ours samples/s", "vs PyTorch loop", "vs HF Trainer", "forward vs PyTorch", "work: loop · Trainer · forward", "peak RSS ours / PyTorch", "SWA update cost", "one eval / step", "event latency ms (p50)", "load avg"];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ");
 if (rows.length) {
-  console.log(`median (min–max) over ${reps} interleaved repetitions`);
+  console.log(`median (min–max) over ${reps} interleaved repetitions, ${threadsOption ?? runtime.threads} thread(s)`);
   console.log(line(head));
   for (const r of rows) console.log(line(r));
 }
@@ -195,6 +203,8 @@ if (article) {
       spread(each((x) => n(x.ours.seconds)), 1, " s"),
       spread(each((x) => n(x.loop.seconds)), 1, " s"),
       spread(each((x) => n(x.loop.seconds) / n(x.ours.seconds)), 2, "×"),
+      `${spread(each((x) => n(x.ours.cpu_seconds)), 0, " s")} / ${spread(each((x) => n(x.loop.cpu_seconds)), 0, " s")}`,
+      spread(each((x) => n(x.loop.cpu_seconds) / n(x.ours.cpu_seconds)), 2, "×"),
       pair((r) => n(r.train_samples_per_second), 2),
       pair((r) => n(r.best_rmse)),
       f(med(each((x) => n(x.loop.best_article_score))), 3),
@@ -203,9 +213,9 @@ if (article) {
       spread(runs.flatMap((x) => x.load), 1),
     ];
   });
-  const articleHead = ["precision", "ours end to end", "article loop", "speed-up", "train samples/s ours / loop", "best RMSE ours / loop", "loop's article score", "SWA final RMSE ours / loop", "evaluations ours / loop", "load avg"];
+  const articleHead = ["precision", "ours end to end", "article loop", "speed-up", "CPU s ours / loop", "work ratio (CPU s)", "train samples/s ours / loop", "best RMSE ours / loop", "loop's article score", "SWA final RMSE ours / loop", "evaluations ours / loop", "load avg"];
   const w = articleHead.map((h, i) => Math.max(h.length, ...articleRows.map((r) => (r[i] ?? "").length)));
-  console.log(`\narticle recipe, one fold (192 train / 96 valid, 256 tokens, 3 epochs), MiniLM-L6; median (min–max) over ${reps} interleaved repetitions`);
+  console.log(`\narticle recipe, one fold (192 train / 96 valid, 256 tokens, 3 epochs), MiniLM-L6; median (min–max) over ${reps} interleaved repetitions, ${threadsOption ?? runtime.threads} thread(s)`);
   console.log(articleHead.map((c, i) => c.padEnd(w[i] ?? 0)).join(" | "));
   for (const r of articleRows) console.log(r.map((c, i) => c.padEnd(w[i] ?? 0)).join(" | "));
 }

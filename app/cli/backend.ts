@@ -5,33 +5,51 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 
 import { foldJobBinary, rayStamp, root, venvPython } from "../../scripts/env.mjs";
 import type { CoreOptions } from "../core/service/index.ts";
+import { type BackendChoice, BackendName, backendChoice, RayAddress } from "../core/settings.ts";
+import { defaultDataDir } from "../core/store/index.ts";
 import { UserError } from "./errors.ts";
 import { int } from "./options.ts";
 
 export interface BackendOptions {
-  backend: "local" | "ray";
+  backend?: BackendName;
   rayAddress?: string;
   rayCpusPerFold?: number;
+  rayGpusPerFold?: number;
+}
+
+/** A GPU share: 0.5 puts two folds on each GPU (a small model's fold cannot fill one alone). */
+function gpuShare(value: string): number {
+  const x = Number(value);
+  if (!Number.isFinite(x) || x <= 0)
+    throw new InvalidArgumentError("give a number above 0, e.g. 0.5 for two folds per GPU");
+  return x;
 }
 
 export function addBackendOptions(cmd: Command): Command {
   return cmd
     .addOption(
-      new Option("--backend <backend>", "where folds train: local (one at a time here) or ray (one Ray task per fold)")
-        .choices(["local", "ray"])
-        .default(process.env.FTUNE_BACKEND ?? "local"),
+      new Option(
+        "--backend <backend>",
+        "where folds train: local (one at a time here) or ray (one Ray task per fold); default: FTUNE_BACKEND, else local",
+      ).choices(BackendName.options),
     )
     .addOption(
       new Option(
         "--ray-address <address>",
-        "an existing Ray cluster (host:port of `ray start --head`); without it a local Ray runs for this command",
-      ).env("FTUNE_RAY_ADDRESS"),
+        "an existing Ray cluster (host:port of `ray start --head`; default: FTUNE_RAY_ADDRESS); without one a local Ray runs for this command",
+      ),
     )
-    .addOption(new Option("--ray-cpus-per-fold <n>", "CPUs each fold asks for on Ray (default 1)").argParser(int));
+    .addOption(new Option("--ray-cpus-per-fold <n>", "CPUs each fold asks for on Ray (default 1)").argParser(int))
+    .addOption(
+      new Option(
+        "--ray-gpus-per-fold <share>",
+        "GPUs each fold asks for on Ray (default 1 where the cluster has GPUs; 0.5 trains two folds at once on each GPU)",
+      ).argParser(gpuShare),
+    );
 }
 
 /** Installs the Ray backend when it is not yet (once per Python environment). */
@@ -42,15 +60,32 @@ export function ensureRayBackend(): void {
   if (r.status !== 0) throw new UserError("The Ray backend could not be set up (see the set-up's output above).");
 }
 
-/** The core's options for the chosen backend (installing Ray first when it is asked for). */
-export function backendCoreOptions(o: BackendOptions): CoreOptions {
-  if (o.backend !== "ray") {
-    if (o.rayAddress && process.env.FTUNE_RAY_ADDRESS !== o.rayAddress)
-      throw new UserError("--ray-address needs --backend ray", 2);
-    return {};
+/**
+ * The backend a command runs with: its flags, then FTUNE_BACKEND / FTUNE_RAY_ADDRESS; `ftune
+ * serve` (the app) also takes the app's saved setting, which train and ablate do not.
+ */
+export function chooseBackend(o: BackendOptions, app = false): BackendChoice {
+  const choice = backendChoice(o, defaultDataDir());
+  const c: BackendChoice = !app && choice.from === "settings" ? { backend: "local", from: "default" } : choice;
+  if (o.rayAddress && c.backend !== "ray") throw new UserError("--ray-address needs --backend ray", 2);
+  if (c.rayAddress && !RayAddress.safeParse(c.rayAddress).success) {
+    throw new UserError(`"${c.rayAddress}" is not a Ray address: give host:port, as \`ray start --head\` prints it`, 2);
   }
+  return c;
+}
+
+/** The core's options for the chosen backend (installing Ray first when it is asked for). */
+export function backendCoreOptions(o: BackendOptions, app = false): CoreOptions {
+  const c = chooseBackend(o, app);
+  if (c.backend !== "ray") return {};
   ensureRayBackend();
   return {
-    ray: { address: o.rayAddress, cpusPerFold: o.rayCpusPerFold, python: venvPython, binary: foldJobBinary() },
+    ray: {
+      address: c.rayAddress,
+      cpusPerFold: o.rayCpusPerFold,
+      gpusPerFold: o.rayGpusPerFold,
+      python: venvPython,
+      binary: foldJobBinary(),
+    },
   };
 }

@@ -20,9 +20,22 @@ export const EngineSetting = z.object({
 });
 export type EngineSetting = z.infer<typeof EngineSetting>;
 
+/** A Ray cluster's address as `ray start --head` prints it: host:port. */
+export const RayAddress = z
+  .string()
+  .trim()
+  .max(300)
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "a Ray address is host:port, as `ray start --head` prints it");
+export const BackendName = z.enum(["local", "ray"]);
+export type BackendName = z.infer<typeof BackendName>;
+
 const Settings = z
   .object({
     engine: EngineSetting.optional(),
+    /** Where the app's runs train: here, one at a time, or as Ray tasks (`--backend`). */
+    backend: BackendName.optional(),
+    /** The Ray cluster for backend "ray"; none: a local Ray started with the app. */
+    rayAddress: RayAddress.optional(),
     /** Data files imported lately, newest first (the desktop app's File › Open Recent). */
     recentDatasets: z.array(z.string()).optional(),
   })
@@ -59,4 +72,35 @@ export function rememberDataset(path: string, dataDir: string = defaultDataDir()
   const recent = [path, ...(readSettings(dataDir).recentDatasets ?? []).filter((p) => p !== path)].slice(0, RECENT);
   updateSettings({ recentDatasets: recent }, dataDir);
   return recent;
+}
+
+export interface BackendChoice {
+  backend: BackendName;
+  rayAddress?: string;
+  /** Where the choice came from: a command-line flag, FTUNE_BACKEND, the settings, or none. */
+  from: "flag" | "env" | "settings" | "default";
+}
+
+/**
+ * The backend a front end runs with: its flags win, then FTUNE_BACKEND / FTUNE_RAY_ADDRESS,
+ * then the saved setting, else local.
+ */
+export function backendChoice(
+  flags: { backend?: BackendName; rayAddress?: string },
+  dataDir: string = defaultDataDir(),
+  env: NodeJS.ProcessEnv = process.env,
+): BackendChoice {
+  const saved = readSettings(dataDir);
+  const envBackend = BackendName.safeParse(env.FTUNE_BACKEND);
+  const [backend, from] = flags.backend
+    ? [flags.backend, "flag" as const]
+    : envBackend.success
+      ? [envBackend.data, "env" as const]
+      : saved.backend
+        ? [saved.backend, "settings" as const]
+        : ["local" as const, "default" as const];
+  // The saved address goes with the saved backend: `--backend ray` alone means a local Ray.
+  const rayAddress =
+    flags.rayAddress ?? (env.FTUNE_RAY_ADDRESS || undefined) ?? (from === "settings" ? saved.rayAddress : undefined);
+  return { backend, rayAddress: backend === "ray" ? rayAddress : undefined, from };
 }

@@ -5,8 +5,10 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { app, BrowserWindow, dialog, Menu, screen, session } from "electron";
+import { foldJobBinary, rayStamp, venvPython } from "../../scripts/env.mjs";
+import { openAppCore } from "../core/service/app-backend.ts";
 import { engineStatus } from "../core/service/engine.ts";
-import { type Core, openCore } from "../core/service/index.ts";
+import type { Core } from "../core/service/index.ts";
 import { readSettings } from "../core/settings.ts";
 import { defaultDataDir } from "../core/store/index.ts";
 import { registerSchemePrivileges, rendererIndexExists, serveRenderer } from "./app-protocol.ts";
@@ -91,11 +93,17 @@ async function start(): Promise<void> {
   // (dist/main/worker.js) instead of the forked Node children the CLI and server use.
   // Without an engine the window opens on the first-run engine set-up screen (the renderer asks
   // engineStatus); an FTUNE_LIBTORCH that does not load is the user's explicit choice: an error box.
-  core = await openCore(defaultDataDir(), {
-    transport: utilityTransport(join(here, "worker.js")),
-    requireEngine: Boolean(process.env.FTUNE_LIBTORCH),
-    resumeSweeps: true,
-  });
+  // Runs train on the backend the settings name (or FTUNE_BACKEND): Ray tasks instead of
+  // utility processes; a Ray that does not start leaves the app on local training, saying why.
+  core = await openAppCore(
+    defaultDataDir(),
+    {
+      transport: utilityTransport(join(here, "worker.js")),
+      requireEngine: Boolean(process.env.FTUNE_LIBTORCH),
+      resumeSweeps: true,
+    },
+    { python: venvPython, binary: foldJobBinary(), stamp: rayStamp() },
+  );
   await core.runs.startQueued();
   core.events.subscribe((event) => win?.webContents.send(CHANNELS.event, event));
   registerIpc(

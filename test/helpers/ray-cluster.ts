@@ -36,7 +36,12 @@ export interface RayTestCluster {
   env: Record<string, string>;
   head: RayTestNode;
   workers: RayTestNode[];
-  addWorker(o: { cpus: number; resources?: Record<string, number> }): Promise<RayTestNode>;
+  /** `env`: extra environment of that node's processes (its workers' Python sees it). */
+  addWorker(o: {
+    cpus: number;
+    resources?: Record<string, number>;
+    env?: Record<string, string>;
+  }): Promise<RayTestNode>;
   stop(): Promise<void>;
 }
 
@@ -131,7 +136,7 @@ export async function startRayCluster(dir: string, o: { headCpus: number }): Pro
         "--object-store-memory=80000000",
       ];
       if (w.resources) args.push(`--resources=${JSON.stringify(w.resources)}`);
-      const node = await startNode(args, procEnv, join(dir, `worker-${workers.length + 1}.log`));
+      const node = await startNode(args, { ...procEnv, ...w.env }, join(dir, `worker-${workers.length + 1}.log`));
       workers.push(node);
       return node;
     },

@@ -272,6 +272,50 @@ for (const swa of [true, false]) {
   });
 }
 
+test("swa.evaluate: last scores the average once, after the last step, and only it stands for the final model", async () => {
+  const run = async (extra: Record<string, unknown>) => {
+    const events: TrainEvent[] = [];
+    const recipe = {
+      folds: { k: 3, strategy: "stratified", seed: 1, run: [0] },
+      eval: { every_steps: 3 },
+      swa: { start_step: 4, lr: 1e-4, evaluate: "last" },
+      ...extra,
+    };
+    const summary = await startExperiment(JSON.stringify(config(recipe)), { texts, targets }, null, (e) =>
+      events.push(e),
+    ).done;
+    return { fold: summary.folds[0], evals: ofKind(events, "eval") };
+  };
+  const { fold, evals } = await run({});
+  // Steps 1–8, evaluated at 3, 4, 6, 8: the average only at 8 (the last step).
+  assert.deepEqual(
+    evals.map((e) => [e.step, e.swaMetrics !== null]),
+    [
+      [3, false],
+      [4, false],
+      [6, false],
+      [8, true],
+    ],
+  );
+  assert.equal(fold?.evaluations, 5);
+  assert.deepEqual(fold?.final_metrics, evals.at(-1)?.swaMetrics);
+  // The same weights as `each`: the average's score at the end does not depend on when it was scored.
+  const each = await run({ swa: { start_step: 4, lr: 1e-4, evaluate: "each" } });
+  assert.deepEqual(fold?.final_metrics, each.fold?.final_metrics);
+
+  // Stopped early, before the last step: the average was never scored at an evaluation, so the
+  // end scores it once rather than passing the live model's score off as the final model's.
+  const early = await run({
+    train: { epochs: 20, batch_size: 4, device: "cpu" },
+    eval: { every_steps: 3, early_stopping_patience: 1 },
+    swa: { start_step: 2, lr: 1e-4, evaluate: "last" },
+  });
+  assert.ok(early.fold?.stopped_early, "stopped early");
+  assert.ok(early.evals.every((e) => e.swaMetrics === null));
+  assert.equal(early.fold?.evaluations, early.evals.length + 1);
+  assert.notDeepEqual(early.fold?.final_metrics, early.evals.at(-1)?.metrics);
+});
+
 test("cancel stops the run within a step", async () => {
   let steps = 0;
   const run = startExperiment(

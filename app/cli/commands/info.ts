@@ -52,7 +52,7 @@ export function registerInfo(program: Command): void {
     });
 }
 
-/** `ftune info --ray`: each node's libtorch as the engine binary loads it there; exit 1 if one cannot train. */
+/** `ftune info --ray`: every node, its Python's torch and the engine binary run there; exit 1 if one cannot train. */
 async function rayInfo(address: string | undefined, json?: boolean): Promise<void> {
   ensureRayBackend();
   let nodes: RayNodeCheck[];
@@ -61,22 +61,24 @@ async function rayInfo(address: string | undefined, json?: boolean): Promise<voi
   } catch (err) {
     throw err instanceof RayError ? new UserError(`Ray backend: ${err.message}`) : err;
   }
-  const bad = nodes.filter((n) => n.error || !n.engine?.torch_version.startsWith("2.11"));
+  const bad = nodes.filter((n) => n.error || !n.engine);
   if (json) process.stdout.write(`${JSON.stringify({ nodes })}\n`);
-  else {
-    const lines = nodes.map((n) => {
-      const what = n.engine
-        ? `libtorch ${n.engine.torch_version}, ${n.engine.cuda_available ? `${n.engine.cuda_device_count} CUDA device(s)` : "no CUDA device"}, ${n.engine.threads} threads`
-        : `cannot run the engine: ${n.error}`;
-      const cpus = n.resources.CPU ?? 0;
-      const gpus = n.resources.GPU ?? 0;
-      return `${n.address} (node ${n.id.slice(0, 8)}, ${cpus} CPU, ${gpus} GPU): ${what}`;
-    });
-    process.stdout.write(`${[`Ray cluster: ${nodes.length} node(s)`, ...lines].join("\n")}\n`);
-  }
+  else process.stdout.write(`${[`Ray cluster: ${nodes.length} node(s)`, ...nodes.map(describeNode)].join("\n")}\n`);
   if (bad.length > 0) {
+    const names = bad.map((n) => `${nodeName(n)}: ${n.error ?? "no answer"}`).join("; ");
     throw new UserError(
-      `${bad.length} node(s) cannot run the engine: each needs PyTorch 2.11 in the Python Ray runs (pip install torch==2.11.0).`,
+      `${bad.length === 1 ? "1 node cannot" : `${bad.length} nodes cannot`} train: ${names}. Install PyTorch 2.11 in the Python Ray runs on each (pip install torch==2.11.0) and restart Ray there.`,
     );
   }
+}
+
+const nodeName = (n: RayNodeCheck) => `${n.address} (node ${n.id.slice(0, 8)})`;
+
+/** One line per node: where it is, what it offers, and what the engine finds there. */
+export function describeNode(n: RayNodeCheck): string {
+  const offers = `${n.resources.CPU ?? 0} CPU, ${n.resources.GPU ?? 0} GPU`;
+  if (!n.engine) return `${nodeName(n)}: ${offers}; cannot train: ${n.error ?? "no answer"}`;
+  const e = n.engine;
+  const devices = e.cuda_available ? `${e.cuda_device_count} CUDA device(s)` : "no CUDA device";
+  return `${nodeName(n)}: ${offers}; torch ${n.torch} in ${n.python}; engine runs: libtorch ${e.torch_version}, ${devices}, ${e.threads} threads`;
 }

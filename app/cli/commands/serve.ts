@@ -4,7 +4,7 @@ import { RayError } from "../../core/runs/ray/bridge.ts";
 import { openCore } from "../../core/service/index.ts";
 import { defaultDataDir } from "../../core/store/index.ts";
 import { type RunningServer, startServer } from "../../server/server.ts";
-import { addBackendOptions, type BackendOptions, backendCoreOptions } from "../backend.ts";
+import { addBackendOptions, type BackendOptions, backendCoreOptions, chooseBackend } from "../backend.ts";
 import { EXIT, UserError } from "../errors.ts";
 
 function port(value: string): number {
@@ -50,11 +50,16 @@ export function registerServe(program: Command): void {
       process.once("SIGTERM", () => stop("SIGTERM"));
     });
     const dataDir = defaultDataDir();
-    const core = await openCore(dataDir, { ...backendCoreOptions(o), requireEngine: false, resumeSweeps: true }).catch(
-      (err: unknown) => {
-        throw err instanceof RayError ? new UserError(`Ray backend: ${err.message}`) : err;
-      },
-    );
+    // The app's saved backend applies when no flag (or FTUNE_BACKEND) says otherwise.
+    const choice = chooseBackend(o, true);
+    const saved = choice.from === "settings" ? " (the app's saved setting; --backend local overrides it)" : "";
+    const core = await openCore(dataDir, {
+      ...backendCoreOptions(o, true),
+      requireEngine: false,
+      resumeSweeps: true,
+    }).catch((err: unknown) => {
+      throw err instanceof RayError ? new UserError(`Ray backend${saved}: ${err.message}`) : err;
+    });
     let server: RunningServer;
     try {
       server = await startServer({
@@ -83,6 +88,10 @@ export function registerServe(program: Command): void {
       );
     }
     process.stderr.write(`ftune: data folder ${dataDir}\n`);
+    if (choice.backend === "ray")
+      process.stderr.write(
+        `ftune: runs train on Ray (${choice.rayAddress ?? "a local Ray for this server"})${saved}\n`,
+      );
     process.stdout.write(`Finetune Studio is running at ${server.url}\n`);
     await stopped;
     await server.close();

@@ -13,7 +13,7 @@
 import { z } from "zod";
 import type { SetupStep } from "../engine-setup/index.ts";
 import type { CachedModel } from "../models/hf-cache.ts";
-import type { EngineSetting } from "../settings.ts";
+import { BackendName, type EngineSetting, RayAddress } from "../settings.ts";
 import type { Experiment, Run } from "../store/repo-experiments.ts";
 import type { Dataset, DatasetRow, DatasetStats, RunStatus } from "../store/types.ts";
 import { ColumnMappingSchema, TaskSchema } from "../store/types.ts";
@@ -68,6 +68,14 @@ export const methods = {
       })
       .strict(),
   ]),
+
+  /** Where runs train (here or on Ray): what this process runs with, and the saved setting. */
+  backendSettings: z.object({}).strict(),
+  /**
+   * Saves where the app's runs train: "local", or "ray" with a cluster's host:port (none: a
+   * local Ray started with the app). Applies when the app or `ftune serve` next starts.
+   */
+  setBackend: z.object({ backend: BackendName, rayAddress: RayAddress.optional() }).strict(),
 
   /** The bundled encoder and user-added Hugging Face folders. */
   listModels: z.object({}).strict(),
@@ -388,6 +396,15 @@ export interface EngineStatus {
   defaultIndex: { cpu: string; cuda: string };
 }
 
+export interface BackendInfo {
+  /** What this process trains with (fixed at start: flags, FTUNE_BACKEND, else the setting). */
+  active: { backend: "local" | "ray"; rayAddress: string | null };
+  /** The saved setting (none saved: local). */
+  saved: { backend: "local" | "ray"; rayAddress: string | null };
+  /** Why the saved backend is not the active one, when it could not start (the app then runs locally). */
+  problem: string | null;
+}
+
 export interface Results {
   runtimeInfo: {
     torchVersion: string;
@@ -399,6 +416,8 @@ export interface Results {
   };
   engineStatus: EngineStatus;
   setUpEngine: EngineStatus;
+  backendSettings: BackendInfo;
+  setBackend: BackendInfo;
   listModels: ModelEntry[];
   addModel: ModelEntry;
   listCachedModels: CachedModel[];

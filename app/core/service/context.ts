@@ -23,6 +23,8 @@ export interface Context {
   ray?: RayBridge;
   /** Sweeps on Ray Tune (set by openCore). */
   sweeps?: SweepService;
+  /** Why the saved Ray backend could not start (the app then trains locally). */
+  backendProblem?: string;
 }
 
 export async function datasetOr404(db: Queryable, id: number): Promise<Dataset> {

@@ -12,6 +12,7 @@ import { RayBridge, RayError, type RayOptions, raySlots } from "../runs/ray/brid
 import { RunService } from "../runs/service.ts";
 import type { WorkerTransport } from "../runs/worker.ts";
 import { defaultDataDir, openStore, type Store } from "../store/index.ts";
+import { backendHandlers } from "./backend.ts";
 import type { Context } from "./context.ts";
 import { datasetHandlers } from "./datasets.ts";
 import { ModelDownloads } from "./downloads.ts";
@@ -40,6 +41,7 @@ export function createHandlers(ctx: Context): Handlers {
     listCachedModels: async () => listCachedModels(),
     downloadModel: (input) => ctx.downloads.start(input.id),
     removeModel: (input) => ctx.models.remove(input.id),
+    ...backendHandlers(ctx),
     ...datasetHandlers(ctx),
     ...experimentHandlers(ctx),
     ...runHandlers(ctx),
@@ -73,6 +75,8 @@ export interface CoreOptions {
    * desktop app); the CLI's `ftune sweep` resumes its own, by its --out folder.
    */
   resumeSweeps?: boolean;
+  /** Why the saved Ray backend is not used (the desktop app fell back to local); the API reports it. */
+  backendProblem?: string;
 }
 
 /** Starts the Ray driver and waits until it reaches its cluster; a failure stops it again. */
@@ -104,7 +108,7 @@ export async function openCore(dataDir: string = defaultDataDir(), options: Core
     throw err;
   });
   const events = new EventHub();
-  const { ray: _, requireEngine: __, sweepRuntime: ___, resumeSweeps: ____, ...rest } = options;
+  const { ray: _, requireEngine: __, sweepRuntime: ___, resumeSweeps: ____, backendProblem, ...rest } = options;
   const runs = new RunService({
     store,
     dataDir,
@@ -131,6 +135,7 @@ export async function openCore(dataDir: string = defaultDataDir(), options: Core
     models,
     downloads: new ModelDownloads(events),
     ray: ray?.bridge,
+    backendProblem,
   };
   const sweeps = new SweepService(ctx, {
     ...defaultSweepRuntime(options.ray?.address),

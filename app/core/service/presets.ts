@@ -56,7 +56,8 @@ function articlePublished(layers: number): Record<string, unknown> {
     llrd: { mode: "grouped", head_lr: 3.6e-6, groups },
     schedule: { name: "linear", warmup_steps: 50, warmup_ratio: null },
     reinit: { top_layers: Math.max(1, Math.floor((5 * layers) / 12)), pooler: true },
-    swa: { start_epoch: 4, start_step: null, lr: 2e-6, anneal_steps: 10, anneal_strategy: "cos" },
+    // The article validates and keeps checkpoints of the live model only; its average is scored at the end.
+    swa: { start_epoch: 4, start_step: null, lr: 2e-6, anneal_steps: 10, anneal_strategy: "cos", evaluate: "last" },
     eval: { every_steps: 10, early_stopping_patience: 50 },
   };
 }

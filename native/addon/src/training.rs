@@ -11,8 +11,8 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{sys, Env, JsValue, Result};
 use napi_derive::napi;
 
-use ftune_engine::experiment::{run_experiment, ExperimentData, Rows};
-use ftune_engine::train::{Cancelled, Event, StateOptions, TimedEvent};
+use ftune_engine::experiment::{self, run_experiment, ExperimentData};
+use ftune_engine::train::{Event, StateOptions, TimedEvent};
 
 use crate::{js_error, parse_config};
 
@@ -29,6 +29,21 @@ pub struct TrainingData {
     pub valid_targets: Option<Vec<f64>>,
     /// Class names in index order (classification).
     pub labels: Option<Vec<String>>,
+}
+
+impl From<TrainingData> for experiment::TrainingData {
+    fn from(d: TrainingData) -> Self {
+        Self {
+            texts: d.texts,
+            pairs: d.pairs,
+            targets: d.targets,
+            groups: d.groups,
+            valid_texts: d.valid_texts,
+            valid_pairs: d.valid_pairs,
+            valid_targets: d.valid_targets,
+            labels: d.labels,
+        }
+    }
 }
 
 /// An engine event for JavaScript: a plain object built by napi's serde serializer from the
@@ -59,20 +74,6 @@ pub struct StartOptions {
 pub struct TrainingJob {
     cancel: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
-}
-
-fn rows(
-    texts: Vec<String>,
-    pairs: Option<Vec<String>>,
-    targets: Vec<f64>,
-    groups: Option<Vec<String>>,
-) -> Rows {
-    Rows {
-        texts,
-        pairs,
-        targets,
-        groups,
-    }
 }
 
 /// A panic from libtorch (e.g. CUDA running out of memory) as one actionable message.
@@ -114,20 +115,8 @@ impl TrainingJob {
                 .unwrap_or(defaults.interval_seconds),
             stop_after_steps: options.stop_after_steps.map(|n| n as usize),
         };
-        let valid = match (data.valid_texts, data.valid_targets) {
-            (Some(t), Some(y)) => Some(rows(t, data.valid_pairs, y, None)),
-            (None, None) => None,
-            _ => {
-                return Err(js_error(
-                    "validation data needs both validTexts and validTargets",
-                ))
-            }
-        };
-        let experiment = ExperimentData {
-            train: rows(data.texts, data.pairs, data.targets, data.groups),
-            valid,
-            labels: data.labels.unwrap_or_default(),
-        };
+        let experiment =
+            ExperimentData::try_from(experiment::TrainingData::from(data)).map_err(js_error)?;
         let cancel = Arc::new(AtomicBool::new(false));
         let flag = cancel.clone();
         let thread = std::thread::Builder::new()
@@ -148,19 +137,8 @@ impl TrainingJob {
                     )
                 }));
                 let last = match result {
-                    Ok(Ok(summary)) => Event::Done { summary },
-                    Ok(Err(e)) if e.is::<Cancelled>() => Event::Error {
-                        message: "cancelled".into(),
-                        cancelled: true,
-                    },
-                    Ok(Err(e)) => Event::Error {
-                        message: format!("{e:#}"),
-                        cancelled: false,
-                    },
-                    Err(panic) => Event::Error {
-                        message: panic_message(panic),
-                        cancelled: false,
-                    },
+                    Ok(result) => Event::finished(result),
+                    Err(panic) => Event::failed(panic_message(panic)),
                 };
                 send(last);
             })

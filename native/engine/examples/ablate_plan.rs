@@ -19,24 +19,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use ftune_engine::config::{ExperimentConfig, Precision};
-use ftune_engine::experiment::{run_experiment, ExperimentData, Rows, Summary};
+use ftune_engine::experiment::{run_experiment, ExperimentData, Summary, TrainingData};
 use ftune_engine::runtime::runtime_info;
 use ftune_engine::train::{Event, StateOptions};
 use serde::{Deserialize, Serialize};
-
-/// The training data as `loadExperimentData` builds it in the app (camelCase).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Data {
-    texts: Vec<String>,
-    pairs: Option<Vec<String>>,
-    targets: Vec<f64>,
-    groups: Option<Vec<String>>,
-    valid_texts: Option<Vec<String>>,
-    valid_pairs: Option<Vec<String>>,
-    valid_targets: Option<Vec<f64>>,
-    labels: Option<Vec<String>>,
-}
 
 #[derive(Deserialize)]
 struct PlannedExperiment {
@@ -47,7 +33,7 @@ struct PlannedExperiment {
 
 #[derive(Deserialize)]
 struct Plan {
-    data: Data,
+    data: TrainingData,
     experiments: Vec<PlannedExperiment>,
 }
 
@@ -86,25 +72,7 @@ fn main() -> Result<()> {
     let plan: Plan = serde_json::from_str(
         &std::fs::read_to_string(plan_dir.join("plan.json")).context("cannot read plan.json")?,
     )?;
-    let d = plan.data;
-    let data = ExperimentData {
-        train: Rows {
-            texts: d.texts,
-            pairs: d.pairs,
-            targets: d.targets,
-            groups: d.groups,
-        },
-        valid: d
-            .valid_texts
-            .zip(d.valid_targets)
-            .map(|(texts, targets)| Rows {
-                texts,
-                pairs: d.valid_pairs,
-                targets,
-                groups: None,
-            }),
-        labels: d.labels.unwrap_or_default(),
-    };
+    let data = ExperimentData::try_from(plan.data)?;
     std::fs::create_dir_all(out_dir)?;
     let results_file = Path::new(out_dir).join("results.json");
     let mut done: Vec<Outcome> = std::fs::read_to_string(&results_file)

@@ -19,28 +19,15 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use ftune_engine::config::ExperimentConfig;
-use ftune_engine::experiment::{run_experiment, ExperimentData, Rows};
+use ftune_engine::experiment::{run_experiment, ExperimentData, TrainingData};
 use ftune_engine::runtime::runtime_info;
-use ftune_engine::train::{Cancelled, Event, StateOptions, TimedEvent};
+use ftune_engine::train::{Event, StateOptions, TimedEvent};
 use serde::Deserialize;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Data {
-    texts: Vec<String>,
-    pairs: Option<Vec<String>>,
-    targets: Vec<f64>,
-    groups: Option<Vec<String>>,
-    valid_texts: Option<Vec<String>>,
-    valid_pairs: Option<Vec<String>>,
-    valid_targets: Option<Vec<f64>>,
-    labels: Option<Vec<String>>,
-}
 
 #[derive(Deserialize)]
 struct Job {
     config: serde_json::Value,
-    data: Data,
+    data: TrainingData,
 }
 
 fn emit_line(e: Event) {
@@ -58,27 +45,7 @@ fn load(job_file: &Path) -> Result<(ExperimentConfig, ExperimentData)> {
     let mut config = ExperimentConfig::from_json(&job.config.to_string())?;
     let base = job_file.parent().unwrap_or(Path::new("."));
     config.model = base.join(&config.model).to_string_lossy().into_owned();
-    let d = job.data;
-    let valid = match (d.valid_texts, d.valid_targets) {
-        (Some(texts), Some(targets)) => Some(Rows {
-            texts,
-            pairs: d.valid_pairs,
-            targets,
-            groups: None,
-        }),
-        _ => None,
-    };
-    let data = ExperimentData {
-        train: Rows {
-            texts: d.texts,
-            pairs: d.pairs,
-            targets: d.targets,
-            groups: d.groups,
-        },
-        valid,
-        labels: d.labels.unwrap_or_default(),
-    };
-    Ok((config, data))
+    Ok((config, job.data.try_into()?))
 }
 
 fn main() {
@@ -133,19 +100,8 @@ fn main() {
         )
     }));
     let last = match result {
-        Ok(Ok(summary)) => Event::Done { summary },
-        Ok(Err(e)) if e.is::<Cancelled>() => Event::Error {
-            message: "cancelled".into(),
-            cancelled: true,
-        },
-        Ok(Err(e)) => Event::Error {
-            message: format!("{e:#}"),
-            cancelled: false,
-        },
-        Err(_) => Event::Error {
-            message: "the engine failed (see the job's stderr)".into(),
-            cancelled: false,
-        },
+        Ok(result) => Event::finished(result),
+        Err(_) => Event::failed("the engine failed (see the job's stderr)"),
     };
     let failed = matches!(last, Event::Error { .. });
     emit_line(last);

@@ -1,18 +1,26 @@
 //! The TypeScript types of what the engine hands to JavaScript — events, fold outcomes,
-//! summaries — generated from the Rust types by ts-rs into `app/native/generated/events.ts`,
-//! so that the app's types cannot drift from the engine's serde form. The test fails when the
-//! committed file differs from what the Rust generates; `FTUNE_WRITE_BINDINGS=1 cargo test
-//! bindings` rewrites it.
+//! summaries (`app/native/generated/events.ts`) and the normalized experiment config
+//! (`app/native/generated/config.ts`) — generated from the Rust types by ts-rs, so that the
+//! app's types cannot drift from the engine's serde form. The test fails when a committed file
+//! differs from what the Rust generates; `FTUNE_WRITE_BINDINGS=1 cargo test bindings` rewrites
+//! them.
 
 use ts_rs::{Config, TS};
 
+use crate::config::*;
 use crate::experiment::Summary;
+use crate::heads::Pooling;
 use crate::train::{BestSource, CheckpointName, ComputePrecision, Event, FoldOutcome, TimedEvent};
 
-const FILE: &str = concat!(
+const EVENTS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../app/native/generated/events.ts"
 );
+const CONFIG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../app/native/generated/config.ts"
+);
+const HEADER: &str = "// Generated from native/engine/src by ts-rs (native/engine/src/bindings.rs): do not edit.\n// `FTUNE_WRITE_BINDINGS=1 node scripts/test.mjs rust` rewrites it after a change to the Rust types.\n\n";
 
 /// `export type …` with the type's docs, one event kind per line, no trailing spaces.
 fn export<T: TS>(decl: String) -> String {
@@ -25,7 +33,7 @@ fn export<T: TS>(decl: String) -> String {
         .collect()
 }
 
-fn typescript() -> String {
+fn events() -> String {
     let cfg = Config::new();
     // ts-rs writes a flattened enum out in full: name it instead of repeating the union.
     let timed = TimedEvent::decl(&cfg);
@@ -43,22 +51,56 @@ fn typescript() -> String {
         export::<BestSource>(BestSource::decl(&cfg)),
         export::<ComputePrecision>(ComputePrecision::decl(&cfg)),
     ];
-    format!(
-        "// Generated from native/engine/src by ts-rs (native/engine/src/bindings.rs): do not edit.\n// `FTUNE_WRITE_BINDINGS=1 node scripts/test.mjs rust` rewrites it after a change to the Rust types.\n\n{}",
-        declarations.join("\n")
-    )
+    format!("{HEADER}{}", declarations.join("\n"))
+}
+
+/// The experiment config as the engine normalizes it (every default filled in).
+fn config() -> String {
+    let cfg = Config::new();
+    macro_rules! decls {
+        ($($t:ty),*) => { [$(export::<$t>(<$t>::decl(&cfg))),*] };
+    }
+    let declarations = decls!(
+        ExperimentConfig,
+        Task,
+        DataConfig,
+        FoldsConfig,
+        FoldStrategy,
+        FoldSelection,
+        AllFolds,
+        HeadConfig,
+        Pooling,
+        TrainConfig,
+        Precision,
+        Loss,
+        OptimizerConfig,
+        AdamWImplementation,
+        Llrd,
+        LayerSet,
+        LayerSpec,
+        ScheduleConfig,
+        ScheduleName,
+        ReinitConfig,
+        SwaConfig,
+        AnnealStrategy,
+        SwaEvaluate,
+        EvalConfig,
+        Metric
+    );
+    format!("{HEADER}{}", declarations.join("\n"))
 }
 
 #[test]
 fn the_committed_typescript_bindings_match_the_rust_types() {
-    let generated = typescript();
-    if std::env::var_os("FTUNE_WRITE_BINDINGS").is_some() {
-        std::fs::create_dir_all(std::path::Path::new(FILE).parent().unwrap()).unwrap();
-        std::fs::write(FILE, &generated).unwrap();
+    for (file, generated) in [(EVENTS, events()), (CONFIG, config())] {
+        if std::env::var_os("FTUNE_WRITE_BINDINGS").is_some() {
+            std::fs::create_dir_all(std::path::Path::new(file).parent().unwrap()).unwrap();
+            std::fs::write(file, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(file).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{file} is out of date with the Rust types: run `FTUNE_WRITE_BINDINGS=1 node scripts/test.mjs rust` and commit it"
+        );
     }
-    let committed = std::fs::read_to_string(FILE).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "{FILE} is out of date with the Rust types: run `FTUNE_WRITE_BINDINGS=1 node scripts/test.mjs rust` and commit it"
-    );
 }

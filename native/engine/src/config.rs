@@ -4,10 +4,11 @@
 //! silently) and every error names its field path, e.g. `schedule.name: unknown variant ...`.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::heads::Pooling;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentConfig {
     /// Local Hugging Face folder.
@@ -38,7 +39,7 @@ pub struct ExperimentConfig {
     pub eval: EvalConfig,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Task {
     #[default]
@@ -46,7 +47,7 @@ pub enum Task {
     Classification,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
     pub train: String,
@@ -64,7 +65,7 @@ pub struct DataConfig {
     pub max_length: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum FoldStrategy {
     Random,
@@ -73,20 +74,20 @@ pub enum FoldStrategy {
     Group,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(untagged)]
 pub enum FoldSelection {
     All(AllFolds),
     Some(Vec<usize>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum AllFolds {
     All,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct FoldsConfig {
     #[serde(default = "d_k")]
@@ -94,6 +95,7 @@ pub struct FoldsConfig {
     #[serde(default)]
     pub strategy: FoldStrategy,
     #[serde(default = "d_seed")]
+    #[ts(type = "number")]
     pub seed: u64,
     #[serde(default = "d_run")]
     pub run: FoldSelection,
@@ -114,7 +116,7 @@ impl Default for FoldsConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct HeadConfig {
     #[serde(default = "d_pooling")]
@@ -133,7 +135,7 @@ impl Default for HeadConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// bf16 autocast on CUDA, fp32 on CPU (bf16 on a CPU changes results: asked for, never
@@ -144,7 +146,7 @@ pub enum Precision {
     Bf16,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Loss {
     Mse,
@@ -153,7 +155,7 @@ pub enum Loss {
     CrossEntropy,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
     #[serde(default = "d_epochs")]
@@ -168,6 +170,7 @@ pub struct TrainConfig {
     #[serde(default = "d_max_grad_norm")]
     pub max_grad_norm: Option<f64>,
     #[serde(default = "d_seed")]
+    #[ts(type = "number")]
     pub seed: u64,
     #[serde(default = "d_true")]
     pub shuffle: bool,
@@ -187,7 +190,7 @@ impl Default for TrainConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizerConfig {
     /// The single learning rate when LLRD is off.
@@ -209,7 +212,7 @@ pub struct OptimizerConfig {
 
 /// torch.optim.AdamW's kernel choice: `fused` (fused=True), `foreach` (foreach=True; the
 /// default for-loop's arithmetic), `auto`: fused unless bias correction is off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum AdamWImplementation {
     #[default]
@@ -224,7 +227,7 @@ impl Default for OptimizerConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(tag = "mode", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Llrd {
     /// Layer i of L gets top_lr·decay^(L−1−i); embeddings top_lr·decay^L.
@@ -237,7 +240,7 @@ pub enum Llrd {
     Grouped { head_lr: f64, groups: Vec<LayerSet> },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct LayerSet {
     /// "0-3", "0,2,4" or a list of layer indices.
@@ -245,7 +248,7 @@ pub struct LayerSet {
     pub lr: f64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(untagged)]
 pub enum LayerSpec {
     Text(String),
@@ -281,7 +284,7 @@ impl LayerSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum ScheduleName {
     #[default]
@@ -290,7 +293,7 @@ pub enum ScheduleName {
     Constant,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleConfig {
     #[serde(default)]
@@ -302,7 +305,7 @@ pub struct ScheduleConfig {
     pub warmup_ratio: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct ReinitConfig {
     #[serde(default)]
@@ -311,7 +314,7 @@ pub struct ReinitConfig {
     pub pooler: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum AnnealStrategy {
     #[default]
@@ -319,7 +322,7 @@ pub enum AnnealStrategy {
     Linear,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct SwaConfig {
     /// First epoch (from 1) whose first optimizer step starts SWA.
@@ -333,9 +336,25 @@ pub struct SwaConfig {
     pub anneal_steps: usize,
     #[serde(default)]
     pub anneal_strategy: AnnealStrategy,
+    /// When the average is scored on the validation rows.
+    #[serde(default)]
+    pub evaluate: SwaEvaluate,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// When a run scores the SWA average. Each scoring is a full pass over the validation rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum SwaEvaluate {
+    /// At every evaluation from SWA's start, beside the live model: its curve is charted and
+    /// the best checkpoint may be the average. Doubles evaluation cost in the SWA phase.
+    #[default]
+    Each,
+    /// Once, after the last step (as the article's loop does: validation and checkpoints use
+    /// the live model). The average competes for best then only if that step was evaluated.
+    Last,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     Rmse,
@@ -375,7 +394,7 @@ impl Metric {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct EvalConfig {
     /// Validate every this many optimizer steps (and at each epoch's end); null: epochs only.

@@ -25,6 +25,17 @@ pub fn hf_linear(p: nn::Path, inputs: i64, outputs: i64, init_range: f64) -> nn:
     nn::linear(p, inputs, outputs, config)
 }
 
+/// Embedding weights ~ N(0, initializer_range), as transformers' `_init_weights` draws them.
+pub(crate) fn hf_embedding_config(init_range: f64) -> nn::EmbeddingConfig {
+    nn::EmbeddingConfig {
+        ws_init: nn::Init::Randn {
+            mean: 0.0,
+            stdev: init_range,
+        },
+        ..Default::default()
+    }
+}
+
 pub(crate) fn hf_layer_norm(p: nn::Path, size: i64, eps: f64) -> nn::LayerNorm {
     nn::layer_norm(
         p,
@@ -78,6 +89,16 @@ impl Activation {
 pub struct EncoderDropout {
     pub hidden: f64,
     pub attention: f64,
+}
+
+impl EncoderDropout {
+    /// The config's `hidden_dropout_prob` and `attention_probs_dropout_prob`.
+    pub(crate) fn of(config: &HfConfig) -> Self {
+        Self {
+            hidden: config.hidden_dropout_prob,
+            attention: config.attention_probs_dropout_prob,
+        }
+    }
 }
 
 struct Embeddings {
@@ -151,13 +172,7 @@ impl Encoder {
             config.initializer_range,
             config.layer_norm_eps,
         );
-        let emb_cfg = nn::EmbeddingConfig {
-            ws_init: nn::Init::Randn {
-                mean: 0.0,
-                stdev: r,
-            },
-            ..Default::default()
-        };
+        let emb_cfg = hf_embedding_config(r);
         let e = &p / "embeddings";
         let width = match arch {
             Arch::Electra => config.extra_i64("embedding_size").unwrap_or(h),
@@ -210,10 +225,7 @@ impl Encoder {
             heads: config.num_attention_heads,
             pad_id: config.pad_id(),
             activation: Activation::parse(&config.hidden_act)?,
-            dropout: EncoderDropout {
-                hidden: config.hidden_dropout_prob,
-                attention: config.attention_probs_dropout_prob,
-            },
+            dropout: EncoderDropout::of(config),
         })
     }
 
@@ -273,16 +285,15 @@ impl Encoder {
     }
 
     fn layer_forward(&self, l: &Layer, xs: &Tensor, mask: Option<&Tensor>, train: bool) -> Tensor {
-        let (b, s, h) = xs.size3().unwrap();
-        let split = |t: Tensor| t.view([b, s, self.heads, h / self.heads]).transpose(1, 2);
-        let (q, k, v) = (
-            split(l.query.forward(xs)),
-            split(l.key.forward(xs)),
-            split(l.value.forward(xs)),
-        );
         let p = if train { self.dropout.attention } else { 0.0 };
-        let ctx = Tensor::scaled_dot_product_attention(&q, &k, &v, mask, p, false, None, false);
-        let ctx = ctx.transpose(1, 2).reshape([b, s, h]);
+        let ctx = multi_head_attention(
+            &l.query.forward(xs),
+            &l.key.forward(xs),
+            &l.value.forward(xs),
+            self.heads,
+            mask,
+            p,
+        );
         let mut projected = l.attention_out.forward(&ctx);
         if self.arch != Arch::DistilBert {
             projected = projected.dropout(self.dropout.hidden, train);
@@ -292,6 +303,31 @@ impl Encoder {
         l.output_norm
             .forward(&(l.output.forward(&inner).dropout(self.dropout.hidden, train) + attended))
     }
+}
+
+/// Multi-head attention over [batch, seq, hidden] projections: split into `heads`, SDPA (a
+/// float `mask` is added after scaling; `dropout` on the probabilities), heads merged back.
+pub(crate) fn multi_head_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    heads: i64,
+    mask: Option<&Tensor>,
+    dropout: f64,
+) -> Tensor {
+    let (b, s, h) = q.size3().unwrap();
+    let split = |t: &Tensor| t.view([b, s, heads, h / heads]).transpose(1, 2);
+    let ctx = Tensor::scaled_dot_product_attention(
+        &split(q),
+        &split(k),
+        &split(v),
+        mask,
+        dropout,
+        false,
+        None,
+        false,
+    );
+    ctx.transpose(1, 2).reshape([b, s, h])
 }
 
 /// torch.finfo(kind).min, the value transformers puts on masked attention scores.

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use anyhow::{ensure, Result};
+use anyhow::{bail, ensure, Result};
 
 use crate::config::{ExperimentConfig, Task};
 use crate::hf_config::HfConfig;
@@ -29,6 +29,51 @@ pub struct ExperimentData {
     pub valid: Option<Rows>,
     /// Class names (classification), in index order.
     pub labels: Vec<String>,
+}
+
+/// The training data as the app's `loadExperimentData` builds it (camelCase): what job files
+/// and ablation plans carry, and the fields of the addon's `TrainingData`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainingData {
+    pub texts: Vec<String>,
+    pub pairs: Option<Vec<String>>,
+    /// Regression targets, or class indices into `labels` for classification.
+    pub targets: Vec<f64>,
+    /// Group of each row, for `folds.strategy: group`.
+    pub groups: Option<Vec<String>>,
+    pub valid_texts: Option<Vec<String>>,
+    pub valid_pairs: Option<Vec<String>>,
+    pub valid_targets: Option<Vec<f64>>,
+    /// Class names in index order (classification).
+    pub labels: Option<Vec<String>>,
+}
+
+impl TryFrom<TrainingData> for ExperimentData {
+    type Error = anyhow::Error;
+
+    fn try_from(d: TrainingData) -> Result<Self> {
+        let valid = match (d.valid_texts, d.valid_targets) {
+            (Some(texts), Some(targets)) => Some(Rows {
+                texts,
+                pairs: d.valid_pairs,
+                targets,
+                groups: None,
+            }),
+            (None, None) => None,
+            _ => bail!("validation data needs both validTexts and validTargets"),
+        };
+        Ok(Self {
+            train: Rows {
+                texts: d.texts,
+                pairs: d.pairs,
+                targets: d.targets,
+                groups: d.groups,
+            },
+            valid,
+            labels: d.labels.unwrap_or_default(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, ts_rs::TS)]
@@ -184,5 +229,51 @@ impl Summary {
             seconds,
             device,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn training_data_reads_the_apps_camel_case_and_splits_rows() {
+        let d: TrainingData = serde_json::from_str(
+            r#"{"texts":["a","b"],"targets":[1,2],"groups":["g","h"],
+                "validTexts":["c"],"validPairs":["p"],"validTargets":[3],"labels":["x","y"]}"#,
+        )
+        .unwrap();
+        let data = ExperimentData::try_from(d).unwrap();
+        assert_eq!(data.train.texts, ["a", "b"]);
+        assert_eq!(data.train.targets, [1.0, 2.0]);
+        assert_eq!(
+            data.train.groups.as_deref(),
+            Some(&["g".into(), "h".into()][..])
+        );
+        let valid = data.valid.unwrap();
+        assert_eq!(
+            (valid.texts, valid.pairs, valid.targets),
+            (vec!["c".into()], Some(vec!["p".into()]), vec![3.0])
+        );
+        assert_eq!(valid.groups, None);
+        assert_eq!(data.labels, ["x", "y"]);
+
+        let no_valid: TrainingData =
+            serde_json::from_str(r#"{"texts":["a"],"targets":[1]}"#).unwrap();
+        let data = ExperimentData::try_from(no_valid).unwrap();
+        assert!(data.valid.is_none() && data.labels.is_empty());
+    }
+
+    #[test]
+    fn half_a_validation_set_is_refused() {
+        let d = TrainingData {
+            valid_texts: Some(vec!["c".into()]),
+            ..Default::default()
+        };
+        let e = ExperimentData::try_from(d).err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            "validation data needs both validTexts and validTargets"
+        );
     }
 }

@@ -15,7 +15,7 @@ use crate::encoder::{hf_linear, Activation};
 use crate::encoders::modernbert;
 use crate::hf_config::{Arch, HfConfig};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Pooling {
     Cls,

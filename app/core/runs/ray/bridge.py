@@ -58,6 +58,8 @@ def connect(a, runtime_env):
         ray.init(address=a.address, **common)
     else:
         # "local": a new instance for this process, never a cluster someone else started here.
+        # No dashboard; with RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (set by bridge.ts) Ray keeps
+        # 127.0.0.1 as the node address, so every server of this Ray binds loopback only.
         ray.init(
             address="local",
             num_cpus=a.local_cpus or os.cpu_count(),

@@ -49,6 +49,21 @@ type BridgeMessage =
 
 const BRIDGE = fileURLToPath(new URL("./bridge.py", import.meta.url));
 
+/**
+ * The driver's environment. A local Ray (no address) is this machine's alone: with Ray's
+ * cluster mode off (its Windows/macOS default) the node's address stays 127.0.0.1 instead of
+ * being resolved to a network address, and then the GCS, raylet, object manager, workers and
+ * the dashboard and runtime-env agents all listen on 127.0.0.1 only (test/app/ray-cli.test.ts
+ * checks with `ss`). Such a node cannot take others; a cluster is started with `ray start`.
+ */
+export function bridgeEnv(address: string | undefined): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    RAY_USAGE_STATS_ENABLED: "0",
+    ...(address ? {} : { RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER: "0" }),
+  };
+}
+
 /** The bridge failed to start or reach Ray: the message says what to do. */
 export class RayError extends Error {
   override name = "RayError";
@@ -65,6 +80,8 @@ interface Job {
 
 export class RayBridge {
   readonly ready: Promise<RayReady>;
+  /** The cluster's address; undefined: a local Ray started for this process. */
+  readonly address?: string;
   readonly #proc: ChildProcess;
   readonly #jobs = new Map<string, Job>();
   readonly #placed = new Set<(p: RayPlacement) => void>();
@@ -73,6 +90,7 @@ export class RayBridge {
   #gone: Promise<void>;
 
   constructor(o: RayOptions) {
+    this.address = o.address;
     const args = [BRIDGE, "--binary", o.binary];
     if (o.address) args.push("--address", o.address);
     if (o.cpusPerFold !== undefined) args.push("--cpus-per-fold", String(o.cpusPerFold));
@@ -81,7 +99,7 @@ export class RayBridge {
     if (o.maxRetries !== undefined) args.push("--max-retries", String(o.maxRetries));
     this.#proc = spawn(o.python, args, {
       stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, RAY_USAGE_STATS_ENABLED: "0" },
+      env: bridgeEnv(o.address),
     });
     this.#proc.stderr?.setEncoding("utf8");
     this.#proc.stderr?.on("data", (chunk: string) => {
@@ -206,6 +224,8 @@ export function raySlots(ready: RayReady, o: Pick<RayOptions, "cpusPerFold" | "g
 
 /** One node as `ftune info --ray` reports it: the engine binary run there, or why it cannot. */
 export interface RayNodeCheck extends RayNode {
+  /** The Python Ray runs on that node, and its torch version (null: none). */
+  python?: string;
   torch: string | null;
   engine?: { torch_version: string; cuda_available: boolean; cuda_device_count: number; threads: number };
   error?: string;
@@ -215,11 +235,8 @@ export interface RayNodeCheck extends RayNode {
 export async function checkRayNodes(o: RayOptions): Promise<RayNodeCheck[]> {
   const args = [BRIDGE, "--info", "--binary", o.binary, ...(o.address ? ["--address", o.address] : [])];
   const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      o.python,
-      args,
-      { env: { ...process.env, RAY_USAGE_STATS_ENABLED: "0" }, maxBuffer: 1 << 24 },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(o.python, args, { env: bridgeEnv(o.address), maxBuffer: 1 << 24 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
   for (const line of r.stdout.split("\n")) {

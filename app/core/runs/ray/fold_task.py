@@ -50,23 +50,32 @@ def torch_lib():
     return os.path.join(list(spec.submodule_search_locations)[0], "lib")
 
 
+ENGINE_TORCH = "2.11"
+
+
 def node_info():
-    """What this node offers the engine: its torch (the Python package) and the libtorch the
-    engine binary actually loads there, or the error that stops it."""
+    """What this node offers the engine: the Python Ray runs there and its torch (whose
+    libtorch the tasks load), and the engine binary run there, or the one reason it cannot
+    train (said in a sentence for `ftune info --ray`)."""
+    import sys
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         torch = version("torch")
     except PackageNotFoundError:
         torch = None
+    info = {"python": sys.executable, "torch": torch}
     lib = torch_lib()
-    if lib is None:
-        return {"torch": None, "error": "no PyTorch in this node's Python (the engine needs torch 2.11)"}
+    if lib is None or torch is None:
+        return {**info, "error": f"no PyTorch in its Python ({sys.executable}); the engine needs torch {ENGINE_TORCH}"}
+    if not torch.startswith(ENGINE_TORCH + "."):
+        return {**info, "error": f"its Python ({sys.executable}) has torch {torch}; the engine needs torch {ENGINE_TORCH}"}
     env = {**os.environ, "LD_LIBRARY_PATH": f"{lib}:{os.environ.get('LD_LIBRARY_PATH', '')}"}
     r = subprocess.run([os.path.join(os.getcwd(), "bin", "fold_job"), "--info"], env=env, capture_output=True, text=True)
     if r.returncode != 0:
-        return {"torch": torch, "error": " | ".join(r.stderr.strip().splitlines()[-3:]) or f"exit {r.returncode}"}
-    return {"torch": torch, "engine": json.loads(r.stdout)}
+        tail = " | ".join(r.stderr.strip().splitlines()[-3:]) or f"exit {r.returncode}"
+        return {**info, "error": f"the engine binary does not run there: {tail}"}
+    return {**info, "engine": json.loads(r.stdout)}
 
 
 @ray.remote(num_cpus=0, max_restarts=0)
@@ -181,9 +190,14 @@ def _follow(key, relay, args, env, fold_dir, paths, work):
             if event.get("kind") in ("done", "error"):
                 last = event  # the result, returned rather than relayed
                 continue
-            batch.append(line)
+            # The engine saves its state just after it reports an evaluation, so any line after
+            # an evaluation means that evaluation's state (if one was due) is whole on disk.
+            # Ship the state before relaying, and never end a batch on an evaluation: whoever
+            # sees evaluation k (the driver, a test killing the node then) knows the retry can
+            # resume from state k. Relaying first lost that race once in a while.
             shipped = _ship_state(key, relay, state_file, shipped)
-            if time.monotonic() - flushed >= FLUSH_SECONDS:
+            batch.append(line)
+            if event.get("kind") != "eval" and time.monotonic() - flushed >= FLUSH_SECONDS:
                 relay.push.remote(key, batch)
                 batch, flushed = [], time.monotonic()
         proc.wait()

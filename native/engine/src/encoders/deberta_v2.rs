@@ -8,7 +8,9 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use crate::encoder::{hf_layer_norm, hf_linear, lowest, Activation, EncoderDropout};
+use crate::encoder::{
+    hf_embedding_config, hf_layer_norm, hf_linear, lowest, Activation, EncoderDropout,
+};
 use crate::hf_config::HfConfig;
 
 struct DebertaV2Embeddings {
@@ -67,13 +69,7 @@ impl DebertaV2Model {
             config.initializer_range,
             config.layer_norm_eps,
         );
-        let emb_cfg = nn::EmbeddingConfig {
-            ws_init: nn::Init::Randn {
-                mean: 0.0,
-                stdev: r,
-            },
-            ..Default::default()
-        };
+        let emb_cfg = hf_embedding_config(r);
         let width = config.extra_i64("embedding_size").unwrap_or(h);
         let e = &p / "embeddings";
         let embeddings = DebertaV2Embeddings {
@@ -193,10 +189,7 @@ impl DebertaV2Model {
             relative,
             heads: config.num_attention_heads,
             activation: Activation::parse(&config.hidden_act)?,
-            dropout: EncoderDropout {
-                hidden: config.hidden_dropout_prob,
-                attention: config.attention_probs_dropout_prob,
-            },
+            dropout: EncoderDropout::of(config),
         })
     }
 

@@ -6,7 +6,10 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use crate::encoder::{hf_layer_norm, hf_linear, lowest, Activation, EncoderDropout};
+use crate::encoder::{
+    hf_embedding_config, hf_layer_norm, hf_linear, lowest, multi_head_attention, Activation,
+    EncoderDropout,
+};
 use crate::hf_config::HfConfig;
 
 /// transformers hard-codes MPNet's padding_idx (position ids) to 1.
@@ -49,13 +52,7 @@ impl MPNetModel {
             config.initializer_range,
             config.layer_norm_eps,
         );
-        let emb_cfg = nn::EmbeddingConfig {
-            ws_init: nn::Init::Randn {
-                mean: 0.0,
-                stdev: r,
-            },
-            ..Default::default()
-        };
+        let emb_cfg = hf_embedding_config(r);
         let e = &p / "embeddings";
         let embeddings = MPNetEmbeddings {
             word_embeddings: nn::embedding(&e / "word_embeddings", config.vocab_size, h, emb_cfg),
@@ -99,10 +96,7 @@ impl MPNetModel {
             relative_attention_bias,
             heads: config.num_attention_heads,
             activation: Activation::parse(&config.hidden_act)?,
-            dropout: EncoderDropout {
-                hidden: config.hidden_dropout_prob,
-                attention: config.attention_probs_dropout_prob,
-            },
+            dropout: EncoderDropout::of(config),
         })
     }
 
@@ -153,18 +147,16 @@ impl MPNetModel {
     }
 
     fn layer_forward(&self, l: &MPNetLayer, xs: &Tensor, bias: &Tensor, train: bool) -> Tensor {
-        let (b, s, h) = xs.size3().unwrap();
-        let split = |t: Tensor| t.view([b, s, self.heads, h / self.heads]).transpose(1, 2);
-        let (q, k, v) = (
-            split(l.q.forward(xs)),
-            split(l.k.forward(xs)),
-            split(l.v.forward(xs)),
-        );
         let p = if train { self.dropout.attention } else { 0.0 };
         // softmax(q·kᵀ/√d + bias + mask) · v: SDPA adds the float mask after scaling.
-        let ctx =
-            Tensor::scaled_dot_product_attention(&q, &k, &v, Some(bias), p, false, None, false);
-        let ctx = ctx.transpose(1, 2).reshape([b, s, h]);
+        let ctx = multi_head_attention(
+            &l.q.forward(xs),
+            &l.k.forward(xs),
+            &l.v.forward(xs),
+            self.heads,
+            Some(bias),
+            p,
+        );
         let attended = l
             .attention_layer_norm
             .forward(&(l.o.forward(&ctx).dropout(self.dropout.hidden, train) + xs));

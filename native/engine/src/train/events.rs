@@ -8,6 +8,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use crate::experiment::Summary;
+use crate::train::Cancelled;
 
 /// One event of a run. `step` counts optimizer steps completed; `epoch` counts from 1.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -88,6 +89,29 @@ pub enum Event {
     Error { message: String, cancelled: bool },
 }
 
+impl Event {
+    /// The last event of a job whose experiment returned `result`: `done` with the summary,
+    /// or `error` (`cancelled` when it stopped on request).
+    pub fn finished(result: anyhow::Result<Summary>) -> Self {
+        match result {
+            Ok(summary) => Self::Done { summary },
+            Err(e) if e.is::<Cancelled>() => Self::Error {
+                message: "cancelled".into(),
+                cancelled: true,
+            },
+            Err(e) => Self::failed(format!("{e:#}")),
+        }
+    }
+
+    /// The last event of a job that failed with `message` (not cancelled).
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self::Error {
+            message: message.into(),
+            cancelled: false,
+        }
+    }
+}
+
 /// Which of a fold's two model folders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -127,5 +151,34 @@ impl From<Event> for TimedEvent {
             event,
             emitted_at_ms,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> Summary {
+        Summary::of_folds("rmse", vec![], 1.5, "cpu".into())
+    }
+
+    #[test]
+    fn finished_maps_each_result_to_its_last_event() {
+        match Event::finished(Ok(summary())) {
+            Event::Done { summary } => {
+                assert_eq!((summary.metric.as_str(), summary.seconds), ("rmse", 1.5))
+            }
+            other => panic!("expected done, got {other:?}"),
+        }
+        let cancelled = anyhow::Error::from(Cancelled).context("fold 2");
+        assert!(matches!(
+            Event::finished(Err(cancelled)),
+            Event::Error { message, cancelled: true } if message == "cancelled"
+        ));
+        let failed = anyhow::anyhow!("disk full").context("cannot save best/");
+        assert!(matches!(
+            Event::finished(Err(failed)),
+            Event::Error { message, cancelled: false } if message == "cannot save best/: disk full"
+        ));
     }
 }

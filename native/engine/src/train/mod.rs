@@ -194,7 +194,9 @@ pub fn train_fold(
                 stopped_early = true;
                 break 'epochs;
             }
-            if let Some(dir) = &state_dir {
+            // After the last step the fold's outcome replaces the state at once: no state to write.
+            let last_step = end_of_epoch && epoch == t.epochs;
+            if let (Some(dir), false) = (&state_dir, last_step) {
                 if end_of_epoch || trainer.seconds_since_save() >= control.state.interval_seconds {
                     trainer.save_state(dir)?;
                 }

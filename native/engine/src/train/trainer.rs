@@ -13,7 +13,7 @@ use super::events::{CheckpointName, Event};
 use super::loss::{clip_grad_norm, loss_of};
 use super::{param_groups, BestSource, ComputePrecision, FoldData, FoldOutcome, ParamGroups};
 use crate::checkpoint::{self, LoopState};
-use crate::config::{ExperimentConfig, Metric, Precision, Task};
+use crate::config::{ExperimentConfig, Metric, Precision, SwaEvaluate, Task};
 use crate::model::SequenceModel;
 use crate::optim::{AdamW, AdamWConfig};
 use crate::runtime::{autocast_bf16, check_bf16};
@@ -217,9 +217,16 @@ impl<'a> Trainer<'a> {
     pub fn evaluate(&mut self, epoch: usize) -> Result<()> {
         let started = Instant::now();
         let (live, live_outputs) = self.scores()?;
+        let last_step = self.state.step == self.plan.total_steps();
+        let score_average = match self.config.swa.as_ref().map(|c| c.evaluate) {
+            Some(SwaEvaluate::Last) => last_step,
+            _ => true,
+        };
         let swa = match &self.swa {
-            Some(avg) => Some(with_weights(&self.params, avg.tensors(), || self.scores())?),
-            None => None,
+            Some(avg) if score_average => {
+                Some(with_weights(&self.params, avg.tensors(), || self.scores())?)
+            }
+            _ => None,
         };
         let (swa_metrics, swa_outputs) = match swa {
             Some((m, o)) => (Some(m), Some(o)),
@@ -227,8 +234,12 @@ impl<'a> Trainer<'a> {
         };
         self.state.eval_seconds += started.elapsed().as_secs_f64();
         self.state.evaluations += 1 + usize::from(swa_metrics.is_some());
-        let ends_with = swa_metrics.as_ref().unwrap_or(&live).clone();
-        self.state.final_candidate = Some((self.state.step, ends_with));
+        // The final model is the average once SWA started: only its own score can stand for it.
+        self.state.final_candidate = match (&self.swa, &swa_metrics) {
+            (None, _) => Some((self.state.step, live.clone())),
+            (Some(_), Some(m)) => Some((self.state.step, m.clone())),
+            (Some(_), None) => None,
+        };
 
         let metric = self.config.metric();
         let value = |m: &BTreeMap<String, f64>| m.get(metric.name()).copied().unwrap_or(f64::NAN);
