@@ -62,7 +62,7 @@ test("a server killed mid-sweep: the next one continues it; a cancelled sweep st
     space,
     trials: 4,
     concurrency: 2,
-    gracePeriod: 12, // no early stops: trials train long enough to be cut short
+    gracePeriod: 1000, // no early stops: trials train long enough to be cut short
     seed: 4,
   });
   assert.equal(sweep.status, "running");
