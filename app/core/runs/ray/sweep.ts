@@ -18,7 +18,7 @@ import type { Context } from "../../service/context.ts";
 import { createExperiment, createRun, listRuns, setRunStatus } from "../../store/repo-experiments.ts";
 import { addTrial, dropTrialRuns, finishSweep, getTrial, listTrials, updateTrial } from "../../store/repo-sweeps.ts";
 import { RunRecorder } from "../recorder.ts";
-import { RayError } from "./bridge.ts";
+import { bridgeEnv, RayError } from "./bridge.ts";
 
 const SWEEP = fileURLToPath(new URL("./sweep.py", import.meta.url));
 const KINDS = ["loguniform", "uniform", "int", "choice"] as const;
@@ -250,7 +250,8 @@ async function driveSweep(ctx: Context, o: SweepRun): Promise<SweepResult> {
   // stdin stays open: the driver stops (and its local Ray with it) when this process goes.
   const proc = spawn(o.python, [SWEEP, specFile], {
     stdio: ["pipe", "pipe", "pipe"],
-    env: { ...process.env, RAY_USAGE_STATS_ENABLED: "0" },
+    // A local Ray it starts itself listens on 127.0.0.1 only, as the bridge's does.
+    env: bridgeEnv(o.address),
   });
   const abort = () => proc.stdin.end();
   o.signal?.addEventListener("abort", abort, { once: true });
