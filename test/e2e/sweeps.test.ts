@@ -147,6 +147,17 @@ test("sweeps: start from the view, follow it live, compare its trials, train the
   await diff.getByText("optimizer.lr", { exact: true }).waitFor();
   // The trials differ in the searched field only.
   assert.deepEqual(await diff.locator("tbody th[scope=row]").allTextContents(), ["optimizer.lr"]);
+  // Searched values read as 4 significant digits, the exact value on hover.
+  const lrCells = await diff.locator("tbody tr").first().getByRole("cell").all();
+  assert.equal(lrCells.length, sweep.trials.length);
+  for (const cell of lrCells) {
+    const exact = Number(await cell.getAttribute("title"));
+    assert.ok(
+      sweep.trials.some((t) => t.params["optimizer.lr"] === exact),
+      `${exact} is a trial's value`,
+    );
+    assert.equal(await cell.textContent(), Number(exact.toPrecision(4)).toString());
+  }
   await screenshot(page, "sweep-compare");
   // Every experiment again.
   await page.getByLabel("Show experiments").selectOption({ label: "every experiment" });

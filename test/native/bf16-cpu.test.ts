@@ -124,9 +124,17 @@ describe("bf16 on a CPU with bf16 instructions", { skip: !cpuBf16 && "this CPU h
       assert.ok(Math.abs(l - want) < 0.02 * Math.abs(want) + 1e-3, `step ${k}: loss ${l} vs torch bf16 ${want}`);
     });
     assert.ok(Math.abs((losses[0] as number) - (losses.at(-1) as number)) > 0.05, "training moved the loss");
-    // The fp32 master weights end closer to torch's bf16 run than to its fp32 run.
+    // It computed in bf16: the first step's loss (the same weights on both sides, nothing
+    // updated yet) is torch bf16's to a few ulps and further from torch fp32's. After six steps
+    // the two bf16 runs' rounding has diverged as much as bf16 and fp32 do (CI once saw the
+    // weights 0.0061 from torch bf16 and 0.0052 from fp32), so the weights are only bounded.
+    const [first, bf16First, fp32First] = [losses[0], bf16.losses[0], fp32.losses[0]] as number[];
     assert.ok(
-      bf16.max_weight_diff < fp32.max_weight_diff,
+      Math.abs(first - bf16First) < Math.abs(first - fp32First),
+      `first loss ${first}: torch bf16 ${bf16First}, torch fp32 ${fp32First}`,
+    );
+    assert.ok(
+      bf16.max_weight_diff < 0.05,
       `weights: ${bf16.max_weight_diff} from torch bf16 (${bf16.worst}), ${fp32.max_weight_diff} from torch fp32`,
     );
   });
