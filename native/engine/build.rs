@@ -14,12 +14,14 @@ fn main() {
     println!("cargo:libtorch_lib={lib}");
 
     // Small C++ shims for what tch does not bind: bf16 autocast, the foreach updates and
-    // torch.save state dicts (pytorch_model.bin).
+    // torch.save state dicts (pytorch_model.bin), and a parallel dropout mask.
     let include = std::path::Path::new(&lib).join("../include");
     println!("cargo:rerun-if-changed=cpp");
-    cc::Build::new()
+    let mut shims = cc::Build::new();
+    shims
         .cpp(true)
         .file("cpp/autocast.cpp")
+        .file("cpp/dropout.cpp")
         .file("cpp/foreach.cpp")
         .file("cpp/pickle.cpp")
         .include(&include)
@@ -28,6 +30,13 @@ fn main() {
         // The SWA average's loop is ours: optimized (and vectorized) in debug builds too.
         .opt_level(3)
         .define("_GLIBCXX_USE_CXX11_ABI", "1")
-        .warnings(false)
-        .compile("ftune_shims");
+        .warnings(false);
+    // libtorch's at::parallel_for is an inline `#pragma omp parallel` (AT_PARALLEL_OPENMP):
+    // without -fopenmp the shims' parallel loops (SWA average, dropout mask) run on one thread.
+    // They link the libgomp.so.1 that libtorch loads already, so there is one OpenMP runtime.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        shims.flag("-fopenmp");
+        println!("cargo:rustc-link-lib=gomp");
+    }
+    shims.compile("ftune_shims");
 }

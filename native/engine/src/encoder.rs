@@ -8,8 +8,9 @@
 //! The other families live in `encoders/`.
 
 use tch::nn::{self, Module};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
+use crate::dropout::Dropout as _;
 use crate::hf_config::{Arch, HfConfig};
 
 /// transformers' `_init_weights` for Linear: N(0, initializer_range) weights, zero bias.
@@ -267,7 +268,7 @@ impl Encoder {
         let mut xs = e
             .layer_norm
             .forward(&xs)
-            .dropout(self.dropout.hidden, train);
+            .dropped_out(self.dropout.hidden, train);
         if let Some(project) = &e.project {
             xs = project.forward(&xs);
         }
@@ -296,12 +297,12 @@ impl Encoder {
         );
         let mut projected = l.attention_out.forward(&ctx);
         if self.arch != Arch::DistilBert {
-            projected = projected.dropout(self.dropout.hidden, train);
+            projected = projected.dropped_out(self.dropout.hidden, train);
         }
         let attended = l.attention_norm.forward(&(projected + xs));
         let inner = self.activation.apply(&l.intermediate.forward(&attended));
         l.output_norm
-            .forward(&(l.output.forward(&inner).dropout(self.dropout.hidden, train) + attended))
+            .forward(&(l.output.forward(&inner).dropped_out(self.dropout.hidden, train) + attended))
     }
 }
 
@@ -317,17 +318,32 @@ pub(crate) fn multi_head_attention(
 ) -> Tensor {
     let (b, s, h) = q.size3().unwrap();
     let split = |t: &Tensor| t.view([b, s, heads, h / heads]).transpose(1, 2);
-    let ctx = Tensor::scaled_dot_product_attention(
-        &split(q),
-        &split(k),
-        &split(v),
-        mask,
-        dropout,
-        false,
-        None,
-        false,
-    );
+    let (q, k, v) = (split(q), split(k), split(v));
+    let ctx = if dropout > 0.0 && q.device() == Device::Cpu {
+        attention_math(&q, &k, &v, mask, dropout)
+    } else {
+        Tensor::scaled_dot_product_attention(&q, &k, &v, mask, dropout, false, None, false)
+    };
     ctx.transpose(1, 2).reshape([b, s, h])
+}
+
+/// What scaled_dot_product_attention computes on the CPU when there is dropout (it has no
+/// fused kernel for that and runs its math path): the same operations, in float32 for
+/// half/bf16 inputs as that path does, with the parallel dropout mask.
+fn attention_math(q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>, p: f64) -> Tensor {
+    let kind = q.kind();
+    let acc = |t: &Tensor| match kind {
+        Kind::Half | Kind::BFloat16 => t.to_kind(Kind::Float),
+        _ => t.shallow_clone(),
+    };
+    // 1/sqrt(head size), applied as its square root to both sides, as the math path does.
+    let scale = (1.0 / (q.size()[3] as f64).sqrt()).sqrt();
+    let mut scores = (acc(q) * scale).matmul(&(acc(k).transpose(-2, -1) * scale));
+    if let Some(m) = mask {
+        scores = scores + m;
+    }
+    let probs = scores.softmax(-1, None::<Kind>).dropped_out(p, true);
+    probs.matmul(&acc(v)).to_kind(kind)
 }
 
 /// torch.finfo(kind).min, the value transformers puts on masked attention scores.
@@ -337,5 +353,33 @@ pub(crate) fn lowest(kind: Kind) -> f64 {
         Kind::Half => -65504.0,
         Kind::Double => f64::MIN,
         _ => f32::MIN as f64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The explicit path computes what SDPA's math path does: with nothing dropped (p = 0) it
+    /// equals SDPA, for float32 and for bf16 (computed in float32, rounded back).
+    #[test]
+    fn attention_math_is_sdpa_without_dropout() {
+        let opts = (Kind::Float, Device::Cpu);
+        let (q, k, v) = (
+            Tensor::randn([2, 4, 7, 16], opts),
+            Tensor::randn([2, 4, 7, 16], opts),
+            Tensor::randn([2, 4, 7, 16], opts),
+        );
+        let keep = Tensor::from_slice(&[1f32, 1., 1., 1., 1., 0., 0., 1., 1., 1., 1., 1., 1., 1.]);
+        let mask = (keep.view([2, 1, 1, 7]).neg() + 1.0) * lowest(Kind::Float);
+        for kind in [Kind::Float, Kind::BFloat16] {
+            let (q, k, v, m) = (q.to_kind(kind), k.to_kind(kind), v.to_kind(kind), mask.to_kind(kind));
+            let sdpa = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&m), 0.0, false, None, false);
+            let ours = attention_math(&q, &k, &v, Some(&m), 0.0);
+            assert_eq!(ours.kind(), kind);
+            let diff = (ours.to_kind(Kind::Float) - sdpa.to_kind(Kind::Float)).abs().max().double_value(&[]);
+            let tolerance = if kind == Kind::Float { 1e-6 } else { 1e-2 };
+            assert!(diff <= tolerance, "{kind:?}: {diff}");
+        }
     }
 }

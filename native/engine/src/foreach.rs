@@ -69,7 +69,7 @@ fn handles(tensors: &[Tensor]) -> Vec<*const C_tensor> {
 }
 
 /// Calls a shim function with an error buffer; panics with libtorch's message on failure.
-fn call(f: impl FnOnce(*mut c_char, usize) -> i32) {
+pub(crate) fn call(f: impl FnOnce(*mut c_char, usize) -> i32) {
     let mut err = [0 as c_char; 1024];
     if f(err.as_mut_ptr(), err.len()) != 0 {
         // SAFETY: the shim writes a NUL-terminated message into the buffer (snprintf).

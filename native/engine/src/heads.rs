@@ -11,6 +11,7 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
+use crate::dropout::Dropout as _;
 use crate::encoder::{hf_linear, Activation};
 use crate::encoders::modernbert;
 use crate::hf_config::{Arch, HfConfig};
@@ -153,17 +154,17 @@ impl Head {
         match &self.kind {
             HeadKind::BertCls { pooler, classifier } => {
                 let pooled = pooler.forward(&hidden.select(1, 0)).tanh();
-                classifier.forward(&pooled.dropout(p, train))
+                classifier.forward(&pooled.dropped_out(p, train))
             }
             HeadKind::RobertaCls { dense, out_proj } => {
-                let x = dense.forward(&hidden.select(1, 0).dropout(p, train)).tanh();
-                out_proj.forward(&x.dropout(p, train))
+                let x = dense.forward(&hidden.select(1, 0).dropped_out(p, train)).tanh();
+                out_proj.forward(&x.dropped_out(p, train))
             }
             HeadKind::ElectraCls { dense, out_proj } => {
                 let x = dense
-                    .forward(&hidden.select(1, 0).dropout(p, train))
+                    .forward(&hidden.select(1, 0).dropped_out(p, train))
                     .gelu("none");
-                out_proj.forward(&x.dropout(p, train))
+                out_proj.forward(&x.dropped_out(p, train))
             }
             HeadKind::DebertaCls {
                 pooler,
@@ -171,15 +172,15 @@ impl Head {
                 classifier,
             } => {
                 let pooled =
-                    activation.apply(&pooler.forward(&hidden.select(1, 0).dropout(p, train)));
-                classifier.forward(&pooled.dropout(p, train))
+                    activation.apply(&pooler.forward(&hidden.select(1, 0).dropped_out(p, train)));
+                classifier.forward(&pooled.dropped_out(p, train))
             }
             HeadKind::DistilBertCls {
                 pre_classifier,
                 classifier,
             } => {
                 let x = pre_classifier.forward(&hidden.select(1, 0)).relu();
-                classifier.forward(&x.dropout(p, train))
+                classifier.forward(&x.dropped_out(p, train))
             }
             HeadKind::ModernBertCls(head) => head.forward(hidden, attention_mask, p, train),
             HeadKind::Mean { out } => {
@@ -188,7 +189,7 @@ impl Head {
                 let counts = mask
                     .sum_dim_intlist(1, false, hidden.kind())
                     .clamp_min(1e-9);
-                out.forward(&(summed / counts).dropout(p, train))
+                out.forward(&(summed / counts).dropped_out(p, train))
             }
             HeadKind::Attention { dense, score, out } => {
                 let scores = score.forward(&dense.forward(hidden).tanh()).squeeze_dim(-1);
@@ -198,7 +199,7 @@ impl Head {
                     .to_kind(hidden.kind())
                     .unsqueeze(-1);
                 let pooled = (hidden * weights).sum_dim_intlist(1, false, hidden.kind());
-                out.forward(&pooled.dropout(p, train))
+                out.forward(&pooled.dropped_out(p, train))
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod atomic;
 mod bindings;
 pub mod checkpoint;
 pub mod config;
+pub mod dropout;
 pub mod encoder;
 pub mod encoders;
 pub mod experiment;

@@ -8,6 +8,7 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
+use crate::dropout::Dropout as _;
 use crate::encoder::{
     hf_embedding_config, hf_layer_norm, hf_linear, lowest, Activation, EncoderDropout,
 };
@@ -221,7 +222,7 @@ impl DebertaV2Model {
         let kind = xs.kind();
         // Padding positions are zeroed after the norm.
         let mut xs =
-            (xs * attention_mask.unsqueeze(-1).to_kind(kind)).dropout(self.dropout.hidden, train);
+            (xs * attention_mask.unsqueeze(-1).to_kind(kind)).dropped_out(self.dropout.hidden, train);
 
         // [batch, 1, seq, seq]: a query–key pair takes part only when both are tokens (so a
         // padding query sees all keys masked alike, as in transformers).
@@ -280,7 +281,7 @@ impl DebertaV2Model {
                 })
             };
             let emb = emb
-                .dropout(self.dropout.hidden, train)
+                .dropped_out(self.dropout.hidden, train)
                 .narrow(0, 0, r.span * 2)
                 .unsqueeze(0);
             let span = r.span;
@@ -314,17 +315,17 @@ impl DebertaV2Model {
         let scores = scores.masked_fill(&pair_mask.logical_not(), lowest(scores.kind()));
         let probs = scores
             .softmax(-1, Kind::Float)
-            .dropout(self.dropout.attention, train);
+            .dropped_out(self.dropout.attention, train);
         let ctx = probs.matmul(&v).transpose(1, 2).reshape([b, s, h]);
         let attended = l.attention_layer_norm.forward(
             &(l.attention_output
                 .forward(&ctx)
-                .dropout(self.dropout.hidden, train)
+                .dropped_out(self.dropout.hidden, train)
                 + xs),
         );
         let inner = self.activation.apply(&l.intermediate.forward(&attended));
         l.output_layer_norm
-            .forward(&(l.output.forward(&inner).dropout(self.dropout.hidden, train) + attended))
+            .forward(&(l.output.forward(&inner).dropped_out(self.dropout.hidden, train) + attended))
     }
 }
 

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
+use crate::dropout::Dropout as _;
 use crate::encoder::Activation;
 use crate::hf_config::HfConfig;
 use crate::model::Place;
@@ -425,7 +426,7 @@ impl ModernBertModel {
         let mut xs = self
             .norm
             .forward(&self.tok_embeddings.forward(input_ids))
-            .dropout(self.dropout.embedding, train);
+            .dropped_out(self.dropout.embedding, train);
         let (batch, seq) = input_ids.size2().unwrap();
         let device = xs.device();
         // transformers' masks for SDPA: keys that are padding are masked; local layers also mask
@@ -486,11 +487,11 @@ impl ModernBertModel {
         let attended = xs
             + l.attn_wo
                 .forward(&ctx)
-                .dropout(self.dropout.attention, train);
+                .dropped_out(self.dropout.attention, train);
         let inner = l.wi.forward(&l.mlp_norm.forward(&attended));
         let halves = inner.chunk(2, -1);
         let gated = self.config.activation.apply(&halves[0]) * &halves[1];
-        let out = l.mlp_wo.forward(&gated.dropout(self.dropout.mlp, train));
+        let out = l.mlp_wo.forward(&gated.dropped_out(self.dropout.mlp, train));
         attended + out
     }
 
@@ -598,6 +599,6 @@ impl ClassificationHead {
         let x = self
             .norm
             .forward(&self.activation.apply(&self.dense.forward(&pooled)));
-        self.classifier.forward(&x.dropout(dropout, train))
+        self.classifier.forward(&x.dropped_out(dropout, train))
     }
 }

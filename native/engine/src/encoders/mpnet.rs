@@ -6,6 +6,7 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
+use crate::dropout::Dropout as _;
 use crate::encoder::{
     hf_embedding_config, hf_layer_norm, hf_linear, lowest, multi_head_attention, Activation,
     EncoderDropout,
@@ -127,7 +128,7 @@ impl MPNetModel {
         let mut xs = e
             .layer_norm
             .forward(&xs)
-            .dropout(self.dropout.hidden, train);
+            .dropped_out(self.dropout.hidden, train);
         let kind = xs.kind();
         let (_, seq) = input_ids.size2().unwrap();
         let bias = self.compute_position_bias(seq, kind);
@@ -159,10 +160,10 @@ impl MPNetModel {
         );
         let attended = l
             .attention_layer_norm
-            .forward(&(l.o.forward(&ctx).dropout(self.dropout.hidden, train) + xs));
+            .forward(&(l.o.forward(&ctx).dropped_out(self.dropout.hidden, train) + xs));
         let inner = self.activation.apply(&l.intermediate.forward(&attended));
         l.output_layer_norm
-            .forward(&(l.output.forward(&inner).dropout(self.dropout.hidden, train) + attended))
+            .forward(&(l.output.forward(&inner).dropped_out(self.dropout.hidden, train) + attended))
     }
 }
 
