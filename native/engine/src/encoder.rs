@@ -301,8 +301,12 @@ impl Encoder {
         }
         let attended = l.attention_norm.forward(&(projected + xs));
         let inner = self.activation.apply(&l.intermediate.forward(&attended));
-        l.output_norm
-            .forward(&(l.output.forward(&inner).dropped_out(self.dropout.hidden, train) + attended))
+        l.output_norm.forward(
+            &(l.output
+                .forward(&inner)
+                .dropped_out(self.dropout.hidden, train)
+                + attended),
+        )
     }
 }
 
@@ -373,11 +377,20 @@ mod tests {
         let keep = Tensor::from_slice(&[1f32, 1., 1., 1., 1., 0., 0., 1., 1., 1., 1., 1., 1., 1.]);
         let mask = (keep.view([2, 1, 1, 7]).neg() + 1.0) * lowest(Kind::Float);
         for kind in [Kind::Float, Kind::BFloat16] {
-            let (q, k, v, m) = (q.to_kind(kind), k.to_kind(kind), v.to_kind(kind), mask.to_kind(kind));
-            let sdpa = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&m), 0.0, false, None, false);
+            let (q, k, v, m) = (
+                q.to_kind(kind),
+                k.to_kind(kind),
+                v.to_kind(kind),
+                mask.to_kind(kind),
+            );
+            let sdpa =
+                Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&m), 0.0, false, None, false);
             let ours = attention_math(&q, &k, &v, Some(&m), 0.0);
             assert_eq!(ours.kind(), kind);
-            let diff = (ours.to_kind(Kind::Float) - sdpa.to_kind(Kind::Float)).abs().max().double_value(&[]);
+            let diff = (ours.to_kind(Kind::Float) - sdpa.to_kind(Kind::Float))
+                .abs()
+                .max()
+                .double_value(&[]);
             let tolerance = if kind == Kind::Float { 1e-6 } else { 1e-2 };
             assert!(diff <= tolerance, "{kind:?}: {diff}");
         }

@@ -157,7 +157,9 @@ impl Head {
                 classifier.forward(&pooled.dropped_out(p, train))
             }
             HeadKind::RobertaCls { dense, out_proj } => {
-                let x = dense.forward(&hidden.select(1, 0).dropped_out(p, train)).tanh();
+                let x = dense
+                    .forward(&hidden.select(1, 0).dropped_out(p, train))
+                    .tanh();
                 out_proj.forward(&x.dropped_out(p, train))
             }
             HeadKind::ElectraCls { dense, out_proj } => {

@@ -221,8 +221,8 @@ impl DebertaV2Model {
         let xs = e.layer_norm.forward(&xs);
         let kind = xs.kind();
         // Padding positions are zeroed after the norm.
-        let mut xs =
-            (xs * attention_mask.unsqueeze(-1).to_kind(kind)).dropped_out(self.dropout.hidden, train);
+        let mut xs = (xs * attention_mask.unsqueeze(-1).to_kind(kind))
+            .dropped_out(self.dropout.hidden, train);
 
         // [batch, 1, seq, seq]: a query–key pair takes part only when both are tokens (so a
         // padding query sees all keys masked alike, as in transformers).
@@ -324,8 +324,12 @@ impl DebertaV2Model {
                 + xs),
         );
         let inner = self.activation.apply(&l.intermediate.forward(&attended));
-        l.output_layer_norm
-            .forward(&(l.output.forward(&inner).dropped_out(self.dropout.hidden, train) + attended))
+        l.output_layer_norm.forward(
+            &(l.output
+                .forward(&inner)
+                .dropped_out(self.dropout.hidden, train)
+                + attended),
+        )
     }
 }
 

@@ -491,7 +491,9 @@ impl ModernBertModel {
         let inner = l.wi.forward(&l.mlp_norm.forward(&attended));
         let halves = inner.chunk(2, -1);
         let gated = self.config.activation.apply(&halves[0]) * &halves[1];
-        let out = l.mlp_wo.forward(&gated.dropped_out(self.dropout.mlp, train));
+        let out = l
+            .mlp_wo
+            .forward(&gated.dropped_out(self.dropout.mlp, train));
         attended + out
     }
 

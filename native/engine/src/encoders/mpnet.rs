@@ -162,8 +162,12 @@ impl MPNetModel {
             .attention_layer_norm
             .forward(&(l.o.forward(&ctx).dropped_out(self.dropout.hidden, train) + xs));
         let inner = self.activation.apply(&l.intermediate.forward(&attended));
-        l.output_layer_norm
-            .forward(&(l.output.forward(&inner).dropped_out(self.dropout.hidden, train) + attended))
+        l.output_layer_norm.forward(
+            &(l.output
+                .forward(&inner)
+                .dropped_out(self.dropout.hidden, train)
+                + attended),
+        )
     }
 }
 
