@@ -344,7 +344,7 @@ fn attention_math(q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>, p: 
     let scale = (1.0 / (q.size()[3] as f64).sqrt()).sqrt();
     let mut scores = (acc(q) * scale).matmul(&(acc(k).transpose(-2, -1) * scale));
     if let Some(m) = mask {
-        scores = scores + m;
+        scores += m;
     }
     let probs = scores.softmax(-1, None::<Kind>).dropped_out(p, true);
     probs.matmul(&acc(v)).to_kind(kind)
