@@ -2,9 +2,9 @@
 // with bernoulli_ from the default generator, one element after another on one thread; with
 // attention dropout over [batch, heads, seq, seq] that serial draw is ~7 % of a training step.
 // Here each element's bit comes from a counter-based generator (SplitMix64) at the element's
-// index, keyed by one 64-bit draw from the default CPU generator: the
-// mask depends on the seed torch.manual_seed set and on nothing else (not on the thread count),
-// and the intra-op threads fill it together. Values are torch's: 0, or 1 / (1 - p) computed in
+// index, keyed by one 64-bit draw from the default CPU generator: the mask depends on the seed
+// torch.manual_seed set and on nothing else (not on the thread count), and the intra-op threads
+// fill it together. Values are torch's: 0, or 1 / (1 - p) computed in
 // the dtype's math type, as `noise.bernoulli_(1 - p).div_(1 - p)` gives.
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -12,7 +12,6 @@
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <exception>
