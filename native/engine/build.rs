@@ -14,13 +14,15 @@ fn main() {
     println!("cargo:libtorch_lib={lib}");
 
     // Small C++ shims for what tch does not bind: bf16 autocast, the foreach updates and
-    // torch.save state dicts (pytorch_model.bin), and a parallel dropout mask.
+    // torch.save state dicts (pytorch_model.bin), a parallel dropout mask and a caching CPU
+    // allocator.
     let include = std::path::Path::new(&lib).join("../include");
     println!("cargo:rerun-if-changed=cpp");
     let mut shims = cc::Build::new();
     shims
         .cpp(true)
         .file("cpp/autocast.cpp")
+        .file("cpp/cpu_cache.cpp")
         .file("cpp/dropout.cpp")
         .file("cpp/foreach.cpp")
         .file("cpp/pickle.cpp")

@@ -6,6 +6,7 @@
 //! - `groups`, `schedule`, `optim`, `swa`, `reinit`: the fine-tuning techniques;
 //! - `plan`: the folds and step counts of a run, before it trains;
 //! - `train`, `experiment`, `folds`, `metrics`: the loop, K-fold CV and scores;
+//! - `cpu_cache`, `dropout`, `foreach`: C++ shims for what tch does not bind or libtorch's CPU path lacks;
 //! - `bindings` (a test): the TypeScript types of events and summaries, generated.
 
 pub mod atomic;
@@ -13,6 +14,7 @@ pub mod atomic;
 mod bindings;
 pub mod checkpoint;
 pub mod config;
+pub mod cpu_cache;
 pub mod dropout;
 pub mod encoder;
 pub mod encoders;

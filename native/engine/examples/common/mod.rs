@@ -18,6 +18,8 @@ pub fn setup(args: &[String], default_device: &str) -> anyhow::Result<Device> {
         tch::set_num_threads(n);
     }
     let device = ftune_engine::runtime::parse_device(&arg(args, "--device", default_device))?;
+    // The allocator the engine's runs use (FTUNE_CPU_CACHE_MB=0 measures without it).
+    ftune_engine::cpu_cache::install();
     tch::manual_seed(0);
     Ok(device)
 }

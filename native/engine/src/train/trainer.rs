@@ -18,7 +18,7 @@ use crate::model::SequenceModel;
 use crate::optim::{AdamW, AdamWConfig};
 use crate::runtime::{autocast_bf16, check_bf16};
 use crate::schedule::{steps_per_epoch, LrPlan};
-use crate::swa::{copy_into, snapshot, AveragedModel};
+use crate::swa::{copy_into, snapshot, with_weights, AveragedModel};
 use crate::tokenize::Encoded;
 
 /// Every metric by name, and the outputs (a value per label, per validation row) behind them.
@@ -422,9 +422,4 @@ fn better(metric: Metric, a: f64, b: f64) -> bool {
             } else {
                 a < b
             })
-}
-
-/// Runs `f` with `weights` temporarily in the model's parameters (swapped in, not copied).
-fn with_weights<T>(params: &[Tensor], weights: &[Tensor], f: impl FnOnce() -> T) -> T {
-    crate::swa::with_weights(params, weights, f)
 }
