@@ -1,7 +1,7 @@
 //! Freed CPU tensor memory kept for the next step instead of handed back to the kernel
 //! (`cpp/cpu_cache.cpp` says why: page faults were a quarter of a CPU training run's time).
 //!
-//! `scoped` runs a training run or a prediction with it: installed once per process as libtorch's
+//! A training run or a prediction holds a `Scope`: installed once per process as libtorch's
 //! CPU allocator, and emptied when the last running scope ends, so an idle app holds nothing. It
 //! keeps at most a quarter of physical memory, or `FTUNE_CPU_CACHE_MB` (0 turns the cache off).
 
@@ -22,22 +22,26 @@ pub struct CacheStats {
     pub cached_bytes: u64,
 }
 
-/// Runs `f` with the cache; what it keeps is freed once no other `scoped` call is running (an
-/// evaluation inside a run keeps it for the run).
-pub fn scoped<T>(f: impl FnOnce() -> T) -> T {
-    static ACTIVE: AtomicUsize = AtomicUsize::new(0);
-    struct Leave;
-    impl Drop for Leave {
-        fn drop(&mut self) {
-            if ACTIVE.fetch_sub(1, Ordering::SeqCst) == 1 {
-                release();
-            }
+/// Holds the cache for a run or a prediction: what it keeps is freed when the process's last
+/// scope ends (an evaluation inside a run keeps it for the run).
+pub struct Scope(());
+
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+impl Scope {
+    pub fn enter() -> Scope {
+        install();
+        ACTIVE.fetch_add(1, Ordering::SeqCst);
+        Scope(())
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        if ACTIVE.fetch_sub(1, Ordering::SeqCst) == 1 {
+            release();
         }
     }
-    install();
-    ACTIVE.fetch_add(1, Ordering::SeqCst);
-    let _leave = Leave;
-    f()
 }
 
 /// Makes the caching allocator libtorch's CPU allocator (once; later calls do nothing).

@@ -114,17 +114,7 @@ pub fn run_experiment(
     cancel: &AtomicBool,
     emit: &mut dyn FnMut(Event),
 ) -> Result<Summary> {
-    crate::cpu_cache::scoped(|| run_folds(config, data, out, state, cancel, emit))
-}
-
-fn run_folds(
-    config: &ExperimentConfig,
-    data: &ExperimentData,
-    out: Option<&Path>,
-    state: StateOptions,
-    cancel: &AtomicBool,
-    emit: &mut dyn FnMut(Event),
-) -> Result<Summary> {
+    let _cache = crate::cpu_cache::Scope::enter();
     let started = std::time::Instant::now();
     let device = parse_device(&config.train.device)?;
     let classification = config.task == Task::Classification;

@@ -392,24 +392,21 @@ impl SequenceModel {
         let mut order: Vec<usize> = (0..examples.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(examples[i].ids.len()));
         let mut out = vec![vec![]; examples.len()];
-        // Inference mode: no autograd bookkeeping at all (cheaper than no_grad); batches reuse
-        // each other's memory.
-        crate::cpu_cache::scoped(|| {
-            crate::foreach::inference_mode(|| -> Result<()> {
-                for chunk in order.chunks(batch_size.max(1)) {
-                    let batch =
-                        self.collate(&chunk.iter().map(|&i| examples[i]).collect::<Vec<_>>());
-                    let logits = self
-                        .forward(&batch, false)
-                        .to_kind(Kind::Float)
-                        .to_device(Device::Cpu);
-                    let rows: Vec<Vec<f32>> = Vec::try_from(&logits)?;
-                    for (&i, row) in chunk.iter().zip(rows) {
-                        out[i] = row;
-                    }
+        let _cache = crate::cpu_cache::Scope::enter(); // batches reuse each other's memory
+                                                       // Inference mode: no autograd bookkeeping at all (cheaper than no_grad).
+        crate::foreach::inference_mode(|| -> Result<()> {
+            for chunk in order.chunks(batch_size.max(1)) {
+                let batch = self.collate(&chunk.iter().map(|&i| examples[i]).collect::<Vec<_>>());
+                let logits = self
+                    .forward(&batch, false)
+                    .to_kind(Kind::Float)
+                    .to_device(Device::Cpu);
+                let rows: Vec<Vec<f32>> = Vec::try_from(&logits)?;
+                for (&i, row) in chunk.iter().zip(rows) {
+                    out[i] = row;
                 }
-                Ok(())
-            })
+            }
+            Ok(())
         })?;
         Ok(out)
     }

@@ -1,7 +1,7 @@
 //! The caching CPU allocator (`cpu_cache`): its own test binary, because the allocator is
 //! process-wide and a test running beside this one could take the block it expects back.
 
-use ftune_engine::cpu_cache::{install, release, stats};
+use ftune_engine::cpu_cache::{install, release, stats, Scope};
 use tch::{Kind, Tensor};
 
 #[test]
@@ -41,5 +41,14 @@ fn reuses_freed_blocks_and_releases_them() {
     drop(d);
     assert!(stats().cached_bytes > 0);
     release();
+    assert_eq!(stats().cached_bytes, 0);
+
+    // Scopes: an inner one (an evaluation inside a run) ending keeps the cache; the last empties it.
+    let run = Scope::enter();
+    let evaluation = Scope::enter();
+    drop(Tensor::zeros([1 << 20], (Kind::Float, tch::Device::Cpu)));
+    drop(evaluation);
+    assert!(stats().cached_bytes >= 4 << 20);
+    drop(run);
     assert_eq!(stats().cached_bytes, 0);
 }
