@@ -54,7 +54,9 @@ class Model(torch.nn.Module):
         from transformers import AutoModel
 
         super().__init__()
-        self.encoder = AutoModel.from_pretrained(path, add_pooling_layer=True)
+        # fp32 master weights even from fp16 files (bench/gpu-plan's model) or a transformers
+        # that loads in the file's dtype by default.
+        self.encoder = AutoModel.from_pretrained(path, add_pooling_layer=True).float()
         self.regressor = torch.nn.Linear(self.encoder.config.hidden_size, 1)
 
     def forward(self, input_ids, attention_mask, token_type_ids=None):
@@ -82,18 +84,24 @@ def main():
     from torch.optim.swa_utils import SWALR, AveragedModel
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=req.get("precision") == "bf16")
+    device = req.get("device", "cpu")
+    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=req.get("precision") == "bf16")
+    # Timings read the clock after the GPU's queued work is done, not when it was queued.
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     started, cpu_started = time.perf_counter(), time.process_time()
     torch.manual_seed(req["seed"])
     tok = AutoTokenizer.from_pretrained(req["dir"])
     model = Model(req["dir"])
     reinit(model, req["reinit_top"])
+    model.to(device)
 
     def encode(texts):
-        return tok(texts, padding="max_length", truncation=True, max_length=req["max_length"], return_tensors="pt")
+        enc = tok(texts, padding="max_length", truncation=True, max_length=req["max_length"], return_tensors="pt")
+        return {k: v.to(device) for k, v in enc.items()}
 
     train, valid = encode(req["texts"]), encode(req["valid_texts"])
-    y, y_valid = torch.tensor(req["targets"], dtype=torch.float32), torch.tensor(req["valid_targets"], dtype=torch.float32)
+    y = torch.tensor(req["targets"], dtype=torch.float32, device=device)
+    y_valid = torch.tensor(req["valid_targets"], dtype=torch.float32, device=device)
     bs, vbs, epochs = req["batch_size"], req["eval_batch_size"], req["epochs"]
     n = len(req["texts"])
     per_epoch = (n + bs - 1) // bs
@@ -121,7 +129,8 @@ def main():
         if epoch == req["swa_start_epoch"]:
             swa_model = AveragedModel(model)
             swalr = SWALR(opt, swa_lr=req["swa_lr"], anneal_epochs=req["swa_anneal_steps"], anneal_strategy="cos")
-        order = torch.randperm(n, generator=g)
+        order = torch.randperm(n, generator=g).to(device)
+        sync()
         t0 = time.perf_counter()
         for i in range(per_epoch):
             rows = order[i * bs : (i + 1) * bs]
@@ -139,6 +148,7 @@ def main():
                 sched.step()
             step += 1
             if step % req["eval_every"] == 0 or i == per_epoch - 1:
+                sync()
                 train_seconds += time.perf_counter() - t0
                 score, fold_rmse = validate(model)
                 evals += 1
@@ -146,6 +156,7 @@ def main():
                     best, best_fold = score, fold_rmse
                     torch.save(model.state_dict(), best_path)
                 t0 = time.perf_counter()
+        sync()
         train_seconds += time.perf_counter() - t0
     swa_score, swa_fold = validate(swa_model.module) if swa_model is not None else (float("nan"), float("nan"))
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
@@ -161,6 +172,7 @@ def main():
         "swa_rmse": swa_fold,
         "threads": torch.get_num_threads(),
         "precision": req.get("precision", "fp32"),
+        "device": device,
     }))
 
 

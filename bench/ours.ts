@@ -10,6 +10,7 @@ import { join } from "node:path";
 
 import { startExperiment } from "../app/engine/training.ts";
 import { native, type TimedEvent } from "../app/native/addon.ts";
+import { type ArticleRecipe, articleConfig } from "./article_recipe.ts";
 
 interface Request {
   dir: string;
@@ -101,31 +102,10 @@ function forward() {
   return { forward: (texts.length - 32) / ((now() - t0) / 1e3), cpu: (texts.length - 32) / ((c.user + c.system) / 1e6) };
 }
 
-/** The article's recipe as an engine config, with bench/article_loop.py's settings. */
+/** The article's recipe on one fold, end to end, with bench/article_loop.py's settings. */
 async function article() {
-  const a = req as unknown as Record<string, unknown> & { texts: string[]; targets: number[]; valid_texts: string[]; valid_targets: number[] };
-  const config = {
-    model: a.dir,
-    task: "regression",
-    data: { train: "bench", valid: "bench", text: "text", label: "label", max_length: a.max_length },
-    head: { pooling: "cls", dropout: 0 }, // BERT's pooler → Linear, as the article's head
-    train: {
-      epochs: a.epochs,
-      batch_size: a.batch_size,
-      eval_batch_size: a.eval_batch_size,
-      max_grad_norm: a.max_grad_norm,
-      seed: a.seed,
-      device: "cpu",
-      precision: a.precision,
-      loss: "rmse",
-    },
-    optimizer: { weight_decay: a.weight_decay, eps: a.eps },
-    llrd: a.llrd,
-    schedule: { name: "linear", warmup_steps: a.warmup_steps },
-    reinit: { top_layers: a.reinit_top, pooler: true },
-    swa: { start_epoch: (a.swa_start_epoch as number) + 1, lr: a.swa_lr, anneal_steps: a.swa_anneal_steps, anneal_strategy: "cos", evaluate: "last" },
-    eval: { every_steps: a.eval_every, metric: "rmse", save_best: true },
-  };
+  const a = req as unknown as ArticleRecipe & { dir: string; texts: string[]; targets: number[]; valid_texts: string[]; valid_targets: number[] };
+  const config = articleConfig(a.dir, a);
   const out = mkdtempSync(join(tmpdir(), "ftune-bench-article-"));
   let evals = 0;
   const t0 = now();

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 
 import { bundledModelDir, cacheDir, root, venvPython } from "../scripts/env.mjs";
+import { articleRecipe } from "./article_recipe.ts";
 
 const python = venvPython;
 const say = (s: string) => process.stderr.write(`${s}\n`);
@@ -74,33 +75,6 @@ function articleFold(d: { texts: string[]; targets: number[] }) {
     valid_targets: valid.map((r) => r.y),
   };
 }
-
-/** The article's recipe scaled to MiniLM-L6 (6 layers): see bench/article_loop.py. */
-const articleRecipe = {
-  max_length: 256,
-  batch_size: 16,
-  eval_batch_size: 64,
-  epochs: 3,
-  seed: 42,
-  eps: 1e-6,
-  weight_decay: 0.01,
-  max_grad_norm: 1.0,
-  llrd: {
-    mode: "grouped",
-    head_lr: 1e-3,
-    groups: [
-      { layers: "0-1", lr: 5e-5 },
-      { layers: "2-3", lr: 7.5e-5 },
-      { layers: "4-5", lr: 1e-4 },
-    ],
-  },
-  warmup_steps: 3,
-  reinit_top: 2,
-  swa_start_epoch: 2, // 0-based, as the article's loop counts: the third epoch
-  swa_lr: 2e-5,
-  swa_anneal_steps: 10,
-  eval_every: 10,
-};
 
 const runtime = JSON.parse(execFileSync(process.execPath, ["-e", "console.log(JSON.stringify(require('./native/index.js').runtimeInfo()))"], { cwd: root, encoding: "utf8" }));
 const data = texts();

@@ -128,7 +128,7 @@ describe("bf16 on a CPU with bf16 instructions", { skip: !cpuBf16 && "this CPU h
     // updated yet) is torch bf16's to a few ulps and further from torch fp32's. After six steps
     // the two bf16 runs' rounding has diverged as much as bf16 and fp32 do (CI once saw the
     // weights 0.0061 from torch bf16 and 0.0052 from fp32), so the weights are only bounded.
-    const [first, bf16First, fp32First] = [losses[0], bf16.losses[0], fp32.losses[0]] as number[];
+    const [first, bf16First, fp32First] = [losses[0], bf16.losses[0], fp32.losses[0]] as [number, number, number];
     assert.ok(
       Math.abs(first - bf16First) < Math.abs(first - fp32First),
       `first loss ${first}: torch bf16 ${bf16First}, torch fp32 ${fp32First}`,
