@@ -15,10 +15,13 @@
 # article     the article's recipe on CommonLit, every fold (ARTICLE_FOLDS, default all 5), the
 #             engine vs the article's loop (bench/article_loop.py) at $PRECISION, then the engine
 #             with ARTICLE_CONCURRENT folds at once (default 5); no fold starts after
-#             ARTICLE_SECONDS (default 300);
+#             ARTICLE_SECONDS (default: what the budget leaves, less 90 s);
 # ablation    the CommonLit ablation plan (8 experiments × 5 folds, about 10 minutes on an H200),
-#             no experiment started after ABLATION_SECONDS (default 300); a rerun with the same
-#             results folder skips the experiments already done.
+#             no experiment started after ABLATION_SECONDS (default: the budget's rest less
+#             120 s); a rerun with the same results folder skips the experiments already done.
+# The whole run keeps within BUDGET_SECONDS (default 540: one device call is 600 s at most):
+# throughput repetitions stop at THROUGHPUT_SECONDS (default 240) after the part starts (one
+# always runs), and the article and ablation parts start nothing that the budget cannot finish.
 # Results go to $OUT when set (the device tool), else bench/results/gpu/. Each part runs even
 # when an earlier one failed; the exit status says whether all passed.
 set -uo pipefail
@@ -37,6 +40,10 @@ parts=("$@")
 [ ${#parts[@]} -eq 0 ] && parts=(parity throughput article)
 [ "${parts[*]}" = "--ablation" ] && parts=(parity throughput ablation) # the flag of earlier notes
 wants() { [[ " ${parts[*]} " == *" $1 "* ]]; }
+BUDGET=${BUDGET_SECONDS:-540}
+# Seconds a part may still start work in: what is left of the budget, less a margin for the
+# work in flight when the deadline passes (a fold, an experiment) to finish.
+left() { local l=$((BUDGET - SECONDS - $1)); echo $((l > 0 ? l : 0)); }
 status=0
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | tee "$RES/gpu.txt"
 # The ablation plan travels gzipped (the carry is 64 MiB at most).
@@ -54,7 +61,12 @@ if wants throughput; then
   runs="$RES/train-bench.jsonl"
   : >"$runs"
   compile=${COMPILE:-1}
+  until_s=$((SECONDS + ${THROUGHPUT_SECONDS:-240}))
   for rep in $(seq "$REPS"); do
+    if [ "$rep" -gt 1 ] && [ "$SECONDS" -ge "$until_s" ]; then
+      echo "throughput: time is up after $((rep - 1)) repetition(s)"
+      break
+    fi
     "$BIN/train_bench" "$MODEL_CONFIG" --batch "$BATCH" --seq "$SEQ" --steps "$STEPS" | sed "s/^{/{\"rep\": $rep, /" >>"$runs" || status=1
     "$PY" bench/gpu_reference.py "$MODEL_CONFIG" --batch "$BATCH" --seq "$SEQ" --steps "$STEPS" | sed "s/^{/{\"rep\": $rep, /" >>"$runs" || status=1
     if [ "$compile" = 1 ]; then
@@ -74,13 +86,13 @@ if wants article; then
   echo "== the article's recipe on CommonLit ($PRECISION)"
   folds=${ARTICLE_FOLDS:-}
   "$PY" bench/article_gpu.py "$PLAN/article" "$BIN/ablate_plan" "$RES/article" --precision "$PRECISION" \
-    ${folds:+--folds "$folds"} --concurrent "${ARTICLE_CONCURRENT:-5}" --deadline-seconds "${ARTICLE_SECONDS:-300}" \
+    ${folds:+--folds "$folds"} --concurrent "${ARTICLE_CONCURRENT:-5}" --deadline-seconds "${ARTICLE_SECONDS:-$(left 90)}" \
     | tee "$RES/article.txt" || status=1
 fi
 
 if wants ablation; then
   echo "== CommonLit ablation"
-  "$BIN/ablate_plan" "$PLAN" "$RES/ablation" --deadline-seconds "${ABLATION_SECONDS:-300}" \
+  "$BIN/ablate_plan" "$PLAN" "$RES/ablation" --deadline-seconds "${ABLATION_SECONDS:-$(left 120)}" \
     --precision "${ABLATION_PRECISION:-auto}" || status=1
 fi
 exit $status
