@@ -30,7 +30,7 @@ export const articleRecipe = {
   eval_every: 10,
 };
 
-export type ArticleRecipe = typeof articleRecipe & { precision?: string };
+export type ArticleRecipe = typeof articleRecipe & { precision?: string; group_by_length?: boolean };
 
 /** The engine config for the recipe: BERT's pooler → Linear (as the article's head), sqrt-MSE,
  * grouped LLRD, linear warm-up, re-init of the top layers and the pooler, SWA scored at the end,
@@ -49,6 +49,7 @@ export function articleConfig(model: string, a: ArticleRecipe, device = "cpu") {
       seed: a.seed,
       device,
       precision: a.precision ?? "fp32",
+      group_by_length: a.group_by_length ?? false,
       loss: "rmse",
     },
     optimizer: { weight_decay: a.weight_decay, eps: a.eps },

@@ -379,63 +379,89 @@ test("a model that runs away without its loss becoming NaN warns once, and the r
   assert.equal(summary.folds[0]?.steps, 12, "the run was not stopped");
 });
 
-test("a run stopped mid-way resumes from its saved state and ends exactly as an uninterrupted one", async () => {
-  // Dropout on and shuffling on: the resumed run must reproduce the random streams too.
-  const c = JSON.stringify(
-    config({
-      folds: { k: 2, run: [0, 1] },
-      train: { epochs: 5, batch_size: 4, device: "cpu" },
-      eval: { every_steps: 2 },
-      swa: { start_epoch: 3, lr: 5e-4 },
-    }),
-  );
-  const straight = await startExperiment(c, { texts, targets }, scratch("straight"), () => {}, {
-    stateIntervalSeconds: 0,
-  }).done;
+for (const grouped of [false, true])
+  test(`a run stopped mid-way resumes from its saved state and ends exactly as an uninterrupted one${grouped ? ", batches grouped by length" : ""}`, async () => {
+    // Dropout on and shuffling on: the resumed run must reproduce the random streams too.
+    const c = JSON.stringify(
+      config({
+        folds: { k: 2, run: [0, 1] },
+        train: { epochs: 5, batch_size: 4, device: "cpu", group_by_length: grouped },
+        eval: { every_steps: 2 },
+        swa: { start_epoch: 3, lr: 5e-4 },
+      }),
+    );
+    const straight = await startExperiment(c, { texts, targets }, scratch("straight"), () => {}, {
+      stateIntervalSeconds: 0,
+    }).done;
 
-  // Fold 0 stops after its 7th optimizer step; its state was last saved at step 6.
-  const out = scratch("resumed");
-  const first = startExperiment(c, { texts, targets }, out, () => {}, { stateIntervalSeconds: 0, stopAfterSteps: 7 });
-  await assert.rejects(first.done, /cancelled/);
-  assert.ok(existsSync(join(out, "fold-0/state/state.json")), "fold 0 left a state to resume from");
+    // Fold 0 stops after its 7th optimizer step; its state was last saved at step 6.
+    const out = scratch("resumed");
+    const first = startExperiment(c, { texts, targets }, out, () => {}, { stateIntervalSeconds: 0, stopAfterSteps: 7 });
+    await assert.rejects(first.done, /cancelled/);
+    assert.ok(existsSync(join(out, "fold-0/state/state.json")), "fold 0 left a state to resume from");
 
-  const resumedAt: number[] = [];
-  const resumed = await startExperiment(
-    c,
-    { texts, targets },
-    out,
-    (e) => {
-      if (e.kind === "resume") resumedAt.push(e.step);
-    },
-    { resume: true, stateIntervalSeconds: 0 },
-  ).done;
-  assert.deepEqual(resumedAt, [6], "fold 0 resumes at its last evaluation");
-  assert.deepEqual(
-    resumed.folds.map((f) => f.final_metrics),
-    straight.folds.map((f) => f.final_metrics),
-  );
-  assert.deepEqual(
-    resumed.folds.map((f) => f.best_metric),
-    straight.folds.map((f) => f.best_metric),
-  );
+    const resumedAt: number[] = [];
+    const resumed = await startExperiment(
+      c,
+      { texts, targets },
+      out,
+      (e) => {
+        if (e.kind === "resume") resumedAt.push(e.step);
+      },
+      { resume: true, stateIntervalSeconds: 0 },
+    ).done;
+    assert.deepEqual(resumedAt, [6], "fold 0 resumes at its last evaluation");
+    assert.deepEqual(
+      resumed.folds.map((f) => f.final_metrics),
+      straight.folds.map((f) => f.final_metrics),
+    );
+    assert.deepEqual(
+      resumed.folds.map((f) => f.best_metric),
+      straight.folds.map((f) => f.best_metric),
+    );
 
-  // Resuming a finished experiment trains nothing and reports the same outcome.
-  let trained = 0;
-  const again = await startExperiment(
-    c,
-    { texts, targets },
-    out,
-    (e) => {
-      if (e.kind === "fold_start") trained++;
-    },
-    { resume: true },
-  ).done;
-  assert.equal(trained, 0);
+    // Resuming a finished experiment trains nothing and reports the same outcome.
+    let trained = 0;
+    const again = await startExperiment(
+      c,
+      { texts, targets },
+      out,
+      (e) => {
+        if (e.kind === "fold_start") trained++;
+      },
+      { resume: true },
+    ).done;
+    assert.equal(trained, 0);
+    assert.deepEqual(
+      again.folds.map((f) => f.best_metric),
+      straight.folds.map((f) => f.best_metric),
+    );
+    assert.ok(!existsSync(join(out, "fold-1/state")), "the state is removed once the fold is done");
+  });
+
+test("group_by_length: as many steps, other batches, so other numbers", async () => {
+  const run = async (grouped: boolean) => {
+    const rows: number[] = [];
+    const summary = await startExperiment(
+      JSON.stringify(config({ train: { epochs: 2, batch_size: 4, device: "cpu", group_by_length: grouped } })),
+      { texts, targets },
+      null,
+      (e) => {
+        if (e.kind === "step") rows.push(e.step);
+      },
+    ).done;
+    return { summary, steps: rows.length };
+  };
+  const [plain, grouped] = [await run(false), await run(true)];
+  assert.equal(grouped.steps, plain.steps);
   assert.deepEqual(
-    again.folds.map((f) => f.best_metric),
-    straight.folds.map((f) => f.best_metric),
+    grouped.summary.folds.map((f) => f.steps),
+    plain.summary.folds.map((f) => f.steps),
   );
-  assert.ok(!existsSync(join(out, "fold-1/state")), "the state is removed once the fold is done");
+  assert.notDeepEqual(
+    grouped.summary.folds.map((f) => f.final_metrics),
+    plain.summary.folds.map((f) => f.final_metrics),
+  );
 });
 
 test("WeightAverage keeps torch's equal average of the weights it is given", () => {

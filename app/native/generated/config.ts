@@ -47,7 +47,12 @@ export type TrainConfig = { epochs: number, batch_size: number, eval_batch_size:
 /**
  * Clip the global gradient norm to this; null turns clipping off.
  */
-max_grad_norm: number | null, seed: number, shuffle: boolean, precision: Precision,
+max_grad_norm: number | null, seed: number, shuffle: boolean,
+/**
+ * Batches of rows of similar length (transformers' `group_by_length`): less padding,
+ * faster steps; which rows share a batch changes, so results do too.
+ */
+group_by_length: boolean, precision: Precision,
 /**
  * Default: mse for regression, cross_entropy for classification.
  */

@@ -174,6 +174,10 @@ pub struct TrainConfig {
     pub seed: u64,
     #[serde(default = "d_true")]
     pub shuffle: bool,
+    /// Batches of rows of similar length (transformers' `group_by_length`): less padding,
+    /// faster steps; which rows share a batch changes, so results do too.
+    #[serde(default)]
+    pub group_by_length: bool,
     #[serde(default)]
     pub precision: Precision,
     /// Default: mse for regression, cross_entropy for classification.

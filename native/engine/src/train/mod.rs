@@ -162,7 +162,7 @@ pub fn train_fold(
     let mut steps_this_call = 0usize;
     'epochs: for epoch in trainer.state.epoch..=t.epochs {
         epochs = epoch;
-        let order = epoch_order(data.train.len(), t, epoch);
+        let order = epoch_order(&data.train, t, epoch);
         let batches: Vec<&[usize]> = order.chunks(t.batch_size).collect();
         let windows: Vec<&[&[usize]]> = batches.chunks(t.grad_accum).collect();
         // A resumed run starts its first epoch at the saved window; later epochs at 0.
@@ -218,14 +218,38 @@ pub fn train_fold(
 }
 
 /// The order of the training rows in `epoch`: shuffled by (seed, epoch) alone, so that a
-/// resumed run sees the batches an uninterrupted one would.
-fn epoch_order(rows: usize, t: &TrainConfig, epoch: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..rows).collect();
+/// resumed run sees the batches an uninterrupted one would; grouped by length on request.
+fn epoch_order(rows: &[&Encoded], t: &TrainConfig, epoch: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
     if t.shuffle {
         let seed = t.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
         shuffle(&mut order, &mut seeded(seed));
     }
+    if t.group_by_length {
+        let lengths: Vec<usize> = rows.iter().map(|r| r.ids.len()).collect();
+        group_by_length(&mut order, &lengths, t.batch_size * t.grad_accum);
+    }
     order
+}
+
+/// transformers' `get_length_grouped_indices` on an already shuffled order: megabatches of
+/// `min(n / (4·batch), 50)` batches (at least one), each sorted longest first, and the longest
+/// row of all moved to the very front, so that a run too big for memory fails at its first step.
+fn group_by_length(order: &mut [usize], lengths: &[usize], batch: usize) {
+    let mega = (order.len() / (batch * 4)).clamp(1, 50) * batch;
+    for chunk in order.chunks_mut(mega) {
+        // Stable, as Python's sorted: equal lengths keep their shuffled order.
+        chunk.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
+    }
+    // Each megabatch's first row is its longest; the first of those maxima wins ties (argmax).
+    let longest = (0..order.len()).step_by(mega).fold(0, |best, at| {
+        if lengths[order[at]] > lengths[order[best]] {
+            at
+        } else {
+            best
+        }
+    });
+    order.swap(0, longest);
 }
 
 /// Loads the model for this run: seeded first, so fresh heads and re-init are reproducible.
@@ -324,4 +348,82 @@ pub fn lr_plan(
         steps_per_epoch,
     )?;
     Ok((groups, plan))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The expected orders are transformers' `get_length_grouped_indices(lengths, 2)` (5.23,
+    /// trainer_pt_utils) with `torch.randperm` replaced by the given permutation.
+    #[test]
+    fn group_by_length_is_transformers_on_the_same_shuffle() {
+        let lengths = [5, 9, 3, 9, 1, 7, 7, 2, 8, 4, 6, 6, 10, 3, 5, 1, 8, 2, 9, 4];
+        let mut order = vec![
+            7, 3, 12, 0, 18, 5, 9, 1, 14, 16, 2, 11, 19, 6, 4, 15, 10, 8, 13, 17,
+        ];
+        group_by_length(&mut order, &lengths, 2);
+        let want = [
+            12, 3, 0, 7, 18, 1, 5, 9, 16, 11, 14, 2, 6, 19, 4, 15, 8, 10, 13, 17,
+        ];
+        assert_eq!(order, want);
+
+        // The longest row in a later megabatch (tied with the last one's: the first wins) is
+        // swapped to the front; a short last megabatch is sorted too.
+        let lengths = [
+            5, 9, 3, 9, 1, 7, 7, 2, 8, 4, 6, 6, 10, 3, 5, 1, 8, 2, 9, 4, 10, 6, 3,
+        ];
+        let mut order = vec![
+            7, 3, 0, 18, 5, 9, 1, 14, 16, 2, 11, 19, 6, 4, 15, 10, 8, 13, 17, 12, 22, 20, 21,
+        ];
+        group_by_length(&mut order, &lengths, 2);
+        let want = [
+            12, 18, 0, 7, 1, 5, 14, 9, 16, 11, 19, 2, 6, 10, 4, 15, 3, 8, 13, 17, 20, 21, 22,
+        ];
+        assert_eq!(order, want);
+    }
+
+    #[test]
+    fn epoch_order_groups_by_length_per_epoch_and_reproducibly() {
+        let rows: Vec<Encoded> = (0..200)
+            .map(|i| Encoded {
+                ids: vec![0; 1 + (i * 37) % 61],
+                type_ids: vec![0; 1 + (i * 37) % 61],
+            })
+            .collect();
+        let refs: Vec<&Encoded> = rows.iter().collect();
+        let mut t = TrainConfig {
+            batch_size: 4,
+            grad_accum: 2,
+            ..TrainConfig::default()
+        };
+        let plain = epoch_order(&refs, &t, 1);
+        t.group_by_length = true;
+        let grouped = epoch_order(&refs, &t, 1);
+        // Every row once; the same seed and epoch give the same order (a resumed run's).
+        let mut sorted = grouped.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..200).collect::<Vec<_>>());
+        assert_eq!(grouped, epoch_order(&refs, &t, 1));
+        assert_ne!(grouped, epoch_order(&refs, &t, 2));
+        // Megabatches of min(200 / (4·8), 50) = 6 optimizer batches of 8 rows: the shuffle's,
+        // each sorted longest first but for the row swapped to the very front.
+        let len = |i: usize| refs[i].ids.len();
+        assert_eq!(len(grouped[0]), 61);
+        for (a, b) in plain.chunks(48).zip(grouped.chunks(48)).skip(1) {
+            let mut want = a.to_vec();
+            want.sort_by_key(|&i| std::cmp::Reverse(len(i)));
+            if b != want {
+                // The megabatch whose longest row went to the front took row 0's first place.
+                assert_eq!(&b[1..], &want[1..]);
+            }
+        }
+        // Less padding: the sum over batches of (batch size × longest row) drops.
+        let padded = |o: &[usize]| -> usize {
+            o.chunks(4)
+                .map(|b| b.len() * b.iter().map(|&i| len(i)).max().unwrap())
+                .sum()
+        };
+        assert!(padded(&grouped) * 10 < padded(&plain) * 8);
+    }
 }
