@@ -306,6 +306,15 @@ test("builder: a preset fills every technique and the LR preview follows the dec
   assert.match(await text(lrWarning), /encoder groups train at up to 0\.01/);
   await field("Top layer LR").fill("0.00005");
   await lrWarning.waitFor({ state: "detached" });
+  // Every choice shows a choice: a section a preset switched on names each of its fields.
+  const shown = await page
+    .locator("select")
+    .evaluateAll((ss) => ss.map((s) => (s as HTMLSelectElement).selectedOptions[0]?.textContent ?? ""));
+  assert.deepEqual(
+    shown.filter((t) => t === "" || t === "undefined" || t === "null"),
+    [],
+    `selects: ${shown.join(" | ")}`,
+  );
   await screenshot(page, "builder");
   await screenshotOf(page.getByRole("region", { name: "Learning rate per layer group" }), "builder-lr-preview");
 });

@@ -20,7 +20,9 @@ const shared = {
 const llrd = { llrd: { mode: "layerwise", top_lr: 5e-5, decay: 0.9, head_lr: 1e-3 } };
 const warmup = { schedule: { name: "cosine", warmup_ratio: 0.06, warmup_steps: null } };
 const reinit = { reinit: { top_layers: 1, pooler: false } };
-const swa = { swa: { start_epoch: 3, start_step: null, lr: 2e-5, anneal_steps: 20, anneal_strategy: "cos" } };
+const swa = {
+  swa: { start_epoch: 3, start_step: null, lr: 2e-5, anneal_steps: 20, anneal_strategy: "cos", evaluate: "each" },
+};
 const frequentEval = { eval: { every_steps: 40 } };
 
 /** Three sets of consecutive layers, bottom to top, with rising LRs (every layer covered). */
