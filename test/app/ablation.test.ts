@@ -18,8 +18,8 @@ import {
 } from "../../app/core/experiments/ablation.ts";
 import { loadExperimentData } from "../../app/core/experiments/data.ts";
 import { trainFileExperiment } from "../../app/core/runs/orchestrate.ts";
-import { cargoTargetDir, venvPython } from "../../scripts/env.mjs";
-import { ftune, scratchHome, testCore, tinyConfig, tinyModel, writeTinyCsv } from "./helpers.ts";
+import { venvPython } from "../../scripts/env.mjs";
+import { engineExamples, ftune, scratchHome, testCore, tinyConfig, tinyModel, writeTinyCsv } from "./helpers.ts";
 
 const root = join(import.meta.dirname, "../..");
 const home = scratchHome("ablation");
@@ -28,14 +28,9 @@ after(() => home.cleanup());
 let spec: string;
 let appResults: AblationResult[];
 /** The engine's ablate_plan binary (an example of native/engine), built once here. */
-const ablatePlan = join(cargoTargetDir(), "release/examples/ablate_plan");
+let ablatePlan: string;
 before(() => {
-  const build = spawnSync(
-    "node",
-    ["scripts/cargo.mjs", "build", "--release", "-p", "ftune-engine", "--example", "ablate_plan"],
-    { cwd: root, encoding: "utf8" },
-  );
-  assert.equal(build.status, 0, build.stderr);
+  ablatePlan = join(engineExamples("ablate_plan"), "ablate_plan");
   const csv = writeTinyCsv(home.dir, 24);
   const base = tinyConfig({
     data: { train: csv, text: "text", label: "target", max_length: 32 },

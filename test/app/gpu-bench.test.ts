@@ -10,33 +10,18 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 
-import { cargoTargetDir, venvPython } from "../../scripts/env.mjs";
-import { scratchHome, tinyModel, writeTinyCsv } from "./helpers.ts";
+import { venvPython } from "../../scripts/env.mjs";
+import { engineExamples, scratchHome, tinyModel, writeTinyCsv } from "./helpers.ts";
 
 const root = join(import.meta.dirname, "../..");
 const home = scratchHome("gpu-bench");
 after(() => home.cleanup());
 const plan = join(home.dir, "gpu-plan");
 const out = join(home.dir, "out");
-const bin = join(cargoTargetDir(), "release/examples");
+let bin: string;
 
 before(() => {
-  const build = spawnSync(
-    "node",
-    [
-      "scripts/cargo.mjs",
-      "build",
-      "--release",
-      "-p",
-      "ftune-engine",
-      "--example",
-      "ablate_plan",
-      "--example",
-      "train_bench",
-    ],
-    { cwd: root, encoding: "utf8" },
-  );
-  assert.equal(build.status, 0, build.stderr);
+  bin = engineExamples("ablate_plan", "train_bench");
   // A 6-layer BERT (the recipe's grouped LLRD names layers 0-5) with a pooler, tiny widths,
   // and the fixture's tokenizer; a roberta-shaped config for the throughput part.
   const model = join(home.dir, "model");

@@ -1,17 +1,31 @@
 // Shared by the app suites: a tiny labelled CSV the fixture models can learn from, configs that
 // train in a second on a CPU, a core over a scratch data folder, and the `ftune` CLI as a child.
-import { spawn } from "node:child_process";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Input, Method, Output } from "../../app/core/api/contract.ts";
 import { dispatch } from "../../app/core/api/dispatch.ts";
 import { type Core, type CoreOptions, openCore } from "../../app/core/service/index.ts";
+import { cargoTargetDir } from "../../scripts/env.mjs";
 import { fixtures } from "../helpers/python.ts";
 
 const root = join(import.meta.dirname, "../..");
 
 export const tinyModel = (): string => fixtures()["bert-regression"] as string;
+
+/** Builds the engine's example binaries `names` (release; cargo skips what is up to date) and
+ * returns the folder they are in. */
+export function engineExamples(...names: string[]): string {
+  const build = spawnSync(
+    "node",
+    ["scripts/cargo.mjs", "build", "--release", "-p", "ftune-engine", ...names.flatMap((n) => ["--example", n])],
+    { cwd: root, encoding: "utf8" },
+  );
+  assert.equal(build.status, 0, build.stderr);
+  return join(cargoTargetDir(), "release/examples");
+}
 
 export function scratchHome(prefix: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `ftune-${prefix}-`));
