@@ -213,17 +213,28 @@ def _follow(key, relay, args, env, fold_dir, paths, work):
 
 def _ship_state(key, relay, state_file, shipped):
     """Sends the state folder when the engine has written a new one (it renames a finished
-    state into place, so a present state.json is a whole state)."""
-    try:
-        stamp = os.stat(state_file).st_mtime_ns
-    except FileNotFoundError:
-        return shipped
-    if stamp == shipped:
-        return shipped
-    blob = tar_dir(os.path.dirname(state_file))
-    if blob is not None:
-        ray.get(relay.save_state.remote(key, blob))
-    return stamp
+    state into place, so a present state.json is a whole state). The engine may replace the
+    folder while it is read (its next save, once more lines came out): then the newer state is
+    read, once whole, so that what is shipped is never older than the lines relayed after it."""
+    for _ in range(200):
+        try:
+            stamp = os.stat(state_file).st_mtime_ns
+        except FileNotFoundError:
+            if not os.path.isdir(os.path.dirname(state_file) + ".old"):
+                return shipped  # no state yet, or none being written
+            time.sleep(0.05)  # between the engine's renames
+            continue
+        if stamp == shipped:
+            return shipped
+        try:
+            blob = tar_dir(os.path.dirname(state_file))
+        except FileNotFoundError:
+            time.sleep(0.05)  # replaced while read: read the new one
+            continue
+        if blob is not None:
+            ray.get(relay.save_state.remote(key, blob))
+        return stamp
+    return shipped
 
 
 def _close(proc):
