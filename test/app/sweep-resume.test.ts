@@ -68,8 +68,10 @@ test("kill -9 of ftune sweep after its first trial, then the same command: it re
   const out = join(home.dir, "out");
   const base = tinyConfig({
     data: { train: csv, text: "text", label: "target", max_length: 32 },
-    train: { epochs: 30, batch_size: 4, device: "cpu", seed: 3 },
-    eval: { every_steps: 45 },
+    // Trials long enough (2,160 steps) that the second pair is still training 2 s after the
+    // first pair ends, on a loaded CI machine too (720 steps once let it finish first).
+    train: { epochs: 90, batch_size: 4, device: "cpu", seed: 3 },
+    eval: { every_steps: 135 },
   });
   writeFileSync(
     path,
@@ -108,6 +110,7 @@ test("kill -9 of ftune sweep after its first trial, then the same command: it re
     await new Promise((r) => setTimeout(r, 100));
   }
   const runningAtKill = training();
+  t.diagnostic(`killed ${Date.now() - doneAt} ms after ${firstDone} completed, while ${runningAtKill} trained`);
   first.child.kill("SIGKILL");
   assert.equal((await first.done).signal, "SIGKILL");
   // The driver notices its stdin closing and stops (with the local Ray it started).
