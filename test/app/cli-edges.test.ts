@@ -1,9 +1,10 @@
 // `ftune` at the edges: each bad input gets one plain message (no "unexpected error", no stack
 // overflow, no "null") and leaves nothing behind. A port in use, a failed train's --out, a
-// config nested 100,000 deep (YAML and JSON), NaN/infinite numbers, and k folds on too few rows.
+// config nested 100,000 deep (YAML and JSON), NaN/infinite numbers, k folds on too few rows, and a
+// metric that is undefined (constant targets).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -123,4 +124,26 @@ test("k folds need as many rows as the API asks for (2 per fold)", async () => {
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /folds\.k is 5 but .*five\.csv has 5 usable rows; 5 folds need at least 10 \(2 per fold\)/);
   assert.ok(!existsSync(out));
+});
+
+test("validation targets all equal: Pearson's r is undefined (null), and train still summarizes", async () => {
+  const same = join(home.dir, "same-target.csv");
+  writeFileSync(same, ["text,target", ...Array.from({ length: 12 }, (_, i) => `"passage number ${i}",0.5`)].join("\n"));
+  const path = config("same-target.yaml", [
+    `model: ${tinyModel()}`,
+    `data: { train: ${same}, text: text, label: target, max_length: 16 }`,
+    "folds: { k: 2, seed: 3 }",
+    "train: { epochs: 1, batch_size: 4, device: cpu }",
+  ]);
+  const out = join(home.dir, "same-target-out");
+  const r = await ftune(["train", path, "--out", out], data);
+  // Once the engine read its own outcome back with "invalid type: null, expected f64".
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as {
+    folds: { final_metrics: Record<string, number | null> }[];
+    mean: number;
+  };
+  assert.equal(summary.folds.length, 2);
+  for (const f of summary.folds) assert.equal(f.final_metrics.pearson, null);
+  assert.ok(Number.isFinite(summary.mean));
 });

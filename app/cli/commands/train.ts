@@ -30,7 +30,8 @@ interface TrainOptions extends BackendOptions {
 }
 
 export function formatSummary(summary: Summary): string {
-  const f = (x: number) => x.toFixed(4);
+  // An undefined metric (Pearson's r of constant targets) comes back from JSON as null.
+  const f = (x: number | null) => (x === null || Number.isNaN(x) ? "n/a" : x.toFixed(4));
   const lines = summary.folds.map(
     (o) =>
       `  fold ${o.fold}: best ${summary.metric} ${f(o.best_metric)} (step ${o.best_step}, ${o.best_source}), final ${f(o.final_metrics[summary.metric] ?? Number.NaN)}`,

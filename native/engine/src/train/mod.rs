@@ -57,15 +57,38 @@ pub enum ComputePrecision {
     Fp32,
 }
 
+/// JSON has no NaN: serde_json (and JSON.stringify) write one as null, e.g. Pearson's r of a
+/// model whose predictions are all equal. An outcome read back (a stored run's, a Ray fold's
+/// outcome.json) turns it into NaN again instead of refusing the whole outcome.
+mod nan_from_null {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+
+    pub fn metrics<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f64>, D::Error> {
+        let m = BTreeMap::<String, Option<f64>>::deserialize(d)?;
+        Ok(m.into_iter()
+            .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
+            .collect())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct FoldOutcome {
     pub fold: usize,
     /// The config's metric at its best evaluation, and where that was.
+    #[serde(deserialize_with = "nan_from_null::number")]
     pub best_metric: f64,
     pub best_step: usize,
     pub best_source: BestSource,
+    #[serde(deserialize_with = "nan_from_null::metrics")]
     pub best_metrics: BTreeMap<String, f64>,
     /// Metrics of the final model (the SWA average when SWA ran).
+    #[serde(deserialize_with = "nan_from_null::metrics")]
     pub final_metrics: BTreeMap<String, f64>,
     pub steps: usize,
     pub epochs: usize,
@@ -353,6 +376,41 @@ pub fn lr_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pearson's r of constant predictions is NaN; JSON writes it as null, and an outcome read
+    /// back (a stored run, a Ray fold's outcome.json) must still load, with the NaN.
+    #[test]
+    fn an_outcome_with_a_nan_metric_survives_json() {
+        let metrics =
+            BTreeMap::from([("pearson".to_string(), f64::NAN), ("rmse".to_string(), 0.5)]);
+        let outcome = FoldOutcome {
+            fold: 1,
+            best_metric: f64::NAN,
+            best_step: 3,
+            best_source: BestSource::Live,
+            best_metrics: metrics.clone(),
+            final_metrics: metrics,
+            steps: 3,
+            epochs: 1,
+            stopped_early: false,
+            train_seconds: 1.0,
+            eval_seconds: 0.1,
+            train_samples_per_second: 12.0,
+            best_dir: None,
+            final_dir: None,
+            reinitialized: 0,
+            precision: ComputePrecision::Fp32,
+            valid_outputs: vec![],
+            evaluations: 1,
+        };
+        let json = serde_json::to_string(&outcome).unwrap();
+        assert!(json.contains(r#""pearson":null"#), "{json}");
+        let back: FoldOutcome = serde_json::from_str(&json).unwrap();
+        assert!(back.best_metric.is_nan());
+        assert!(back.final_metrics["pearson"].is_nan());
+        assert!(back.best_metrics["pearson"].is_nan());
+        assert_eq!(back.final_metrics["rmse"], 0.5);
+    }
 
     /// The expected orders are transformers' `get_length_grouped_indices(lengths, 2)` (5.23,
     /// trainer_pt_utils) with `torch.randperm` replaced by the given permutation.
