@@ -19,6 +19,7 @@ export interface BackendOptions {
   rayAddress?: string;
   rayCpusPerFold?: number;
   rayGpusPerFold?: number;
+  foldsAtOnce?: number;
 }
 
 /** A GPU share: 0.5 puts two folds on each GPU (a small model's fold cannot fill one alone). */
@@ -34,8 +35,14 @@ export function addBackendOptions(cmd: Command): Command {
     .addOption(
       new Option(
         "--backend <backend>",
-        "where folds train: local (one at a time here) or ray (one Ray task per fold); default: FTUNE_BACKEND, else local",
+        "where folds train: local (here, one at a time unless --folds-at-once) or ray (one Ray task per fold); default: FTUNE_BACKEND, else local",
       ).choices(BackendName.options),
+    )
+    .addOption(
+      new Option(
+        "--folds-at-once <n>",
+        "local: train n folds at once (default 1); 2+ fills a GPU that one small model's fold leaves idle, and splits the CPU's cores between them",
+      ).argParser(int),
     )
     .addOption(
       new Option(
@@ -68,6 +75,12 @@ export function chooseBackend(o: BackendOptions, app = false): BackendChoice {
   const choice = backendChoice(o, defaultDataDir());
   const c: BackendChoice = !app && choice.from === "settings" ? { backend: "local", from: "default" } : choice;
   if (o.rayAddress && c.backend !== "ray") throw new UserError("--ray-address needs --backend ray", 2);
+  if (o.foldsAtOnce !== undefined && c.backend === "ray") {
+    throw new UserError(
+      "--folds-at-once is for local training; on Ray, --ray-gpus-per-fold 0.5 trains two folds at once on each GPU",
+      2,
+    );
+  }
   if (c.rayAddress && !RayAddress.safeParse(c.rayAddress).success) {
     throw new UserError(`"${c.rayAddress}" is not a Ray address: give host:port, as \`ray start --head\` prints it`, 2);
   }
@@ -77,7 +90,7 @@ export function chooseBackend(o: BackendOptions, app = false): BackendChoice {
 /** The core's options for the chosen backend (installing Ray first when it is asked for). */
 export function backendCoreOptions(o: BackendOptions, app = false): CoreOptions {
   const c = chooseBackend(o, app);
-  if (c.backend !== "ray") return {};
+  if (c.backend !== "ray") return o.foldsAtOnce ? { foldsAtOnce: o.foldsAtOnce } : {};
   ensureRayBackend();
   return {
     ray: {

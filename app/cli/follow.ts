@@ -2,10 +2,13 @@
 // JSON event lines), Ctrl-C cancels them, and the final runs come back when all have ended.
 import type { Core } from "../core/service/index.ts";
 import type { Run } from "../core/store/repo-experiments.ts";
-import { humanProgress, type TrainingReporter } from "./progress.ts";
+import { humanProgress, progressBars, type TrainingReporter } from "./progress.ts";
 
 export async function followRuns(core: Core, runIds: number[], o: { json?: boolean; metric: string }): Promise<Run[]> {
   const reporters = new Map<number, TrainingReporter>();
+  // One set of bars for every run: folds trained at once (--folds-at-once, Ray) each keep a bar.
+  const bars = o.json ? undefined : progressBars();
+  const say = (line: string) => (bars ? bars.log(`${line}\n`) : process.stderr.write(`${line}\n`));
   const stopTap = core.runs.onTrainEvent((runId, e) => {
     if (!runIds.includes(runId)) return;
     if (o.json) {
@@ -14,16 +17,15 @@ export async function followRuns(core: Core, runIds: number[], o: { json?: boole
     }
     let reporter = reporters.get(runId);
     if (!reporter) {
-      for (const r of reporters.values()) r.stop();
-      reporter = humanProgress(o.metric);
+      reporter = humanProgress(o.metric, bars);
       reporters.set(runId, reporter);
-      process.stderr.write(`\n== run ${runId}\n`);
+      say(`== run ${runId}`);
     }
-    if (e.kind === "resume") process.stderr.write(`run ${runId}: resumed at step ${e.step}\n`);
+    if (e.kind === "resume") say(`run ${runId}: resumed at step ${e.step}`);
     reporter.event(e);
   });
   const cancel = () => {
-    process.stderr.write("\nftune: cancelling (Ctrl-C again to force quit)...\n");
+    say("ftune: cancelling (Ctrl-C again to force quit)...");
     process.once("SIGINT", () => process.exit(130));
     for (const id of runIds) core.runs.cancel(id).catch(() => {});
   };
@@ -34,5 +36,6 @@ export async function followRuns(core: Core, runIds: number[], o: { json?: boole
     process.off("SIGINT", cancel);
     stopTap();
     for (const r of reporters.values()) r.stop();
+    bars?.stop();
   }
 }

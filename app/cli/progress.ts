@@ -1,6 +1,6 @@
 // Progress for long jobs: a bar with ETA on a terminal, JSON event lines with --json, and
 // quiet one-line summaries when output is piped.
-import { SingleBar } from "cli-progress";
+import { MultiBar, type SingleBar } from "cli-progress";
 
 import type { TrainEvent } from "../native/addon.ts";
 
@@ -20,29 +20,33 @@ export function jsonLines(): TrainingReporter {
   };
 }
 
-/** A progress bar per fold on a TTY; otherwise a line per evaluation. */
-export function humanProgress(metric: string): TrainingReporter {
-  const tty = Boolean(process.stderr.isTTY);
+/**
+ * A fold's progress: on a TTY a bar in `bars` (one per fold training, so folds trained at once
+ * each keep theirs; removed when the fold ends); otherwise a line per evaluation.
+ */
+export function humanProgress(metric: string, bars?: MultiBar): TrainingReporter {
   let bar: SingleBar | undefined;
   let lastEval = "";
-  const log = (line: string) => {
-    if (bar) bar.stop();
-    process.stderr.write(`${line}\n`);
+  const line = (text: string) => (bars ? bars.log(`${text}\n`) : process.stderr.write(`${text}\n`));
+  const end = () => {
+    if (bar) bars?.remove(bar);
     bar = undefined;
   };
   return {
     event(e) {
       if (e.kind === "fold_start") {
-        if (tty) {
-          bar = new SingleBar({
-            format: `fold ${e.fold} [{bar}] {percentage}% | step {value}/{total} | loss {loss} | ${metric} {metric} | ETA {eta_formatted}`,
-            stream: process.stderr,
-            hideCursor: true,
-            etaBuffer: 50,
-          });
-          bar.start(e.totalSteps, 0, { loss: "-", metric: "-" });
+        end();
+        if (bars) {
+          bar = bars.create(
+            e.totalSteps,
+            0,
+            { loss: "-", metric: "-" },
+            {
+              format: `fold ${e.fold} [{bar}] {percentage}% | step {value}/{total} | loss {loss} | ${metric} {metric} | ETA {eta_formatted}`,
+            },
+          );
         } else {
-          process.stderr.write(`fold ${e.fold}: ${e.totalSteps} optimizer steps\n`);
+          line(`fold ${e.fold}: ${e.totalSteps} optimizer steps`);
         }
       } else if (e.kind === "step") {
         bar?.update(e.step, { loss: fmt(e.loss), metric: lastEval || "-" });
@@ -50,21 +54,25 @@ export function humanProgress(metric: string): TrainingReporter {
         const live = e.metrics[metric];
         const swa = e.swaMetrics?.[metric];
         lastEval = swa === undefined ? fmt(live) : `${fmt(live)} (swa ${fmt(swa)})`;
-        if (!tty)
-          process.stderr.write(
-            `fold ${e.fold} step ${e.step} epoch ${e.epoch}: ${metric} ${lastEval}${e.isBest ? " *best" : ""}\n`,
-          );
+        if (!bars)
+          line(`fold ${e.fold} step ${e.step} epoch ${e.epoch}: ${metric} ${lastEval}${e.isBest ? " *best" : ""}`);
         bar?.update(e.step, { metric: lastEval });
-      } else if (e.kind === "swa_start" && !tty) {
-        process.stderr.write(`fold ${e.fold}: SWA starts at step ${e.step}\n`);
+      } else if (e.kind === "swa_start" && !bars) {
+        line(`fold ${e.fold}: SWA starts at step ${e.step}`);
       } else if (e.kind === "warning") {
-        log(`fold ${e.fold} step ${e.step}: warning: ${e.message}`);
+        line(`fold ${e.fold} step ${e.step}: warning: ${e.message}`);
       } else if (e.kind === "checkpoint") {
-        if (bar) log(`fold ${e.fold}: wrote ${e.path}`);
+        if (bars) line(`fold ${e.fold}: wrote ${e.path}`);
+      } else if (e.kind === "done" || e.kind === "error") {
+        end();
       }
     },
-    stop() {
-      bar?.stop();
-    },
+    stop: end,
   };
+}
+
+/** The bars of every fold training at once, on a terminal (none when `stream` is not one). */
+export function progressBars(stream: NodeJS.WriteStream = process.stderr): MultiBar | undefined {
+  if (!stream.isTTY) return undefined;
+  return new MultiBar({ stream, hideCursor: true, etaBuffer: 50, clearOnComplete: false });
 }

@@ -29,6 +29,12 @@ interface TrainOptions extends BackendOptions {
   json?: boolean;
 }
 
+/** On a CPU, the threads each fold trained on (throughput depends on them); 0: not recorded. */
+function threadsOf(summary: Summary): string {
+  const n = Math.max(0, ...summary.folds.map((o) => o.threads ?? 0));
+  return summary.device === "cpu" && n > 0 ? ` (${n} thread${n === 1 ? "" : "s"} per fold)` : "";
+}
+
 export function formatSummary(summary: Summary): string {
   // An undefined metric (Pearson's r of constant targets) comes back from JSON as null.
   const f = (x: number | null) => (x === null || Number.isNaN(x) ? "n/a" : x.toFixed(4));
@@ -39,7 +45,7 @@ export function formatSummary(summary: Summary): string {
   return [
     ...lines,
     `${summary.metric}: ${f(summary.mean)} ± ${f(summary.std)} (best), ${f(summary.final_mean)} ± ${f(summary.final_std)} (final) over ${summary.folds.length} fold(s)`,
-    `${summary.train_samples_per_second.toFixed(1)} train samples/s on ${summary.device}, ${summary.seconds.toFixed(0)} s`,
+    `${summary.train_samples_per_second.toFixed(1)} train samples/s on ${summary.device}${threadsOf(summary)}, ${summary.seconds.toFixed(0)} s`,
   ].join("\n");
 }
 

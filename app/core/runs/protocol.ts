@@ -12,6 +12,8 @@ export interface StartJob {
   resume: boolean;
   /** How often the engine writes the resumable state (seconds; engine default when absent). */
   stateIntervalSeconds?: number;
+  /** The engine's CPU threads (runs trained at once split the cores); libtorch's default when absent. */
+  threads?: number;
 }
 
 export type ParentMessage = ({ type: "start" } & StartJob) | { type: "cancel" };

@@ -1,6 +1,6 @@
-// The run queue: one training job at a time (one GPU; with the Ray backend, as many as the
-// cluster fits), each in its own worker process (or Ray task), with
-// the status kept in the store (queued → running → completed | failed | cancelled |
+// The run queue: training jobs one at a time by default (one GPU), n at once with
+// `--folds-at-once n`, or as many as a Ray cluster fits; each in its own worker process (or Ray
+// task), with the status kept in the store (queued → running → completed | failed | cancelled |
 // interrupted). Front ends follow along through run-status and run-progress events.
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -34,8 +34,13 @@ export interface RunServiceOptions {
   /** Passed to the engine: how often it saves the resumable state (default: the engine's). */
   stateIntervalSeconds?: number;
   progressIntervalMs?: number;
-  /** Runs trained at once (default 1: one GPU); the Ray backend runs as many as its cluster fits. */
+  /**
+   * Runs trained at once (default 1). More fill a GPU that one small model's fold leaves idle
+   * (`--folds-at-once`); the Ray backend runs as many as its cluster fits.
+   */
   concurrency?: number;
+  /** Each run's engine CPU threads (runs trained at once here split the cores); default: libtorch's. */
+  threadsPerRun?: number;
 }
 
 /** Status writes on a full disk: tries, and the pause before the n-th retry (n × this). */
@@ -306,7 +311,13 @@ export class RunService {
       };
       const handle = startWorker(
         this.#transport,
-        { ...work, outDir: dir, resume, stateIntervalSeconds: this.#o.stateIntervalSeconds },
+        {
+          ...work,
+          outDir: dir,
+          resume,
+          stateIntervalSeconds: this.#o.stateIntervalSeconds,
+          threads: this.#o.threadsPerRun,
+        },
         (e) => {
           recorder.event(e);
           folder(e);

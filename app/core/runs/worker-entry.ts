@@ -15,7 +15,7 @@ onMessage((m) => {
     return;
   }
   if (run) return;
-  const options = { resume: m.resume, stateIntervalSeconds: m.stateIntervalSeconds };
+  const options = { resume: m.resume, stateIntervalSeconds: m.stateIntervalSeconds, threads: m.threads };
   try {
     run = startExperiment(m.configJson, m.data, m.outDir, (event) => send({ type: "event", event }), options);
   } catch (err) {

@@ -2,6 +2,8 @@
 // behind, registers the bundled encoder, and implements every API method (`handlers`), which
 // transports call through `dispatch` (app/core/api/dispatch.ts).
 
+import { availableParallelism } from "node:os";
+
 import { EngineLoadError, native } from "../../native/addon.ts";
 import { libtorchChoice } from "../../native/libtorch.ts";
 import type { Handlers } from "../api/dispatch.ts";
@@ -68,6 +70,11 @@ export interface CoreOptions {
   requireEngine?: boolean;
   /** Train on Ray (a cluster at `address`, else a local Ray for this process) instead of local workers. */
   ray?: RayOptions;
+  /**
+   * Local workers: folds trained at once (default 1), for a GPU that one small model's fold
+   * leaves idle; the CPU's cores are split between them.
+   */
+  foldsAtOnce?: number;
   /** Where sweeps run (default: the set-up's Python and fold_job, on `ray.address` or a local Ray). */
   sweepRuntime?: Partial<SweepRuntime>;
   /**
@@ -77,6 +84,12 @@ export interface CoreOptions {
   resumeSweeps?: boolean;
   /** Why the saved Ray backend is not used (the desktop app fell back to local); the API reports it. */
   backendProblem?: string;
+}
+
+/** n folds at once here: n workers, each with its share of the cores (at least one thread). */
+function localSlots(n: number): { concurrency?: number; threadsPerRun?: number } {
+  if (n <= 1) return {};
+  return { concurrency: n, threadsPerRun: Math.max(1, Math.floor(availableParallelism() / n)) };
 }
 
 /** Starts the Ray driver and waits until it reaches its cluster; a failure stops it again. */
@@ -108,14 +121,22 @@ export async function openCore(dataDir: string = defaultDataDir(), options: Core
     throw err;
   });
   const events = new EventHub();
-  const { ray: _, requireEngine: __, sweepRuntime: ___, resumeSweeps: ____, backendProblem, ...rest } = options;
+  const {
+    ray: _,
+    requireEngine: __,
+    sweepRuntime: ___,
+    resumeSweeps: ____,
+    backendProblem,
+    foldsAtOnce = 1,
+    ...rest
+  } = options;
   const runs = new RunService({
     store,
     dataDir,
     events,
     load: runLoader(store),
     ...rest,
-    ...(ray ? { transport: ray.bridge.transport(), concurrency: ray.slots } : {}),
+    ...(ray ? { transport: ray.bridge.transport(), concurrency: ray.slots } : localSlots(foldsAtOnce)),
   });
   const models = new ModelLibrary(store);
   try {

@@ -111,7 +111,12 @@ valid_outputs: Array<Array<number>>,
  * Passes over the validation rows (live model and SWA average counted apart; the final
  * model's score reuses the last evaluation when it was at the last step).
  */
-evaluations: number, };
+evaluations: number,
+/**
+ * libtorch's CPU threads in the process that trained the fold (folds trained at once
+ * split the cores; throughput on a CPU depends on it). 0 in outcomes written before.
+ */
+threads: number, };
 
 /**
  * Which model gave an evaluation: the one training, or the SWA average.

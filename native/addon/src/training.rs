@@ -68,6 +68,9 @@ pub struct StartOptions {
     /// Stop (as if cancelled, resumable) after this many optimizer steps of each fold in this
     /// call.
     pub stop_after_steps: Option<u32>,
+    /// The process's CPU threads for libtorch (folds trained at once in separate processes split
+    /// the cores); default: libtorch's (one per core).
+    pub threads: Option<u32>,
 }
 
 #[napi]
@@ -115,6 +118,9 @@ impl TrainingJob {
                 .unwrap_or(defaults.interval_seconds),
             stop_after_steps: options.stop_after_steps.map(|n| n as usize),
         };
+        if let Some(n) = options.threads {
+            tch::set_num_threads(n.max(1) as i32);
+        }
         let experiment =
             ExperimentData::try_from(experiment::TrainingData::from(data)).map_err(js_error)?;
         let cancel = Arc::new(AtomicBool::new(false));

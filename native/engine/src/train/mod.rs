@@ -112,6 +112,10 @@ pub struct FoldOutcome {
     /// model's score reuses the last evaluation when it was at the last step).
     #[serde(default)]
     pub evaluations: usize,
+    /// libtorch's CPU threads in the process that trained the fold (folds trained at once
+    /// split the cores; throughput on a CPU depends on it). 0 in outcomes written before.
+    #[serde(default)]
+    pub threads: usize,
 }
 
 /// Returned (as the error) when `cancel` was set: the run stopped within one step.
@@ -402,6 +406,7 @@ mod tests {
             precision: ComputePrecision::Fp32,
             valid_outputs: vec![],
             evaluations: 1,
+            threads: 2,
         };
         let json = serde_json::to_string(&outcome).unwrap();
         assert!(json.contains(r#""pearson":null"#), "{json}");

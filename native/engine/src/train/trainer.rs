@@ -397,6 +397,7 @@ impl<'a> Trainer<'a> {
             },
             valid_outputs: s.best_outputs.clone(),
             evaluations: s.evaluations,
+            threads: tch::get_num_threads().max(0) as usize,
         })
     }
 
