@@ -9,7 +9,7 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 
 import { foldJobBinary, rayStamp, root, venvPython } from "../../scripts/env.mjs";
 import type { CoreOptions } from "../core/service/index.ts";
-import { type BackendChoice, BackendName, backendChoice, RayAddress } from "../core/settings.ts";
+import { type BackendChoice, BackendName, backendChoice, RayAddress, readSettings } from "../core/settings.ts";
 import { defaultDataDir } from "../core/store/index.ts";
 import { UserError } from "./errors.ts";
 import { int } from "./options.ts";
@@ -90,7 +90,11 @@ export function chooseBackend(o: BackendOptions, app = false): BackendChoice {
 /** The core's options for the chosen backend (installing Ray first when it is asked for). */
 export function backendCoreOptions(o: BackendOptions, app = false): CoreOptions {
   const c = chooseBackend(o, app);
-  if (c.backend !== "ray") return o.foldsAtOnce ? { foldsAtOnce: o.foldsAtOnce } : {};
+  if (c.backend !== "ray") {
+    // `ftune serve` (the app) also takes the app's saved folds at once; train and ablate do not.
+    const foldsAtOnce = o.foldsAtOnce ?? (app ? readSettings(defaultDataDir()).foldsAtOnce : undefined);
+    return foldsAtOnce ? { foldsAtOnce } : {};
+  }
   ensureRayBackend();
   return {
     ray: {

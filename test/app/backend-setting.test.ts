@@ -24,6 +24,7 @@ describe("the backend setting", () => {
         active: { backend: "local", rayAddress: null },
         saved: { backend: "local", rayAddress: null },
         problem: null,
+        foldsAtOnce: { active: 1, saved: 1 },
       });
       const saved = await api(core, "setBackend", { backend: "ray", rayAddress: " head.lan:6379 " });
       // Saved for the next start; this process keeps training locally.
@@ -47,6 +48,25 @@ describe("the backend setting", () => {
       // Back to local: the address goes with it.
       const local = await api(core, "setBackend", { backend: "local" });
       assert.deepEqual(local.saved, { backend: "local", rayAddress: null });
+
+      // Folds at once: saved for the next start (this process keeps its one), checked.
+      assert.deepEqual(local.foldsAtOnce, { active: 1, saved: 1 });
+      const two = await api(core, "setBackend", { backend: "local", foldsAtOnce: 2 });
+      assert.deepEqual(two.foldsAtOnce, { active: 1, saved: 2 });
+      for (const [bad, why] of [
+        [0, /at least 1/],
+        [17, /at most 16 folds at once/],
+        [1.5, /whole number/],
+      ] as const) {
+        await assert.rejects(
+          api(core, "setBackend", { backend: "local", foldsAtOnce: bad }),
+          (e: unknown) => e instanceof ApiError && e.status === 400 && why.test(e.message),
+          String(bad),
+        );
+      }
+      // A switch to Ray and back keeps them.
+      await api(core, "setBackend", { backend: "ray" });
+      assert.equal((await api(core, "setBackend", { backend: "local" })).foldsAtOnce.saved, 2);
       assert.equal(
         (JSON.parse(readFileSync(settingsFile(dir), "utf8")) as Record<string, unknown>).rayAddress,
         undefined,
@@ -91,7 +111,7 @@ describe("the backend setting", () => {
 
   test("the desktop app with a saved Ray backend that cannot start opens on local training and says why", async () => {
     const dir = join(home.dir, "desktop");
-    updateSettings({ backend: "ray", rayAddress: "127.0.0.1:6379" }, dir);
+    updateSettings({ backend: "ray", rayAddress: "127.0.0.1:6379", foldsAtOnce: 3 }, dir);
     const missing = join(home.dir, "nowhere");
     const core = await openAppCore(
       dir,
@@ -105,6 +125,8 @@ describe("the backend setting", () => {
       assert.deepEqual(info.active, { backend: "local", rayAddress: null });
       assert.deepEqual(info.saved, { backend: "ray", rayAddress: "127.0.0.1:6379" });
       assert.match(info.problem ?? "", /^The Ray backend is not installed: run `node scripts\/setup\.mjs --ray`/);
+      // Training here, it takes the saved folds at once.
+      assert.deepEqual(info.foldsAtOnce, { active: 3, saved: 3 });
     } finally {
       await core.close();
     }

@@ -48,3 +48,23 @@ test("the backend control saves Ray with an address, for the next start", async 
   assert.deepEqual((await server.call("backendSettings", {})).saved, { backend: "local", rayAddress: null });
   assert.deepEqual(session.problems, []);
 });
+
+test("local folds at once: saved from the control, and the next `ftune serve` trains that many at once", async () => {
+  const panel = page.getByTestId("backend-setting");
+  await panel.getByRole("button", { name: "change" }).click();
+  await panel.getByLabel("Backend").selectOption("local");
+  await panel.getByLabel("Folds at once").fill("2");
+  await screenshotOf(panel, "backend-setting-folds-at-once");
+  await panel.getByRole("button", { name: "Save" }).click();
+  await panel.getByText("Saved: local · 2 folds at once. Takes effect when the app restarts.").waitFor();
+  assert.deepEqual((await server.call("backendSettings", {})).foldsAtOnce, { active: 1, saved: 2 });
+
+  // The same data folder served again: its queue trains two folds at once.
+  const next = await serve({ env: { FTUNE_BACKEND: "", FTUNE_RAY_ADDRESS: "", FTUNE_HOME: server.home } });
+  try {
+    assert.deepEqual((await next.call("backendSettings", {})).foldsAtOnce, { active: 2, saved: 2 });
+  } finally {
+    await next.stop();
+  }
+  assert.deepEqual(session.problems, []);
+});

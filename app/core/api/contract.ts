@@ -13,7 +13,7 @@
 import { z } from "zod";
 import type { SetupStep } from "../engine-setup/index.ts";
 import type { CachedModel } from "../models/hf-cache.ts";
-import { BackendName, type EngineSetting, RayAddress } from "../settings.ts";
+import { BackendName, type EngineSetting, FoldsAtOnce, RayAddress } from "../settings.ts";
 import type { Experiment, Run } from "../store/repo-experiments.ts";
 import type { Dataset, DatasetRow, DatasetStats, RunStatus } from "../store/types.ts";
 import { ColumnMappingSchema, TaskSchema } from "../store/types.ts";
@@ -75,7 +75,9 @@ export const methods = {
    * Saves where the app's runs train: "local", or "ray" with a cluster's host:port (none: a
    * local Ray started with the app). Applies when the app or `ftune serve` next starts.
    */
-  setBackend: z.object({ backend: BackendName, rayAddress: RayAddress.optional() }).strict(),
+  setBackend: z
+    .object({ backend: BackendName, rayAddress: RayAddress.optional(), foldsAtOnce: FoldsAtOnce.optional() })
+    .strict(),
 
   /** The bundled encoder and user-added Hugging Face folders. */
   listModels: z.object({}).strict(),
@@ -403,6 +405,8 @@ export interface BackendInfo {
   saved: { backend: "local" | "ray"; rayAddress: string | null };
   /** Why the saved backend is not the active one, when it could not start (the app then runs locally). */
   problem: string | null;
+  /** Local training's folds at once: this process's (null on Ray) and the saved one (none saved: 1). */
+  foldsAtOnce: { active: number | null; saved: number };
 }
 
 export interface Results {

@@ -137,7 +137,7 @@ export class RunService {
 
   /** Starts queued jobs while fewer than `concurrency` run; each one ending starts the next. */
   #kick(): void {
-    const limit = this.#o.concurrency ?? 1;
+    const limit = this.concurrency;
     for (let job = this.#next(); job && !this.#closed && this.#running.size < limit; job = this.#next()) {
       job.phase = "starting";
       const running: Promise<void> = this.#run(job).finally(() => {
@@ -152,6 +152,11 @@ export class RunService {
   onTrainEvent(listener: (runId: number, event: TrainEvent) => void): () => void {
     this.#taps.add(listener);
     return () => this.#taps.delete(listener);
+  }
+
+  /** Runs this process trains at once. */
+  get concurrency(): number {
+    return this.#o.concurrency ?? 1;
   }
 
   /** The run training in this process, if any. */

@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 
 import { RayError } from "../runs/ray/bridge.ts";
-import { type BackendChoice, backendChoice } from "../settings.ts";
+import { type BackendChoice, backendChoice, readSettings } from "../settings.ts";
 import { type Core, type CoreOptions, openCore } from "./index.ts";
 
 export interface RayInstall {
@@ -20,7 +20,9 @@ export async function openAppCore(
   install: RayInstall,
   choice: BackendChoice = backendChoice({}, dataDir),
 ): Promise<Core> {
-  if (choice.backend !== "ray") return openCore(dataDir, options);
+  // Local training (chosen, or the fallback) takes the saved folds at once.
+  const local = { foldsAtOnce: readSettings(dataDir).foldsAtOnce, ...options };
+  if (choice.backend !== "ray") return openCore(dataDir, local);
   const where = choice.rayAddress ? `the Ray cluster at ${choice.rayAddress}` : "a local Ray";
   let problem: string;
   if (!existsSync(install.stamp) || !existsSync(install.binary)) {
@@ -36,5 +38,5 @@ export async function openAppCore(
       problem = `Runs train here: ${where} did not start (${err.message}). Check the address and restart the app.`;
     }
   }
-  return openCore(dataDir, { ...options, backendProblem: problem });
+  return openCore(dataDir, { ...local, backendProblem: problem });
 }

@@ -12,6 +12,7 @@ function info(ctx: Context): BackendInfo {
     active: ctx.ray ? { backend: "ray", rayAddress: ctx.ray.address ?? null } : { backend: "local", rayAddress: null },
     saved: { backend: saved.backend ?? "local", rayAddress: saved.rayAddress ?? null },
     problem: ctx.backendProblem ?? null,
+    foldsAtOnce: { active: ctx.ray ? null : ctx.runs.concurrency, saved: saved.foldsAtOnce ?? 1 },
   };
 }
 
@@ -20,8 +21,13 @@ export function backendHandlers(ctx: Context): Pick<Handlers, "backendSettings" 
     backendSettings: async () => info(ctx),
     async setBackend(input) {
       // A local backend keeps no address; a Ray one without an address means a local Ray.
+      // Folds at once stay saved through a switch to Ray (they apply when back on local).
       updateSettings(
-        { backend: input.backend, rayAddress: input.backend === "ray" ? input.rayAddress : undefined },
+        {
+          backend: input.backend,
+          rayAddress: input.backend === "ray" ? input.rayAddress : undefined,
+          ...(input.foldsAtOnce === undefined ? {} : { foldsAtOnce: input.foldsAtOnce }),
+        },
         ctx.dataDir,
       );
       return info(ctx);
