@@ -20,11 +20,12 @@ import gzip
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+from gpu_summary import spread
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -61,10 +62,6 @@ def run_loop(request_file):
         raise SystemExit(f"article_loop.py failed ({request_file}):\n{out.stderr[-2000:]}")
     r = json.loads(out.stdout.strip().splitlines()[-1])
     return {**r, "seconds": seconds, "in_process_seconds": r["seconds"]}
-
-
-def med(xs):
-    return f"{statistics.median(xs):.1f} ({min(xs):.1f}–{max(xs):.1f})" if xs else "-"
 
 
 def main():
@@ -152,7 +149,7 @@ def main():
         o, lp = r["ours"], r["loop"]
         print(f"{r['fold']:4} | {o['seconds']:6.1f} | {lp['seconds']:6.1f} | {lp['seconds'] / o['seconds']:7.2f}× | {o['best_rmse']:.4f} / {lp['best_rmse']:.4f} | {o['swa_rmse']:.4f} / {lp['swa_rmse']:.4f} | {o['train_samples_per_second']:.0f} / {lp['train_samples_per_second']:.0f}")
     if rows:
-        print(f"all folds, one after another: ours {sum(ours_s):.1f} s, loop {sum(loop_s):.1f} s: {sum(loop_s) / sum(ours_s):.2f}× (per fold {med(ratio)})")
+        print(f"all folds, one after another: ours {sum(ours_s):.1f} s, loop {sum(loop_s):.1f} s: {sum(loop_s) / sum(ours_s):.2f}× (per fold {spread(ratio)})")
         print(f"CV (mean best RMSE): ours {mean([r['ours']['best_rmse'] for r in rows]):.4f}, loop {mean([r['loop']['best_rmse'] for r in rows]):.4f}")
     if concurrent:
         print(f"ours, {concurrent['processes']} folds at once: {concurrent['seconds']:.1f} s: {sum(loop_s) / concurrent['seconds']:.2f}× the loop's folds one after another")

@@ -176,6 +176,8 @@ describe("the Ray backend through the CLI", { timeout: 900_000 }, () => {
         active: { backend: "ray", rayAddress: cluster?.address },
         saved: { backend: "ray", rayAddress: cluster?.address },
         problem: null,
+        // On Ray the cluster decides how many folds train at once.
+        foldsAtOnce: { active: null, saved: 1 },
       });
       assert.match(stderr, /runs train on Ray \(127\.0\.0\.1:\d+\) \(the app's saved setting/);
     } finally {
