@@ -58,6 +58,11 @@ test("two folds at once overlap, and each ends exactly as trained alone on its s
   const together = join(home.dir, "together");
   const r = await ftune(["train", config, "--out", together, "--folds-at-once", "2"], data);
   assert.equal(r.code, 0, r.stderr);
+  // Throughput and time are per fold and summed over folds; the wall time is said beside them.
+  assert.match(
+    r.stderr,
+    /train samples\/s per fold on cpu \(\d+ threads? per fold\); folds trained \d+ s in all, \d+ s wall/,
+  );
 
   // Folds 0 and 1 start together; fold 2 waits for a free slot.
   const times = await spans();

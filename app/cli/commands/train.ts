@@ -35,7 +35,11 @@ function threadsOf(summary: Summary): string {
   return summary.device === "cpu" && n > 0 ? ` (${n} thread${n === 1 ? "" : "s"} per fold)` : "";
 }
 
-export function formatSummary(summary: Summary): string {
+/**
+ * The summary's lines. Throughput is per fold and the seconds are summed over folds (what each
+ * fold computed); folds trained at once share the machine, so the wall time is said beside them.
+ */
+export function formatSummary(summary: Summary, wallSeconds?: number): string {
   // An undefined metric (Pearson's r of constant targets) comes back from JSON as null.
   const f = (x: number | null) => (x === null || Number.isNaN(x) ? "n/a" : x.toFixed(4));
   const lines = summary.folds.map(
@@ -45,7 +49,8 @@ export function formatSummary(summary: Summary): string {
   return [
     ...lines,
     `${summary.metric}: ${f(summary.mean)} ± ${f(summary.std)} (best), ${f(summary.final_mean)} ± ${f(summary.final_std)} (final) over ${summary.folds.length} fold(s)`,
-    `${summary.train_samples_per_second.toFixed(1)} train samples/s on ${summary.device}${threadsOf(summary)}, ${summary.seconds.toFixed(0)} s`,
+    `${summary.train_samples_per_second.toFixed(1)} train samples/s per fold on ${summary.device}${threadsOf(summary)}; ` +
+      `folds trained ${summary.seconds.toFixed(0)} s in all${wallSeconds === undefined ? "" : `, ${wallSeconds.toFixed(0)} s wall`}`,
   ].join("\n");
 }
 
@@ -133,7 +138,9 @@ export function registerTrain(program: Command): void {
     if (!o.json) process.stderr.write(`ftune: training on ${trainRows} rows, writing to ${out}\n`);
     try {
       await withCore(async (core) => {
+        const started = performance.now();
         const r = await trainWithProgress(core, { name, config, outDir: out, json: o.json, keep: o.keep, data });
+        const wall = (performance.now() - started) / 1000;
         const { experiment, summary, oof } = r;
         const file = writeSummary(out, config, { ...summary, oof: oof?.metrics ?? null });
         const oofFile = oof ? writeOutOfFold(out, oof, r.data.labels) : null;
@@ -146,7 +153,7 @@ export function registerTrain(program: Command): void {
             ? `\nout-of-fold ${m} over all ${oof.rows.length} rows: ${oof.metrics[m]?.toFixed(4)} (in ${oofFile})`
             : "";
           process.stderr.write(
-            `${formatSummary(summary)}${oofLine}\nftune: summary in ${file}; experiment ${experiment.id} in ${core.dataDir}\n`,
+            `${formatSummary(summary, wall)}${oofLine}\nftune: summary in ${file}; experiment ${experiment.id} in ${core.dataDir}\n`,
           );
         }
       }, coreOptions);

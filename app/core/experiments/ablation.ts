@@ -146,7 +146,7 @@ export function resultsMarkdown(results: AblationResult[], mode: AblationMode = 
   const metric = results[0]?.summary.metric ?? "metric";
   const deltas = pairedDeltas(results, mode);
   const against = mode === "cumulative" ? "the row above" : "the first row";
-  const head = `| experiment | techniques | ${metric} best (mean ± std) | Δ vs ${against}, paired (mean ± std; folds better) | ${metric} final (mean ± std) | per fold (best) | samples/s | minutes |`;
+  const head = `| experiment | techniques | ${metric} best (mean ± std) | Δ vs ${against}, paired (mean ± std; folds better) | ${metric} final (mean ± std) | per fold (best) | samples/s per fold | minutes, folds summed |`;
   const rows = results.map((r, i) => {
     const s = r.summary;
     const folds = s.folds.map((f) => `${f.fold}: ${fmt(f.best_metric)}`).join(", ");

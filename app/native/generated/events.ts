@@ -75,7 +75,15 @@ mean: number, std: number,
 /**
  * The same for the final model (the SWA average when SWA ran).
  */
-final_mean: number, final_std: number, train_samples_per_second: number, seconds: number, device: string, };
+final_mean: number, final_std: number,
+/**
+ * The folds' mean training throughput (each fold's own samples/s).
+ */
+train_samples_per_second: number,
+/**
+ * Training time summed over the folds; more than the wall time when folds trained at once.
+ */
+seconds: number, device: string, };
 
 export type FoldOutcome = { fold: number,
 /**

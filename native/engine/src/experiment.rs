@@ -86,7 +86,9 @@ pub struct Summary {
     /// The same for the final model (the SWA average when SWA ran).
     pub final_mean: f64,
     pub final_std: f64,
+    /// The folds' mean training throughput (each fold's own samples/s).
     pub train_samples_per_second: f64,
+    /// Training time summed over the folds; more than the wall time when folds trained at once.
     pub seconds: f64,
     pub device: String,
 }
