@@ -2,13 +2,13 @@
 // JSON event lines), Ctrl-C cancels them, and the final runs come back when all have ended.
 import type { Core } from "../core/service/index.ts";
 import type { Run } from "../core/store/repo-experiments.ts";
-import { humanProgress, progressBars, type TrainingReporter } from "./progress.ts";
+import { humanProgress, lineWriter, progressBars, type TrainingReporter } from "./progress.ts";
 
 export async function followRuns(core: Core, runIds: number[], o: { json?: boolean; metric: string }): Promise<Run[]> {
   const reporters = new Map<number, TrainingReporter>();
   // One set of bars for every run: folds trained at once (--folds-at-once, Ray) each keep a bar.
   const bars = o.json ? undefined : progressBars();
-  const say = (line: string) => (bars ? bars.log(`${line}\n`) : process.stderr.write(`${line}\n`));
+  const say = lineWriter(bars);
   const stopTap = core.runs.onTrainEvent((runId, e) => {
     if (!runIds.includes(runId)) return;
     if (o.json) {

@@ -27,7 +27,7 @@ export function jsonLines(): TrainingReporter {
 export function humanProgress(metric: string, bars?: MultiBar): TrainingReporter {
   let bar: SingleBar | undefined;
   let lastEval = "";
-  const line = (text: string) => (bars ? bars.log(`${text}\n`) : process.stderr.write(`${text}\n`));
+  const line = lineWriter(bars);
   const end = () => {
     if (bar) bars?.remove(bar);
     bar = undefined;
@@ -68,6 +68,14 @@ export function humanProgress(metric: string, bars?: MultiBar): TrainingReporter
       }
     },
     stop: end,
+  };
+}
+
+/** Writes a line above the bars when there are bars (they redraw below it), else to stderr. */
+export function lineWriter(bars?: MultiBar): (text: string) => void {
+  return (text) => {
+    if (bars) bars.log(`${text}\n`);
+    else process.stderr.write(`${text}\n`);
   };
 }
 

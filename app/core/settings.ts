@@ -27,13 +27,13 @@ export const RayAddress = z
   .max(300)
   .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "a Ray address is host:port, as `ray start --head` prints it");
 export const BackendName = z.enum(["local", "ray"]);
+export type BackendName = z.infer<typeof BackendName>;
 /** Folds a local backend trains at once: each is a process with its own copy of the model. */
 export const FoldsAtOnce = z
   .number()
   .int("folds at once is a whole number")
   .min(1, "folds at once is at least 1")
   .max(16, "at most 16 folds at once (each is a process with its own copy of the model)");
-export type BackendName = z.infer<typeof BackendName>;
 
 const Settings = z
   .object({

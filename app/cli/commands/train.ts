@@ -8,6 +8,7 @@ import { type Command, Option } from "commander";
 import { stringify } from "csv-stringify/sync";
 
 import { type Keep, KeepSchema } from "../../core/api/contract.ts";
+import { formatMetric } from "../../core/experiments/ablation.ts";
 import { loadConfigFile } from "../../core/experiments/config-file.ts";
 import type { ExperimentConfig } from "../../core/experiments/config-types.ts";
 import { loadExperimentData } from "../../core/experiments/data.ts";
@@ -40,15 +41,13 @@ function threadsOf(summary: Summary): string {
  * fold computed); folds trained at once share the machine, so the wall time is said beside them.
  */
 export function formatSummary(summary: Summary, wallSeconds?: number): string {
-  // An undefined metric (Pearson's r of constant targets) comes back from JSON as null.
-  const f = (x: number | null) => (x === null || Number.isNaN(x) ? "n/a" : x.toFixed(4));
   const lines = summary.folds.map(
     (o) =>
-      `  fold ${o.fold}: best ${summary.metric} ${f(o.best_metric)} (step ${o.best_step}, ${o.best_source}), final ${f(o.final_metrics[summary.metric] ?? Number.NaN)}`,
+      `  fold ${o.fold}: best ${summary.metric} ${formatMetric(o.best_metric)} (step ${o.best_step}, ${o.best_source}), final ${formatMetric(o.final_metrics[summary.metric] ?? Number.NaN)}`,
   );
   return [
     ...lines,
-    `${summary.metric}: ${f(summary.mean)} ± ${f(summary.std)} (best), ${f(summary.final_mean)} ± ${f(summary.final_std)} (final) over ${summary.folds.length} fold(s)`,
+    `${summary.metric}: ${formatMetric(summary.mean)} ± ${formatMetric(summary.std)} (best), ${formatMetric(summary.final_mean)} ± ${formatMetric(summary.final_std)} (final) over ${summary.folds.length} fold(s)`,
     `${summary.train_samples_per_second.toFixed(1)} train samples/s per fold on ${summary.device}${threadsOf(summary)}; ` +
       `folds trained ${summary.seconds.toFixed(0)} s in all${wallSeconds === undefined ? "" : `, ${wallSeconds.toFixed(0)} s wall`}`,
   ].join("\n");

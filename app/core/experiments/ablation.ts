@@ -138,7 +138,8 @@ export function pairedDeltas(results: AblationResult[], mode: AblationMode): (Pa
   });
 }
 
-const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : "n/a");
+/** A metric to 4 places; an undefined one (NaN, or null as JSON brings it back) is "n/a". */
+export const formatMetric = (x: number | null) => (x !== null && Number.isFinite(x) ? x.toFixed(4) : "n/a");
 
 const signed = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(4)}` : "n/a");
 
@@ -149,10 +150,10 @@ export function resultsMarkdown(results: AblationResult[], mode: AblationMode = 
   const head = `| experiment | techniques | ${metric} best (mean ± std) | Δ vs ${against}, paired (mean ± std; folds better) | ${metric} final (mean ± std) | per fold (best) | samples/s per fold | minutes, folds summed |`;
   const rows = results.map((r, i) => {
     const s = r.summary;
-    const folds = s.folds.map((f) => `${f.fold}: ${fmt(f.best_metric)}`).join(", ");
+    const folds = s.folds.map((f) => `${f.fold}: ${formatMetric(f.best_metric)}`).join(", ");
     const d = deltas[i];
-    const delta = d ? `${signed(d.mean)} ± ${fmt(d.std)}; ${d.better}/${d.folds.length}` : "—";
-    return `| ${r.name} | ${r.techniques.join("; ")} | ${fmt(s.mean)} ± ${fmt(s.std)} | ${delta} | ${fmt(s.final_mean)} ± ${fmt(s.final_std)} | ${folds} | ${s.train_samples_per_second.toFixed(1)} | ${(s.seconds / 60).toFixed(1)} |`;
+    const delta = d ? `${signed(d.mean)} ± ${formatMetric(d.std)}; ${d.better}/${d.folds.length}` : "—";
+    return `| ${r.name} | ${r.techniques.join("; ")} | ${formatMetric(s.mean)} ± ${formatMetric(s.std)} | ${delta} | ${formatMetric(s.final_mean)} ± ${formatMetric(s.final_std)} | ${folds} | ${s.train_samples_per_second.toFixed(1)} | ${(s.seconds / 60).toFixed(1)} |`;
   });
   return [`Mode: ${mode}.`, "", head, "|---|---|---|---|---|---|---|---|", ...rows].join("\n");
 }
