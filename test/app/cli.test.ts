@@ -42,9 +42,14 @@ describe("experiment files: train, schedule, predict", () => {
   test("train writes checkpoints, metrics and a summary", async () => {
     const r = await ftune(["train", config, "--out", out, "--json"], data);
     assert.equal(r.code, 0, r.stderr);
-    const summary = jsonLines(r.stdout).find((l) => l.kind === "summary") as { metric: string; folds: unknown[] };
+    type Line = { metric: string; folds: unknown[]; seconds: number; wall_seconds: number };
+    const summary = jsonLines(r.stdout).find((l) => l.kind === "summary") as Line;
     assert.equal(summary.metric, "rmse");
     assert.equal(summary.folds.length, 1);
+    // One fold: the command's wall clock holds the fold's own seconds and what came around them.
+    const written = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as Line;
+    assert.equal(written.wall_seconds, summary.wall_seconds);
+    assert.ok(summary.wall_seconds >= summary.seconds && summary.seconds > 0, JSON.stringify(summary));
     for (const f of [
       "summary.json",
       "fold-0/metrics.jsonl",

@@ -141,10 +141,18 @@ export function registerTrain(program: Command): void {
         const r = await trainWithProgress(core, { name, config, outDir: out, json: o.json, keep: o.keep, data });
         const wall = (performance.now() - started) / 1000;
         const { experiment, summary, oof } = r;
-        const file = writeSummary(out, config, { ...summary, oof: oof?.metrics ?? null });
+        // Beside the folds' summed seconds, the command's wall clock: what folds at once save.
+        const file = writeSummary(out, config, { ...summary, oof: oof?.metrics ?? null, wall_seconds: wall });
         const oofFile = oof ? writeOutOfFold(out, oof, r.data.labels) : null;
         if (o.json) {
-          const line = { kind: "summary", path: file, ...summary, oof: oof?.metrics ?? null, oofPath: oofFile };
+          const line = {
+            kind: "summary",
+            path: file,
+            ...summary,
+            oof: oof?.metrics ?? null,
+            wall_seconds: wall,
+            oofPath: oofFile,
+          };
           process.stdout.write(`${JSON.stringify(line)}\n`);
         } else {
           const m = summary.metric;

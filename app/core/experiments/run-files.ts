@@ -61,7 +61,7 @@ export function metricsWriter(outDir: string, options: { append?: boolean } = {}
 export function writeSummary(
   outDir: string,
   config: ExperimentConfig,
-  summary: Summary & { oof?: Record<string, number> | null },
+  summary: Summary & { oof?: Record<string, number> | null; wall_seconds?: number },
 ): string {
   const path = join(outDir, "summary.json");
   writeFileSync(path, `${JSON.stringify({ config, ...summary }, null, 2)}\n`);
