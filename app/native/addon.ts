@@ -40,17 +40,14 @@ export const native: typeof Native = new Proxy({} as typeof Native, {
   },
 });
 export type {
-  FoldPlanInfo,
   LrSchedule,
   ModelInfo,
   ModelLoadOptions,
   ParamGroupInfo,
-  RunPlanInfo,
   RuntimeInfo,
   SequenceModel,
   StartOptions,
   Tokenizer,
-  TrainingData,
 } from "../../native/index.js";
 // The engine's events, outcomes and summaries: generated from the Rust types.
 export type {
@@ -62,3 +59,5 @@ export type {
   TimedEvent,
   TrainEvent,
 } from "./generated/events.ts";
+// What a run takes and the engine's plan of it: generated from the Rust types.
+export type { FoldPlan, RunPlan, TrainingData } from "./generated/run.ts";

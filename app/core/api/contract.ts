@@ -11,6 +11,7 @@
 // - Events: WebSocket `/api/events?token=<token>` sending `ServerEvent` JSON messages.
 // - Electron: `window.ftune.call(method, input)` and `window.ftune.onEvent(listener)`.
 import { z } from "zod";
+import type { FoldPlan } from "../../native/generated/run.ts";
 import type { SetupStep } from "../engine-setup/index.ts";
 import type { CachedModel } from "../models/hf-cache.ts";
 import { BackendName, type EngineSetting, FoldsAtOnce, RayAddress } from "../settings.ts";
@@ -223,6 +224,8 @@ export type Input<M extends Method> = z.input<(typeof methods)[M]>;
 export type ParsedInput<M extends Method> = z.output<(typeof methods)[M]>;
 
 export type { CachedModel } from "../models/hf-cache.ts";
+/** A fold as it will train, from the engine's plan (generated from the Rust type). */
+export type { FoldPlan };
 
 export interface DownloadStarted {
   id: string;
@@ -270,16 +273,6 @@ export interface SchedulePreview {
   folds: FoldPlan[];
   /** Settings the engine finds legal but suspicious (warm-up longer than the run, …). */
   warnings: string[];
-}
-
-export interface FoldPlan {
-  fold: number;
-  trainRows: number;
-  validRows: number;
-  stepsPerEpoch: number;
-  totalSteps: number;
-  warmupSteps: number;
-  swaStartStep: number | null;
 }
 
 export interface RunDetail extends Run {

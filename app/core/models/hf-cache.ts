@@ -15,7 +15,7 @@ export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 /** "org/name" or "org/name@revision" (a branch, tag or commit); null when `ref` is not an id. */
 export function parseHubId(ref: string): { id: string; revision: string } | null {
   const m = /^([A-Za-z0-9][\w.-]*\/)?([A-Za-z0-9][\w.-]*)(?:@([\w./-]+))?$/.exec(ref);
-  if (!m || !m[1]) return null; // a bare name is a relative folder, not an id
+  if (!m?.[1]) return null; // a bare name is a relative folder, not an id
   return { id: `${m[1]}${m[2]}`, revision: m[3] ?? "main" };
 }
 

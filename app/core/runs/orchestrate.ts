@@ -4,7 +4,7 @@
 // (the store, and metrics.jsonl in the run's folder); fold outcomes are summarized by the
 // engine. Nothing here restates what the engine computes.
 import type { Summary } from "../../engine/training.ts";
-import { native, type RunPlanInfo, type TrainingData } from "../../native/addon.ts";
+import { native, type RunPlan, type TrainingData } from "../../native/addon.ts";
 import { badRequest } from "../api/errors.ts";
 import { ConfigError } from "../experiments/config-file.ts";
 import type { ExperimentConfig } from "../experiments/config-types.ts";
@@ -20,7 +20,7 @@ import {
 } from "../store/repo-experiments.ts";
 
 /** The engine's plan of a config over its rows: fold assignment, per-fold rows and steps. */
-export function planRun(config: ExperimentConfig, data: TrainingData): RunPlanInfo {
+export function planRun(config: ExperimentConfig, data: TrainingData): RunPlan {
   try {
     return native.planRun(JSON.stringify(config), data);
   } catch (err) {
@@ -40,7 +40,7 @@ export async function createFileExperiment(db: Queryable, name: string, config: 
 export async function queueRuns(
   ctx: Context,
   experiment: Experiment,
-  plan: RunPlanInfo,
+  plan: RunPlan,
   options: { folds?: number[]; dir?: string; keep?: string | null } = {},
 ): Promise<Run[]> {
   const planned = plan.folds.map((f) => f.fold);
@@ -97,7 +97,7 @@ export async function trainFileExperiment(
   ctx: Context,
   o: { name: string; config: ExperimentConfig; data: TrainingData; outDir: string; keep?: string },
   follow: Follow = (ids) => Promise.all(ids.map((id) => ctx.runs.waitFor(id))),
-): Promise<{ experiment: Experiment; runs: Run[]; summary: Summary; plan: RunPlanInfo }> {
+): Promise<{ experiment: Experiment; runs: Run[]; summary: Summary; plan: RunPlan }> {
   const plan = planRun(o.config, o.data);
   const id = await createFileExperiment(ctx.store, o.name, o.config);
   const experiment = (await getExperiment(ctx.store, id)) as Experiment;
@@ -117,12 +117,7 @@ export interface OutOfFold {
  * The best evaluation's predictions of every fold, put back in row order: null unless every
  * fold of the split completed (a validation file or a partial run has no out-of-fold set).
  */
-export function outOfFold(
-  plan: RunPlanInfo,
-  data: TrainingData,
-  runs: Run[],
-  classification: boolean,
-): OutOfFold | null {
+export function outOfFold(plan: RunPlan, data: TrainingData, runs: Run[], classification: boolean): OutOfFold | null {
   const assignment = plan.assignment;
   if (!assignment) return null;
   const outputs = new Map<number, number[][]>();

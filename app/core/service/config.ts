@@ -2,7 +2,7 @@
 // by the engine, and checked against the model's structure (layers for re-init and grouped
 // LLRD) with the engine's schedule code, so a bad setting fails before anything is queued.
 
-import { type LrSchedule, native, type RunPlanInfo } from "../../native/addon.ts";
+import { type LrSchedule, native, type RunPlan } from "../../native/addon.ts";
 import { badRequest } from "../api/errors.ts";
 import { MIN_ROWS_PER_FOLD } from "../datasets/import.ts";
 import { ConfigError, normalizeConfig } from "../experiments/config-file.ts";
@@ -39,7 +39,7 @@ export function schedulePlan(config: ExperimentConfig, spe: number, labels: numb
 }
 
 /** The engine's plan of `config` over the rows of `dataset`: the real folds and their steps. */
-export async function datasetPlan(db: Queryable, config: ExperimentConfig, dataset: Dataset): Promise<RunPlanInfo> {
+export async function datasetPlan(db: Queryable, config: ExperimentConfig, dataset: Dataset): Promise<RunPlan> {
   return planRun(config, await datasetTrainingData(db, dataset, config));
 }
 

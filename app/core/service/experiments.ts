@@ -32,7 +32,7 @@ export function experimentHandlers(ctx: Context) {
       // steps-per-epoch, with no data, is one fold).
       const config = withAllIssues(input.config, (raw) => normalizeFor(raw, dataset));
       const plan = dataset ? await datasetPlan(ctx.store, config, dataset) : undefined;
-      const folds = (plan?.folds ?? []).map((f) => ({ ...f, swaStartStep: f.swaStartStep ?? null }));
+      const folds = plan?.folds ?? [];
       const shown = input.fold === undefined ? folds[0] : folds.find((f) => f.fold === input.fold);
       if (input.fold !== undefined && plan && !shown) {
         throw badRequest(

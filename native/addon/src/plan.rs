@@ -5,61 +5,27 @@ use napi::Result;
 use napi_derive::napi;
 
 use ftune_engine::config::{ExperimentConfig, Task};
-use ftune_engine::experiment::Summary;
-use ftune_engine::plan;
+use ftune_engine::experiment::{Summary, TrainingData};
+use ftune_engine::plan::{self, RunPlan};
 use ftune_engine::train::FoldOutcome;
 
-use crate::training::TrainingData;
-use crate::{js_error, js_error_chain, parse_config};
-
-#[napi(object)]
-pub struct FoldPlanInfo {
-    pub fold: u32,
-    pub train_rows: u32,
-    pub valid_rows: u32,
-    pub steps_per_epoch: u32,
-    pub total_steps: u32,
-    pub warmup_steps: u32,
-    /// The optimizer step (from 0) at which SWA and SWALR take over.
-    pub swa_start_step: Option<u32>,
-}
-
-#[napi(object)]
-pub struct RunPlanInfo {
-    /// The fold of every training row; absent with a separate validation set.
-    pub assignment: Option<Vec<u32>>,
-    /// The folds that run, in order, with their real sizes and step counts.
-    pub folds: Vec<FoldPlanInfo>,
-    /// Legal settings that are almost certainly not what the user meant.
-    pub warnings: Vec<String>,
-}
+use crate::{js_error, js_error_chain, parse_config, Serde};
 
 /// The real fold assignment and, per fold that runs, rows and optimizer steps: the numbers
 /// training will use (texts are not read; targets, groups and the validation size are).
-#[napi]
-pub fn plan_run(config_json: String, data: TrainingData) -> Result<RunPlanInfo> {
+#[napi(ts_return_type = "import('../app/native/generated/run.js').RunPlan")]
+pub fn plan_run(
+    config_json: String,
+    #[napi(ts_arg_type = "import('../app/native/generated/run.js').TrainingData")] data: Serde<
+        TrainingData,
+    >,
+) -> Result<Serde<RunPlan>> {
     let config = parse_config(&config_json)?;
+    let data = data.0;
     let valid = data.valid_targets.as_ref().map(Vec::len);
-    let plan = plan::plan_run(&config, &data.targets, data.groups.as_deref(), valid)
-        .map_err(js_error_chain)?;
-    let n = |x: usize| x as u32;
-    Ok(RunPlanInfo {
-        assignment: plan.assignment.map(|a| a.into_iter().map(n).collect()),
-        folds: plan
-            .folds
-            .into_iter()
-            .map(|f| FoldPlanInfo {
-                fold: n(f.fold),
-                train_rows: n(f.train_rows),
-                valid_rows: n(f.valid_rows),
-                steps_per_epoch: n(f.steps_per_epoch),
-                total_steps: n(f.total_steps),
-                warmup_steps: n(f.warmup_steps),
-                swa_start_step: f.swa_start_step.map(n),
-            })
-            .collect(),
-        warnings: plan.warnings,
-    })
+    plan::plan_run(&config, &data.targets, data.groups.as_deref(), valid)
+        .map(Serde)
+        .map_err(js_error_chain)
 }
 
 /// Folds that trained separately (JSON list of fold outcomes) summarized as one experiment:

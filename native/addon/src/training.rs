@@ -6,56 +6,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use napi::bindgen_prelude::ToNapiValue;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{sys, Env, JsValue, Result};
+use napi::Result;
 use napi_derive::napi;
 
 use ftune_engine::experiment::{self, run_experiment, ExperimentData};
 use ftune_engine::train::{Event, StateOptions, TimedEvent};
 
-use crate::{js_error, parse_config};
-
-#[napi(object)]
-pub struct TrainingData {
-    pub texts: Vec<String>,
-    pub pairs: Option<Vec<String>>,
-    /// Regression targets, or class indices into `labels` for classification.
-    pub targets: Vec<f64>,
-    /// Group of each row, for `folds.strategy: group`.
-    pub groups: Option<Vec<String>>,
-    pub valid_texts: Option<Vec<String>>,
-    pub valid_pairs: Option<Vec<String>>,
-    pub valid_targets: Option<Vec<f64>>,
-    /// Class names in index order (classification).
-    pub labels: Option<Vec<String>>,
-}
-
-impl From<TrainingData> for experiment::TrainingData {
-    fn from(d: TrainingData) -> Self {
-        Self {
-            texts: d.texts,
-            pairs: d.pairs,
-            targets: d.targets,
-            groups: d.groups,
-            valid_texts: d.valid_texts,
-            valid_pairs: d.valid_pairs,
-            valid_targets: d.valid_targets,
-            labels: d.labels,
-        }
-    }
-}
-
-/// An engine event for JavaScript: a plain object built by napi's serde serializer from the
-/// event's serde form (NaN stays NaN), typed by `app/native/generated/events.ts`.
-pub struct JsEvent(TimedEvent);
-
-impl ToNapiValue for JsEvent {
-    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-        let value = Env::from_raw(env).to_js_value(&val.0)?;
-        Ok(value.raw())
-    }
-}
+use crate::{js_error, parse_config, Serde};
 
 #[napi(object)]
 #[derive(Default)]
@@ -100,12 +58,20 @@ impl TrainingJob {
     #[napi(factory)]
     pub fn start(
         config_json: String,
-        data: TrainingData,
+        #[napi(ts_arg_type = "import('../app/native/generated/run.js').TrainingData")] data: Serde<
+            experiment::TrainingData,
+        >,
         out_dir: Option<String>,
         #[napi(
             ts_arg_type = "(event: import('../app/native/generated/events.js').TimedEvent) => void"
         )]
-        on_event: ThreadsafeFunction<JsEvent, (), JsEvent, napi::Status, false>,
+        on_event: ThreadsafeFunction<
+            Serde<TimedEvent>,
+            (),
+            Serde<TimedEvent>,
+            napi::Status,
+            false,
+        >,
         options: Option<StartOptions>,
     ) -> Result<Self> {
         let config = parse_config(&config_json)?;
@@ -121,8 +87,7 @@ impl TrainingJob {
         if let Some(n) = options.threads {
             tch::set_num_threads(n.max(1) as i32);
         }
-        let experiment =
-            ExperimentData::try_from(experiment::TrainingData::from(data)).map_err(js_error)?;
+        let experiment = ExperimentData::try_from(data.0).map_err(js_error)?;
         let cancel = Arc::new(AtomicBool::new(false));
         let flag = cancel.clone();
         let thread = std::thread::Builder::new()
@@ -130,7 +95,7 @@ impl TrainingJob {
             .spawn(move || {
                 let out = out_dir.map(PathBuf::from);
                 let mut send = |e: Event| {
-                    on_event.call(JsEvent(e.into()), ThreadsafeFunctionCallMode::NonBlocking);
+                    on_event.call(Serde(e.into()), ThreadsafeFunctionCallMode::NonBlocking);
                 };
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     run_experiment(

@@ -1,15 +1,17 @@
-//! The TypeScript types of what the engine hands to JavaScript — events, fold outcomes,
-//! summaries (`app/native/generated/events.ts`) and the normalized experiment config
-//! (`app/native/generated/config.ts`) — generated from the Rust types by ts-rs, so that the
-//! app's types cannot drift from the engine's serde form. The test fails when a committed file
+//! The TypeScript types of what crosses between the engine and JavaScript — events, fold
+//! outcomes, summaries (`app/native/generated/events.ts`), the normalized experiment config
+//! (`app/native/generated/config.ts`), the training data a run takes and the plan the engine
+//! makes of it (`app/native/generated/run.ts`) — generated from the Rust types by ts-rs, so
+//! that the app's types cannot drift from the engine's serde form. The test fails when a committed file
 //! differs from what the Rust generates; `FTUNE_WRITE_BINDINGS=1 cargo test bindings` rewrites
 //! them.
 
 use ts_rs::{Config, TS};
 
 use crate::config::*;
-use crate::experiment::Summary;
+use crate::experiment::{Summary, TrainingData};
 use crate::heads::Pooling;
+use crate::plan::{FoldPlan, RunPlan};
 use crate::train::{BestSource, CheckpointName, ComputePrecision, Event, FoldOutcome, TimedEvent};
 
 const EVENTS: &str = concat!(
@@ -19,6 +21,10 @@ const EVENTS: &str = concat!(
 const CONFIG: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../app/native/generated/config.ts"
+);
+const RUN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../app/native/generated/run.ts"
 );
 const HEADER: &str = "// Generated from native/engine/src by ts-rs (native/engine/src/bindings.rs): do not edit.\n// `FTUNE_WRITE_BINDINGS=1 node scripts/test.mjs rust` rewrites it after a change to the Rust types.\n\n";
 
@@ -90,9 +96,20 @@ fn config() -> String {
     format!("{HEADER}{}", declarations.join("\n"))
 }
 
+/// What a run takes (its rows) and what the engine plans of it before training.
+fn run() -> String {
+    let cfg = Config::new();
+    let declarations = [
+        export::<TrainingData>(TrainingData::decl(&cfg)),
+        export::<RunPlan>(RunPlan::decl(&cfg)),
+        export::<FoldPlan>(FoldPlan::decl(&cfg)),
+    ];
+    format!("{HEADER}{}", declarations.join("\n"))
+}
+
 #[test]
 fn the_committed_typescript_bindings_match_the_rust_types() {
-    for (file, generated) in [(EVENTS, events()), (CONFIG, config())] {
+    for (file, generated) in [(EVENTS, events()), (CONFIG, config()), (RUN, run())] {
         if std::env::var_os("FTUNE_WRITE_BINDINGS").is_some() {
             std::fs::create_dir_all(std::path::Path::new(file).parent().unwrap()).unwrap();
             std::fs::write(file, &generated).unwrap();

@@ -31,10 +31,11 @@ pub struct ExperimentData {
     pub labels: Vec<String>,
 }
 
-/// The training data as the app's `loadExperimentData` builds it (camelCase): what job files
-/// and ablation plans carry, and the fields of the addon's `TrainingData`.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+/// The training data as the app's `loadExperimentData` builds it (camelCase): what the addon
+/// takes, and what job files and ablation plans carry.
+#[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(optional_fields)]
 pub struct TrainingData {
     pub texts: Vec<String>,
     pub pairs: Option<Vec<String>>,

@@ -10,7 +10,7 @@ use crate::folds::assign_folds;
 use crate::schedule::{steps_per_epoch, LrPlan};
 
 /// One fold as it will train.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct FoldPlan {
     pub fold: usize,
@@ -23,7 +23,7 @@ pub struct FoldPlan {
     pub swa_start_step: Option<usize>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct RunPlan {
     /// The fold of every training row (none with a separate validation set).
