@@ -44,7 +44,6 @@ export type {
   ModelInfo,
   ModelLoadOptions,
   ParamGroupInfo,
-  RuntimeInfo,
   SequenceModel,
   StartOptions,
   Tokenizer,
@@ -61,3 +60,4 @@ export type {
 } from "./generated/events.ts";
 // What a run takes and the engine's plan of it: generated from the Rust types.
 export type { FoldPlan, RunPlan, TrainingData } from "./generated/run.ts";
+export type { RuntimeInfo } from "./generated/runtime.ts";

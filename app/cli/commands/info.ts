@@ -79,6 +79,6 @@ export function describeNode(n: RayNodeCheck): string {
   const offers = `${n.resources.CPU ?? 0} CPU, ${n.resources.GPU ?? 0} GPU`;
   if (!n.engine) return `${nodeName(n)}: ${offers}; cannot train: ${n.error ?? "no answer"}`;
   const e = n.engine;
-  const devices = e.cuda_available ? `${e.cuda_device_count} CUDA device(s)` : "no CUDA device";
-  return `${nodeName(n)}: ${offers}; torch ${n.torch} in ${n.python}; engine runs: libtorch ${e.torch_version}, ${devices}, ${e.threads} threads`;
+  const devices = e.cudaAvailable ? `${e.cudaDeviceCount} CUDA device(s)` : "no CUDA device";
+  return `${nodeName(n)}: ${offers}; torch ${n.torch} in ${n.python}; engine runs: libtorch ${e.torchVersion}, ${devices}, ${e.threads} threads`;
 }

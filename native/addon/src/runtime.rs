@@ -4,32 +4,14 @@ use napi::Result;
 use napi_derive::napi;
 
 use ftune_engine::optim::AdamWKernels;
+use ftune_engine::runtime::RuntimeInfo;
 
-use crate::js_error_chain;
-
-#[napi(object)]
-pub struct RuntimeInfo {
-    pub torch_version: String,
-    pub torch_lib_dir: String,
-    pub cuda_available: bool,
-    pub cuda_device_count: i64,
-    pub threads: i32,
-    /// Whether the CPU has bf16 instructions (train.precision bf16 runs on it).
-    pub cpu_bf16: bool,
-}
+use crate::{js_error_chain, Serde};
 
 /// The libtorch this process loaded, and whether CUDA is usable.
-#[napi]
-pub fn runtime_info() -> RuntimeInfo {
-    let r = ftune_engine::runtime::runtime_info();
-    RuntimeInfo {
-        torch_version: r.torch_version,
-        torch_lib_dir: r.torch_lib_dir,
-        cuda_available: r.cuda_available,
-        cuda_device_count: r.cuda_device_count,
-        threads: r.threads,
-        cpu_bf16: r.cpu_bf16,
-    }
+#[napi(ts_return_type = "import('../app/native/generated/runtime.js').RuntimeInfo")]
+pub fn runtime_info() -> Serde<RuntimeInfo> {
+    Serde(ftune_engine::runtime::runtime_info())
 }
 
 #[napi(object)]

@@ -1,7 +1,8 @@
 //! The TypeScript types of what crosses between the engine and JavaScript — events, fold
 //! outcomes, summaries (`app/native/generated/events.ts`), the normalized experiment config
 //! (`app/native/generated/config.ts`), the training data a run takes and the plan the engine
-//! makes of it (`app/native/generated/run.ts`) — generated from the Rust types by ts-rs, so
+//! makes of it (`app/native/generated/run.ts`), the libtorch a process runs on
+//! (`app/native/generated/runtime.ts`) — generated from the Rust types by ts-rs, so
 //! that the app's types cannot drift from the engine's serde form. The test fails when a committed file
 //! differs from what the Rust generates; `FTUNE_WRITE_BINDINGS=1 cargo test bindings` rewrites
 //! them.
@@ -12,6 +13,7 @@ use crate::config::*;
 use crate::experiment::{Summary, TrainingData};
 use crate::heads::Pooling;
 use crate::plan::{FoldPlan, RunPlan};
+use crate::runtime::RuntimeInfo;
 use crate::train::{BestSource, CheckpointName, ComputePrecision, Event, FoldOutcome, TimedEvent};
 
 const EVENTS: &str = concat!(
@@ -25,6 +27,10 @@ const CONFIG: &str = concat!(
 const RUN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../app/native/generated/run.ts"
+);
+const RUNTIME: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../app/native/generated/runtime.ts"
 );
 const HEADER: &str = "// Generated from native/engine/src by ts-rs (native/engine/src/bindings.rs): do not edit.\n// `FTUNE_WRITE_BINDINGS=1 node scripts/test.mjs rust` rewrites it after a change to the Rust types.\n\n";
 
@@ -107,9 +113,20 @@ fn run() -> String {
     format!("{HEADER}{}", declarations.join("\n"))
 }
 
+/// The libtorch a process loaded, its devices and threads.
+fn runtime() -> String {
+    let cfg = Config::new();
+    format!("{HEADER}{}", export::<RuntimeInfo>(RuntimeInfo::decl(&cfg)))
+}
+
 #[test]
 fn the_committed_typescript_bindings_match_the_rust_types() {
-    for (file, generated) in [(EVENTS, events()), (CONFIG, config()), (RUN, run())] {
+    for (file, generated) in [
+        (EVENTS, events()),
+        (CONFIG, config()),
+        (RUN, run()),
+        (RUNTIME, runtime()),
+    ] {
         if std::env::var_os("FTUNE_WRITE_BINDINGS").is_some() {
             std::fs::create_dir_all(std::path::Path::new(file).parent().unwrap()).unwrap();
             std::fs::write(file, &generated).unwrap();

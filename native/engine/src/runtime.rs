@@ -2,13 +2,17 @@
 
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// The libtorch a process loaded, its devices and threads; camelCase, as the addon's
+/// `runtimeInfo()` and `fold_job --info` (on a Ray node) both give it.
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
 pub struct RuntimeInfo {
     /// Version of the libtorch actually loaded (e.g. "2.11.0+cu130").
     pub torch_version: String,
     /// Directory the loaded libtorch comes from.
     pub torch_lib_dir: String,
     pub cuda_available: bool,
+    #[ts(type = "number")]
     pub cuda_device_count: i64,
     /// Intra-op threads libtorch uses on CPU.
     pub threads: i32,

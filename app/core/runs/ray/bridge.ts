@@ -6,6 +6,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
+import type { RuntimeInfo } from "../../../native/generated/runtime.ts";
 import type { ChildMessage, ParentMessage } from "../protocol.ts";
 import type { WorkerProcess, WorkerTransport } from "../worker.ts";
 
@@ -227,7 +228,7 @@ export interface RayNodeCheck extends RayNode {
   /** The Python Ray runs on that node, and its torch version (null: none). */
   python?: string;
   torch: string | null;
-  engine?: { torch_version: string; cuda_available: boolean; cuda_device_count: number; threads: number };
+  engine?: RuntimeInfo;
   error?: string;
 }
 
