@@ -9,7 +9,7 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 
 import { foldJobBinary, rayStamp, root, venvPython } from "../../scripts/env.mjs";
 import type { CoreOptions } from "../core/service/index.ts";
-import { type BackendChoice, BackendName, backendChoice, RayAddress, readSettings } from "../core/settings.ts";
+import { type BackendChoice, BackendName, backendChoice, RayAddress } from "../core/settings.ts";
 import { defaultDataDir } from "../core/store/index.ts";
 import { UserError } from "./errors.ts";
 import { int } from "./options.ts";
@@ -69,11 +69,11 @@ export function ensureRayBackend(): void {
 
 /**
  * The backend a command runs with: its flags, then FTUNE_BACKEND / FTUNE_RAY_ADDRESS; `ftune
- * serve` (the app) also takes the app's saved setting, which train and ablate do not.
+ * serve` (the app) also takes the app's saved settings (backend, folds at once), which train
+ * and ablate do not.
  */
 export function chooseBackend(o: BackendOptions, app = false): BackendChoice {
-  const choice = backendChoice(o, defaultDataDir());
-  const c: BackendChoice = !app && choice.from === "settings" ? { backend: "local", from: "default" } : choice;
+  const c = backendChoice(o, defaultDataDir(), process.env, app);
   if (o.rayAddress && c.backend !== "ray") throw new UserError("--ray-address needs --backend ray", 2);
   if (o.foldsAtOnce !== undefined && c.backend === "ray") {
     throw new UserError(
@@ -90,11 +90,7 @@ export function chooseBackend(o: BackendOptions, app = false): BackendChoice {
 /** The core's options for the chosen backend (installing Ray first when it is asked for). */
 export function backendCoreOptions(o: BackendOptions, app = false): CoreOptions {
   const c = chooseBackend(o, app);
-  if (c.backend !== "ray") {
-    // `ftune serve` (the app) also takes the app's saved folds at once; train and ablate do not.
-    const foldsAtOnce = o.foldsAtOnce ?? (app ? readSettings(defaultDataDir()).foldsAtOnce : undefined);
-    return foldsAtOnce ? { foldsAtOnce } : {};
-  }
+  if (c.backend !== "ray") return c.foldsAtOnce ? { foldsAtOnce: c.foldsAtOnce } : {};
   ensureRayBackend();
   return {
     ray: {

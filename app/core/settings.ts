@@ -87,18 +87,22 @@ export interface BackendChoice {
   rayAddress?: string;
   /** Where the choice came from: a command-line flag, FTUNE_BACKEND, the settings, or none. */
   from: "flag" | "env" | "settings" | "default";
+  /** Folds trained at once when training is local (chosen, or the fallback from a Ray that
+   * does not start): the flag, else the saved setting; none: 1. */
+  foldsAtOnce?: number;
 }
 
 /**
  * The backend a front end runs with: its flags win, then FTUNE_BACKEND / FTUNE_RAY_ADDRESS,
- * then the saved setting, else local.
+ * then the saved settings (the app's; `useSaved` false for commands that take none), else local.
  */
 export function backendChoice(
-  flags: { backend?: BackendName; rayAddress?: string },
+  flags: { backend?: BackendName; rayAddress?: string; foldsAtOnce?: number },
   dataDir: string = defaultDataDir(),
   env: NodeJS.ProcessEnv = process.env,
+  useSaved = true,
 ): BackendChoice {
-  const saved = readSettings(dataDir);
+  const saved: Settings = useSaved ? readSettings(dataDir) : {};
   const envBackend = BackendName.safeParse(env.FTUNE_BACKEND);
   const [backend, from] = flags.backend
     ? [flags.backend, "flag" as const]
@@ -110,5 +114,7 @@ export function backendChoice(
   // The saved address goes with the saved backend: `--backend ray` alone means a local Ray.
   const rayAddress =
     flags.rayAddress ?? (env.FTUNE_RAY_ADDRESS || undefined) ?? (from === "settings" ? saved.rayAddress : undefined);
-  return { backend, rayAddress: backend === "ray" ? rayAddress : undefined, from };
+  const choice = { backend, rayAddress: backend === "ray" ? rayAddress : undefined, from };
+  const foldsAtOnce = flags.foldsAtOnce ?? saved.foldsAtOnce;
+  return foldsAtOnce === undefined ? choice : { ...choice, foldsAtOnce };
 }

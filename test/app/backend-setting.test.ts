@@ -109,6 +109,16 @@ describe("the backend setting", () => {
     });
   });
 
+  test("folds at once: the flag, else the saved setting; commands that take no saved setting see neither", () => {
+    const dir = join(home.dir, "folds-choice");
+    updateSettings({ backend: "ray", foldsAtOnce: 3 }, dir);
+    assert.equal(backendChoice({}, dir, {}).foldsAtOnce, 3);
+    assert.equal(backendChoice({ foldsAtOnce: 2 }, dir, {}).foldsAtOnce, 2);
+    // ftune train and ablate: neither the saved backend nor the saved folds at once.
+    assert.deepEqual(backendChoice({}, dir, {}, false), { backend: "local", rayAddress: undefined, from: "default" });
+    assert.equal(backendChoice({ foldsAtOnce: 2 }, dir, {}, false).foldsAtOnce, 2);
+  });
+
   test("the desktop app with a saved Ray backend that cannot start opens on local training and says why", async () => {
     const dir = join(home.dir, "desktop");
     updateSettings({ backend: "ray", rayAddress: "127.0.0.1:6379", foldsAtOnce: 3 }, dir);

@@ -2,13 +2,13 @@
 // share of the CPU's cores, and every fold ends exactly as it does trained alone with that many
 // threads; nothing but the timing changes.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
 import { listExperiments, listRuns } from "../../app/core/store/repo-experiments.ts";
-import { ftune, scratchHome, testCore, tinyModel, writeTinyCsv } from "./helpers.ts";
+import { ftune, scratchHome, testCore, writeTinyExperiment } from "./helpers.ts";
 
 const home = scratchHome("folds-at-once");
 after(home.cleanup);
@@ -16,19 +16,12 @@ const data = join(home.dir, "data");
 let config: string;
 
 before(() => {
-  const csv = writeTinyCsv(home.dir, 60);
-  config = join(home.dir, "three-folds.yaml");
-  writeFileSync(
-    config,
-    [
-      `model: ${tinyModel()}`,
-      `data: { train: ${csv}, text: text, label: target, max_length: 16 }`,
-      "folds: { k: 3, seed: 5 }",
-      "train: { epochs: 3, batch_size: 4, device: cpu, seed: 7 }",
-      "optimizer: { lr: 1.0e-3 }",
-      "eval: { every_steps: 5 }",
-    ].join("\n"),
-  );
+  ({ config } = writeTinyExperiment(home.dir, "three-folds.yaml", 60, [
+    "folds: { k: 3, seed: 5 }",
+    "train: { epochs: 3, batch_size: 4, device: cpu, seed: 7 }",
+    "optimizer: { lr: 1.0e-3 }",
+    "eval: { every_steps: 5 }",
+  ]));
 });
 
 interface FoldSummary {

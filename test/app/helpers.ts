@@ -59,6 +59,23 @@ export function writeTinyCsv(dir: string, n: number, name = "tiny.csv"): string 
   return path;
 }
 
+/**
+ * A YAML experiment file `name` for `ftune train`: the tiny model on a tiny CSV of `rows` rows
+ * (16 tokens), then `lines` (folds, train, …). Returns both paths.
+ */
+export function writeTinyExperiment(
+  dir: string,
+  name: string,
+  rows: number,
+  lines: string[],
+): { config: string; csv: string } {
+  const csv = writeTinyCsv(dir, rows);
+  const config = join(dir, name);
+  const head = [`model: ${tinyModel()}`, `data: { train: ${csv}, text: text, label: target, max_length: 16 }`];
+  writeFileSync(config, [...head, ...lines].join("\n"));
+  return { config, csv };
+}
+
 /** An experiment config (data comes from the dataset) that trains in about a second. */
 export function tinyConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {

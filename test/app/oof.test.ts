@@ -2,12 +2,12 @@
 // training row once, predicted by the best model of the fold that held it out, and scores it;
 // `ftune predict --model RUN_DIR` is the mean of the fold models' predictions.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse } from "csv-parse/sync";
 
-import { ftune, scratchHome, tinyModel, tinyRows, writeTinyCsv } from "./helpers.ts";
+import { ftune, scratchHome, tinyRows, writeTinyExperiment } from "./helpers.ts";
 
 const home = scratchHome("oof");
 after(home.cleanup);
@@ -16,19 +16,14 @@ const out = join(home.dir, "run");
 let csv: string;
 
 before(async () => {
-  csv = writeTinyCsv(home.dir, 30);
-  const config = join(home.dir, "oof.yaml");
-  writeFileSync(
-    config,
-    [
-      `model: ${tinyModel()}`,
-      `data: { train: ${csv}, text: text, label: target, max_length: 16 }`,
-      "folds: { k: 3, seed: 5 }",
-      "train: { epochs: 2, batch_size: 4, device: cpu }",
-      "optimizer: { lr: 1.0e-3 }",
-      "eval: { every_steps: 3 }",
-    ].join("\n"),
-  );
+  const written = writeTinyExperiment(home.dir, "oof.yaml", 30, [
+    "folds: { k: 3, seed: 5 }",
+    "train: { epochs: 2, batch_size: 4, device: cpu }",
+    "optimizer: { lr: 1.0e-3 }",
+    "eval: { every_steps: 3 }",
+  ]);
+  csv = written.csv;
+  const config = written.config;
   const r = await ftune(["train", config, "--out", out], data);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /out-of-fold rmse over all 30 rows: \d\.\d{4}/);

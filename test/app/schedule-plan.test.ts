@@ -3,11 +3,11 @@
 // logged for fold K, with the same step count and SWA start; and the CLI run is in the store
 // beside the app's runs.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { ftune, jsonLines, scratchHome, testCore, tinyModel, writeTinyCsv } from "./helpers.ts";
+import { ftune, jsonLines, scratchHome, testCore, writeTinyExperiment } from "./helpers.ts";
 
 const home = scratchHome("plan");
 after(home.cleanup);
@@ -18,21 +18,14 @@ let events: Record<string, unknown>[];
 
 before(async () => {
   // 101 rows in 5 folds: 80 or 81 training rows, so 10 or 11 steps per epoch at batch 8.
-  const csv = writeTinyCsv(home.dir, 101);
-  config = join(home.dir, "plan.yaml");
-  writeFileSync(
-    config,
-    [
-      `model: ${tinyModel()}`,
-      `data: { train: ${csv}, text: text, label: target, max_length: 16 }`,
-      "folds: { k: 5, seed: 3 }",
-      "train: { epochs: 2, batch_size: 8, device: cpu }",
-      "llrd: { mode: layerwise, top_lr: 1.0e-3, decay: 0.8, head_lr: 2.0e-3 }",
-      "schedule: { name: cosine, warmup_steps: 4 }",
-      "swa: { start_epoch: 2, lr: 2.0e-4, anneal_steps: 3 }",
-      "eval: { save_best: false }",
-    ].join("\n"),
-  );
+  ({ config } = writeTinyExperiment(home.dir, "plan.yaml", 101, [
+    "folds: { k: 5, seed: 3 }",
+    "train: { epochs: 2, batch_size: 8, device: cpu }",
+    "llrd: { mode: layerwise, top_lr: 1.0e-3, decay: 0.8, head_lr: 2.0e-3 }",
+    "schedule: { name: cosine, warmup_steps: 4 }",
+    "swa: { start_epoch: 2, lr: 2.0e-4, anneal_steps: 3 }",
+    "eval: { save_best: false }",
+  ]));
   const r = await ftune(["train", config, "--out", out, "--json"], data);
   assert.equal(r.code, 0, r.stderr);
   events = jsonLines(r.stdout);

@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 
 import { RayError } from "../runs/ray/bridge.ts";
-import { type BackendChoice, backendChoice, readSettings } from "../settings.ts";
+import { type BackendChoice, backendChoice } from "../settings.ts";
 import { type Core, type CoreOptions, openCore } from "./index.ts";
 
 export interface RayInstall {
@@ -20,8 +20,8 @@ export async function openAppCore(
   install: RayInstall,
   choice: BackendChoice = backendChoice({}, dataDir),
 ): Promise<Core> {
-  // Local training (chosen, or the fallback) takes the saved folds at once.
-  const local = { foldsAtOnce: readSettings(dataDir).foldsAtOnce, ...options };
+  // Local training (chosen, or the fallback) takes the choice's folds at once.
+  const local = { foldsAtOnce: choice.foldsAtOnce, ...options };
   if (choice.backend !== "ray") return openCore(dataDir, local);
   const where = choice.rayAddress ? `the Ray cluster at ${choice.rayAddress}` : "a local Ray";
   let problem: string;
