@@ -66,13 +66,18 @@ fn events() -> String {
     format!("{HEADER}{}", declarations.join("\n"))
 }
 
+/// A generated file: the header, then each type's declaration, in order.
+macro_rules! declarations {
+    ($($t:ty),* $(,)?) => {{
+        let cfg = Config::new();
+        let decls = [$(export::<$t>(<$t>::decl(&cfg))),*];
+        format!("{HEADER}{}", decls.join("\n"))
+    }};
+}
+
 /// The experiment config as the engine normalizes it (every default filled in).
 fn config() -> String {
-    let cfg = Config::new();
-    macro_rules! decls {
-        ($($t:ty),*) => { [$(export::<$t>(<$t>::decl(&cfg))),*] };
-    }
-    let declarations = decls!(
+    declarations!(
         ExperimentConfig,
         Task,
         DataConfig,
@@ -97,26 +102,18 @@ fn config() -> String {
         AnnealStrategy,
         SwaEvaluate,
         EvalConfig,
-        Metric
-    );
-    format!("{HEADER}{}", declarations.join("\n"))
+        Metric,
+    )
 }
 
 /// What a run takes (its rows) and what the engine plans of it before training.
 fn run() -> String {
-    let cfg = Config::new();
-    let declarations = [
-        export::<TrainingData>(TrainingData::decl(&cfg)),
-        export::<RunPlan>(RunPlan::decl(&cfg)),
-        export::<FoldPlan>(FoldPlan::decl(&cfg)),
-    ];
-    format!("{HEADER}{}", declarations.join("\n"))
+    declarations!(TrainingData, RunPlan, FoldPlan)
 }
 
 /// The libtorch a process loaded, its devices and threads.
 fn runtime() -> String {
-    let cfg = Config::new();
-    format!("{HEADER}{}", export::<RuntimeInfo>(RuntimeInfo::decl(&cfg)))
+    declarations!(RuntimeInfo)
 }
 
 #[test]
