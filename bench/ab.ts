@@ -6,33 +6,20 @@
 // (`git worktree add DIR REV`, then its `node scripts/setup.mjs`, or `napi build` with
 // CARGO_TARGET_DIR set to a copy of the target folder). A benchmark, never a test.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parse } from "csv-parse/sync";
 
 import { bundledModelDir, root, venvPython } from "../scripts/env.mjs";
+import { miniLmCase, spread, texts, trainSettings } from "./common.ts";
 
 const [oldArg, repsArg] = process.argv.slice(2);
 if (!oldArg || !existsSync(join(oldArg, "bench/ours.ts"))) {
   throw new Error("usage: bench/ab.ts OLD_CHECKOUT [REPS] (a checkout with bench/ours.ts and a built addon)");
 }
 const oldRoot = resolve(oldArg);
-const csv = join(root, "../shared/data/commonlit/train.csv");
-const rows = parse(readFileSync(csv), { columns: true }) as { excerpt: string; target: string }[];
-const request = {
-  dir: bundledModelDir(),
-  batch: 16,
-  seq: 128,
-  steps: 16,
-  skip: 3,
-  forward_batches: 8,
-  texts: rows.map((r) => r.excerpt),
-  targets: rows.map((r) => Number(r.target)),
-  lr: 2e-5,
-  weight_decay: 0.01,
-  llrd: { mode: "layerwise", top_lr: 3.5e-5, decay: 0.9, head_lr: 1e-4 },
-};
+// npm run bench's MiniLM training request, as bench/run.ts builds it.
+const request = { ...miniLmCase, dir: bundledModelDir(), ...texts(), ...trainSettings };
 const file = join(tmpdir(), `ftune-ab-${process.pid}.json`);
 writeFileSync(file, JSON.stringify(request));
 
@@ -60,13 +47,8 @@ for (let i = 0; i < reps; i++) {
   runs.push(r);
   console.log(JSON.stringify({ rep: i + 1, ...r }));
 }
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
-const spread = (xs: number[]) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
 console.log(
-  `median (min–max) over ${reps} interleaved repetitions: new/old ${spread(runs.map((r) => r.new / r.old))}×; ` +
-    `old vs PyTorch loop ${spread(runs.map((r) => r.old / r.loop))}×; new vs loop ${spread(runs.map((r) => r.new / r.loop))}×; ` +
+  `median (min–max) over ${reps} interleaved repetitions: new/old ${spread(runs.map((r) => r.new / r.old), 2, "×")}; ` +
+    `old vs PyTorch loop ${spread(runs.map((r) => r.old / r.loop), 2, "×")}; new vs loop ${spread(runs.map((r) => r.new / r.loop), 2, "×")}; ` +
     `samples/s old ${spread(runs.map((r) => r.old))}, new ${spread(runs.map((r) => r.new))}, loop ${spread(runs.map((r) => r.loop))}`,
 );

@@ -6,28 +6,16 @@
 // recipe on one CommonLit fold, end to end, against bench/article_loop.py (fp32, and bf16 where
 // the CPU has bf16 instructions).
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parse } from "csv-parse/sync";
 
 import { bundledModelDir, cacheDir, root, venvPython } from "../scripts/env.mjs";
 import { articleRecipe } from "./article_recipe.ts";
+import { fixed as f, median as med, miniLmCase, spread, texts, trainSettings } from "./common.ts";
 
 const python = venvPython;
 const say = (s: string) => process.stderr.write(`${s}\n`);
-
-/** CommonLit excerpts when the shared data is there (long texts: every batch is full length). */
-function texts(): { texts: string[]; targets: number[] } {
-  const csv = join(root, "../shared/data/commonlit/train.csv");
-  if (existsSync(csv)) {
-    const rows = parse(readFileSync(csv), { columns: true }) as { excerpt: string; target: string }[];
-    return { texts: rows.map((r) => r.excerpt), targets: rows.map((r) => Number(r.target)) };
-  }
-  const words = "the reading passage grows harder as the ancient river carries difficult vocabulary".split(" ");
-  const t = Array.from({ length: 600 }, (_, i) => Array.from({ length: 300 }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(" "));
-  return { texts: t, targets: t.map((_, i) => Math.sin(i)) };
-}
 
 /** A BERT-base-shaped model (12 × 768, random weights) with the bundled tokenizer. */
 function bertBase(): string {
@@ -81,7 +69,7 @@ const data = texts();
 const option = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 // `--only TEXT` keeps the cases whose name contains TEXT (a quick run on a loaded machine).
 const cases = [
-  { name: "MiniLM-L6 (bundled)", dir: bundledModelDir, batch: 16, seq: 128, steps: 16, skip: 3, forward_batches: 8 },
+  { ...miniLmCase, dir: bundledModelDir },
   { name: "BERT-base shape", dir: bertBase, batch: 8, seq: 128, steps: 10, skip: 2, forward_batches: 4 },
 ]
   .filter((c) => c.name.includes(option("--only") ?? ""))
@@ -94,7 +82,7 @@ const results: { case: string; batch: number; seq: number; reps: { ours: Run; ou
   cases.map((c) => ({ case: c.name, batch: c.batch, seq: c.seq, reps: [] }));
 for (let rep = 0; rep < reps; rep++) {
   for (const [i, c] of cases.entries()) {
-    const req = { ...c, ...data, lr: 2e-5, weight_decay: 0.01, llrd: { mode: "layerwise", top_lr: 3.5e-5, decay: 0.9, head_lr: 1e-4 } };
+    const req = { ...c, ...data, ...trainSettings };
     say(`bench: ${c.name}, batch ${c.batch} × ${c.seq} tokens, repetition ${rep + 1}/${reps} (load ${loadavg()[0]?.toFixed(1)})`);
     const load = [loadavg()[0] ?? Number.NaN];
     const ours = measure(process.execPath, ["--import", "tsx", "bench/ours.ts", "train"], req);
@@ -131,17 +119,6 @@ if (article) {
 }
 
 const n = (x: unknown) => Number(x);
-const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
-const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
-const med = (xs: number[]) => {
-  const s = sorted(xs);
-  return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
-/** "median (min–max)" of one figure over the repetitions. */
-const spread = (xs: number[], d = 2, unit = "") => {
-  const s = sorted(xs.filter(Number.isFinite));
-  return s.length ? `${f(med(s), d)}${unit} (${f(s[0] as number, d)}–${f(s.at(-1) as number, d)})` : "n/a";
-};
 const rows = results.map((r) => {
   const each = (g: (x: (typeof r.reps)[number]) => number) => r.reps.map(g);
   return [
